@@ -1,0 +1,26 @@
+"""The ``garrison`` command: one entry point, one sub-command per job."""
+
+from __future__ import annotations
+
+import click
+
+from garrison import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="garrison")
+def cli() -> None:
+    """Garrison: a small trusted host for plugin-based crypto-futures strategies.
+
+    A PROFILE is a TOML file, one per exchange account, that picks the
+    strategies, sizer, risk rules and notifiers to run. Start with
+    `garrison check configs/demo.toml`, then `garrison run configs/demo.toml`.
+    """
+
+
+def main() -> None:
+    cli(prog_name="garrison")
+
+
+if __name__ == "__main__":
+    main()

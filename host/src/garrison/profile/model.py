@@ -1,0 +1,194 @@
+"""The shape of a profile once it has been read and checked.
+
+A profile is one TOML file per exchange account. ``garrison.profile.load``
+turns it into these frozen classes; every component's table becomes that
+component's own ``Params`` instance. Relative paths in a profile are resolved
+against the directory of the profile file.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+
+class Mode(str, enum.Enum):
+    REPLAY = "replay"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+Exchange = Literal["bybit", "binance"]
+Network = Literal["testnet", "demo", "mainnet"]
+BothTouched = Literal["stop_first", "take_profit_first"]
+Synchronous = Literal["normal", "full"]
+DataSource = Literal["csv", "sqlite"]
+ScorerMode = Literal["gate", "shadow"]
+
+
+@attrs.frozen
+class ProfileInfo:
+    """``[profile]``: what this profile is and where it trades."""
+
+    name: str
+    mode: Mode = Mode.REPLAY
+    exchange: Exchange = "bybit"
+    network: Network = "testnet"
+
+
+@attrs.frozen
+class AccountConfig:
+    """``[account]``: the starting balance of a replay or paper account, and leverage."""
+
+    starting_balance: float = 10_000.0
+    leverage: float = 1.0
+
+
+@attrs.frozen
+class DataConfig:
+    """``[data]``: where replay candles come from.
+
+    ``source = "csv"`` reads ``paths`` (globs; ``.csv`` or ``.csv.gz`` named
+    ``<exchange>_<SYMBOL>_<timeframe>.csv[.gz]``); ``source = "sqlite"`` reads
+    the candle table of the journal at ``sqlite``. ``symbols`` filters (empty:
+    all found). ``start``/``end`` are ISO dates or datetimes in UTC; ``end`` is
+    exclusive.
+    """
+
+    source: DataSource = "csv"
+    paths: tuple[str, ...] = ()
+    sqlite: str | None = None
+    symbols: tuple[str, ...] = ()
+    timeframe: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+@attrs.frozen
+class MarketOverride:
+    """``[markets.overrides.SYMBOL]``: replace some trading rules of one symbol."""
+
+    tick_size: float | None = None
+    lot_step: float | None = None
+    min_qty: float | None = None
+    min_notional: float | None = None
+    contract_size: float | None = None
+
+
+@attrs.frozen
+class MarketsConfig:
+    """``[markets]``: which bundled instrument snapshot to use, and per-symbol overrides.
+
+    ``snapshot`` is a bundled name (``bybit_linear``, ``binance_usdm``) or a
+    path to a CSV with the same columns.
+    """
+
+    snapshot: str = "bybit_linear"
+    overrides: dict[str, MarketOverride] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class BrokerConfig:
+    """``[broker]``: the simulated broker of replay and paper modes.
+
+    Market orders fill at the next bar's open moved against the trader by
+    ``slippage_bps``; stops and take-profits fill intrabar. ``both_touched``
+    decides which one a bar that touches both is taken to have hit first.
+    Fees are fractions of notional (0.00055 = 0.055 %).
+    """
+
+    slippage_bps: float = 0.0
+    taker_fee: float = 0.00055
+    maker_fee: float = 0.0002
+    both_touched: BothTouched = "stop_first"
+
+
+@attrs.frozen
+class JournalConfig:
+    """``[journal]``: the SQLite file that is the source of truth for a run."""
+
+    path: str = "garrison.sqlite"
+    synchronous: Synchronous = "normal"
+    retention_days: int = 30
+
+
+@attrs.frozen
+class EngineConfig:
+    """``[engine]``: how the host treats its plugins and its bookkeeping.
+
+    A component that raises ``max_plugin_failures`` times in a row is
+    quarantined (no longer called) for the rest of the run. Notifiers get
+    ``notifier_timeout_s`` per event. Equity is journaled every
+    ``equity_interval_minutes`` of market time and at every trade. Phantom
+    trades without a stop or target resolve after ``phantom_max_bars`` bars.
+    """
+
+    max_plugin_failures: int = 3
+    notifier_timeout_s: float = 5.0
+    equity_interval_minutes: int = 60
+    phantom_max_bars: int = 288
+
+
+@attrs.frozen
+class Credentials:
+    """``[credentials]``: NAMES of environment variables that hold secrets, never the secrets."""
+
+    api_key_env: str | None = None
+    api_secret_env: str | None = None
+
+
+@attrs.frozen
+class ComponentUse:
+    """One use of a registered component: ``use`` names it, ``params`` is its structured Params.
+
+    ``name`` tells two uses of the same component apart (it defaults to
+    ``use``) and is what the journal records. ``symbols`` narrows a strategy
+    to some symbols (empty: all).
+    """
+
+    use: str
+    name: str
+    params: Any
+    symbols: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ScorerUse:
+    """``[scorer]``: the scorer, and whether it gates signals or only records its score."""
+
+    component: ComponentUse
+    mode: ScorerMode = "gate"
+    threshold: float = 0.5
+
+
+@attrs.frozen
+class Profile:
+    """A whole, checked profile."""
+
+    source: Path
+    profile: ProfileInfo
+    account: AccountConfig
+    data: DataConfig
+    markets: MarketsConfig
+    broker: BrokerConfig
+    journal: JournalConfig
+    engine: EngineConfig
+    credentials: Credentials
+    strategies: tuple[ComponentUse, ...]
+    sizer: ComponentUse
+    risk: tuple[ComponentUse, ...]
+    notifiers: tuple[ComponentUse, ...] = ()
+    scorer: ScorerUse | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the profile are resolved against."""
+        return self.source.parent
+
+    def resolve(self, path: str) -> Path:
+        """A path from the profile, made absolute against the profile's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)

@@ -1,0 +1,164 @@
+"""The component protocols a plugin implements, and the context the host hands them.
+
+A component is a class with a frozen attrs ``Params`` class attribute and an
+``__init__(self, params)``. The host structures the component's table of the
+profile into ``Params`` (unknown keys are errors) and builds one instance per
+use in the profile. Components never place orders and never read the wall
+clock: they see the world only through their arguments and ``ctx``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from garrison_api.indicators import IndicatorSpec
+from garrison_api.types import (
+    AccountState,
+    Candle,
+    Event,
+    Market,
+    OrderIntent,
+    Outcome,
+    Position,
+    Score,
+    Signal,
+    Veto,
+)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The only source of time a plugin may use: simulated in replay, the wall clock live."""
+
+    def now_ms(self) -> int:
+        """Current time in UTC epoch milliseconds."""
+        ...
+
+
+class KeyValueStore(Protocol):
+    """A plugin's own persistent namespace in the host's storage (JSON-serialisable values)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class StrategyContext(Protocol):
+    """What a strategy may look at while deciding. Read-only."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def storage(self) -> KeyValueStore: ...
+
+    def indicators(self, symbol: str) -> Mapping[str, float]:
+        """Current values of the indicators this strategy declared, for ``symbol``.
+
+        Values are ``nan`` until enough history has been seen.
+        """
+        ...
+
+    def position(self, symbol: str) -> Position | None:
+        """The host's open position in ``symbol``, or None when flat."""
+        ...
+
+    def market(self, symbol: str) -> Market:
+        """Trading rules of ``symbol``."""
+        ...
+
+    def emit(self, event: Event) -> None:
+        """Put an event on the host's bus (journaled, sent to notifiers)."""
+        ...
+
+
+class Strategy(Protocol):
+    """Turns closed candles into signals.
+
+    ``warmup`` is how many bars per symbol the strategy needs before its first
+    decision; ``timeframes`` lists the bar sizes it wants (``"5m"``, ``"4h"``);
+    ``indicators`` maps the names it reads from ``ctx.indicators`` to specs.
+    """
+
+    Params: ClassVar[type]
+    warmup: int
+    timeframes: tuple[str, ...]
+    indicators: Mapping[str, IndicatorSpec]
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        """Decide at the close of ``candle``; return entries and exits (often none)."""
+        ...
+
+
+class Scorer(Protocol):
+    """Rates signals; online scorers also learn from outcomes."""
+
+    Params: ClassVar[type]
+
+    def score(self, signal: Signal, ctx: StrategyContext) -> Score: ...
+
+    def learn(self, outcome: Outcome) -> None:
+        """Called once per closed trade and per resolved phantom."""
+        ...
+
+
+class Sizer(Protocol):
+    """Turns a signal into a quantity, or None for "do not trade"."""
+
+    Params: ClassVar[type]
+
+    def size(
+        self, signal: Signal, score: Score | None, account: AccountState, market: Market
+    ) -> float | None: ...
+
+
+class RiskRule(Protocol):
+    """One link of the veto chain. Pure: it may refuse, the host acts on the refusal.
+
+    Every rule of the chain runs on every intent, so that every reason to
+    refuse is recorded, not just the first.
+    """
+
+    Params: ClassVar[type]
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None: ...
+
+
+class Notifier(Protocol):
+    """Tells people about events. Called on the host's event loop; must not block."""
+
+    Params: ClassVar[type]
+
+    async def notify(self, event: Event) -> None: ...
+
+
+#: The kinds of component a plugin can register, as they appear in the profile.
+COMPONENT_KINDS: tuple[str, ...] = ("strategy", "scorer", "sizer", "risk_rule", "notifier")
+
+
+def component_params(component: type) -> type:
+    """The ``Params`` class of a component class, with a clear error when it has none."""
+    params = getattr(component, "Params", None)
+    if params is None or not hasattr(params, "__attrs_attrs__"):
+        raise TypeError(
+            f"{component.__module__}.{component.__qualname__} has no attrs Params class; "
+            "every component declares one (an empty @attrs.frozen class is fine)"
+        )
+    return params  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "COMPONENT_KINDS",
+    "Clock",
+    "KeyValueStore",
+    "Notifier",
+    "RiskRule",
+    "Scorer",
+    "Sizer",
+    "Strategy",
+    "StrategyContext",
+    "component_params",
+]
