@@ -1,0 +1,537 @@
+"""The host's own risk rules: each one a ``garrison_api.RiskRule``.
+
+A rule looks at one order intent and the account, and either passes it
+(``None``) or refuses it with a ``Veto`` whose reason names the numbers. Rules
+are pure: no I/O, no clock, no state; the chain stamps the stage name and the
+host acts on the veto (records it, halts when asked).
+
+Exits (``intent.reduce_only``) shrink risk, so every rule here passes them,
+except ``trading_state`` when the host is halted.
+
+Comparisons against limits allow a relative slack of ``REL_TOL`` so that a
+value sitting exactly on a limit after float arithmetic (0.001 × 100000 =
+100.00000000000001) is judged as on the limit, not past it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import attrs
+from garrison_api import AccountState, OrderIntent, Side, TradingState, Veto
+
+from garrison.risk.defaults import next_utc_midnight_ms
+
+#: Relative tolerance for limit comparisons and the lot-step check.
+REL_TOL = 1e-9
+
+_Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+# --- Params validation --------------------------------------------------------
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _above(bound: float) -> _Validator:
+    """Validator: a finite number strictly greater than ``bound``."""
+
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not _is_real(value) or value <= bound:
+            raise ValueError(f"{attribute.name} must be a number > {bound:g}, got {value!r}")
+
+    return check
+
+
+def _at_least(bound: float) -> _Validator:
+    """Validator: a finite number greater than or equal to ``bound``."""
+
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not _is_real(value) or value < bound:
+            raise ValueError(f"{attribute.name} must be a number >= {bound:g}, got {value!r}")
+
+    return check
+
+
+def _whole_at_least(bound: int) -> _Validator:
+    """Validator: an int greater than or equal to ``bound``."""
+
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < bound:
+            raise ValueError(f"{attribute.name} must be a whole number >= {bound}, got {value!r}")
+
+    return check
+
+
+def _flag(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{attribute.name} must be true or false, got {value!r}")
+
+
+def _check_params(rule: object, expected: type, params: object) -> None:
+    # The host builds Params from the profile; a wrong object here is a host bug
+    # that should fail at construction, not on the first intent.
+    if not isinstance(params, expected):
+        name = type(rule).__name__
+        raise TypeError(f"{name} takes a {name}.Params, got {type(params).__name__}")
+
+
+# --- Number helpers -----------------------------------------------------------
+
+
+def _exceeds(value: float, limit: float) -> bool:
+    """``value > limit``, with ``value`` on the limit (within REL_TOL) not exceeding it."""
+    return value > limit + REL_TOL * abs(limit)
+
+
+def _falls_short(value: float, floor: float) -> bool:
+    """``value < floor``, with ``value`` on the floor (within REL_TOL) not short of it."""
+    return value < floor - REL_TOL * abs(floor)
+
+
+def _usd(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _num(value: float) -> str:
+    # Prices and quantities span 1e-7 (meme coins) to 1e6 (BTC): keep significant digits.
+    return f"{value:.10g}"
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.2f}%"
+
+
+# --- Rules ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class TradingStateParams:
+    """No settings: the trading state comes from the account."""
+
+
+class TradingStateRule:
+    """The kill switch: ``running`` passes all, ``reducing`` only exits, ``halted`` nothing."""
+
+    Params: ClassVar[type] = TradingStateParams
+
+    def __init__(self, params: TradingStateParams | None = None) -> None:
+        self.params = TradingStateParams() if params is None else params
+        _check_params(self, TradingStateParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse according to ``account.state``."""
+        state = account.state
+        if state is TradingState.RUNNING:
+            return None
+        if state is TradingState.REDUCING:
+            if intent.reduce_only:
+                return None
+            return Veto("", "trading state is reducing: exits only")
+        if state is TradingState.HALTED:
+            return Veto("", "trading state is halted: no orders, exits included")
+        # A state this rule does not know about: fail closed.
+        return Veto("", f"unknown trading state {state!r}")
+
+
+@attrs.frozen
+class OnePositionPerSymbolParams:
+    """No settings."""
+
+
+class OnePositionPerSymbol:
+    """Refuses an entry in a symbol the account already holds (no pyramiding, no hedging)."""
+
+    Params: ClassVar[type] = OnePositionPerSymbolParams
+
+    def __init__(self, params: OnePositionPerSymbolParams | None = None) -> None:
+        self.params = OnePositionPerSymbolParams() if params is None else params
+        _check_params(self, OnePositionPerSymbolParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry when ``account`` has a position in ``intent.symbol``."""
+        if intent.reduce_only:
+            return None
+        held = account.position(intent.symbol)
+        if held is None:
+            return None
+        return Veto(
+            "",
+            f"already holding a {held.side.value} position in {intent.symbol}: "
+            f"qty {_num(held.qty)} at {_num(held.entry_price)}",
+        )
+
+
+@attrs.frozen
+class MaxOpenPositionsParams:
+    """``limit``: most positions open at the same time."""
+
+    limit: int = attrs.field(default=5, validator=_whole_at_least(1))
+
+
+class MaxOpenPositions:
+    """Caps how many positions may be open at once.
+
+    Adding to a symbol already held opens no new position, so it is not counted
+    here (``one_position_per_symbol`` and ``max_notional`` see to that case).
+    """
+
+    Params: ClassVar[type] = MaxOpenPositionsParams
+
+    def __init__(self, params: MaxOpenPositionsParams | None = None) -> None:
+        self.params = MaxOpenPositionsParams() if params is None else params
+        _check_params(self, MaxOpenPositionsParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry in a new symbol when ``limit`` positions are already open."""
+        if intent.reduce_only or account.position(intent.symbol) is not None:
+            return None
+        open_count = len(account.positions)
+        limit = self.params.limit
+        if open_count < limit:
+            return None
+        return Veto("", f"{open_count} open positions: limit of {limit} reached")
+
+
+@attrs.frozen
+class MaxNotionalParams:
+    """``max_usd``: largest notional one position may have, in USDT."""
+
+    max_usd: float = attrs.field(default=1000.0, validator=_above(0.0))
+
+
+class MaxNotional:
+    """Caps the notional of one position, in USDT.
+
+    An entry that adds to a same-side position in the same symbol is judged on
+    the position it would make (held notional at entry price plus the intent).
+    """
+
+    Params: ClassVar[type] = MaxNotionalParams
+
+    def __init__(self, params: MaxNotionalParams | None = None) -> None:
+        self.params = MaxNotionalParams() if params is None else params
+        _check_params(self, MaxNotionalParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry whose position notional would exceed ``max_usd``."""
+        if intent.reduce_only:
+            return None
+        max_usd = self.params.max_usd
+        notional = intent.notional
+        held = account.position(intent.symbol)
+        if held is not None and held.side is intent.side:
+            total = held.notional + notional
+            if _exceeds(total, max_usd) or math.isnan(total):
+                return Veto(
+                    "",
+                    f"notional {_usd(notional)} USDT on top of the held {_usd(held.notional)} "
+                    f"makes {_usd(total)}, exceeding max {_usd(max_usd)}",
+                )
+            return None
+        if _exceeds(notional, max_usd) or math.isnan(notional):
+            return Veto("", f"notional {_usd(notional)} USDT exceeds max {_usd(max_usd)}")
+        return None
+
+
+@attrs.frozen
+class ExchangeMinimumsParams:
+    """No settings: the limits come from ``intent.market``."""
+
+
+class ExchangeMinimums:
+    """Refuses entries the exchange would reject for their size.
+
+    Quantity must be positive, a whole number of ``market.lot_step``, at least
+    ``market.min_qty`` and at most ``market.max_qty`` (when set); notional must
+    reach ``market.min_notional``. Every failed condition is named.
+    """
+
+    Params: ClassVar[type] = ExchangeMinimumsParams
+
+    def __init__(self, params: ExchangeMinimumsParams | None = None) -> None:
+        self.params = ExchangeMinimumsParams() if params is None else params
+        _check_params(self, ExchangeMinimumsParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry that breaks any of the market's size rules."""
+        if intent.reduce_only:
+            return None
+        market = intent.market
+        qty = intent.qty
+        if not (math.isfinite(qty) and qty > 0):
+            return Veto("", f"qty {_num(qty)} must be a positive number")
+        problems: list[str] = []
+        step = market.lot_step
+        if step > 0:
+            steps = round(qty / step)
+            if abs(qty - steps * step) > REL_TOL * max(qty, step):
+                problems.append(f"qty {_num(qty)} is not a multiple of lot step {_num(step)}")
+        if _falls_short(qty, market.min_qty):
+            problems.append(f"qty {_num(qty)} is below min qty {_num(market.min_qty)}")
+        if market.max_qty is not None and _exceeds(qty, market.max_qty):
+            problems.append(f"qty {_num(qty)} is above max qty {_num(market.max_qty)}")
+        if not (math.isfinite(intent.price) and intent.price > 0):
+            problems.append(f"price {_num(intent.price)} must be a positive number")
+        elif _falls_short(intent.notional, market.min_notional):
+            problems.append(
+                f"notional {_usd(intent.notional)} USDT is below min notional "
+                f"{_usd(market.min_notional)}"
+            )
+        if not problems:
+            return None
+        return Veto("", f"{market.symbol}: " + "; ".join(problems))
+
+
+@attrs.frozen
+class StopDistanceParams:
+    """Settings of ``stop_distance``.
+
+    ``max_pct`` and ``min_pct`` bound the stop's distance from the entry price,
+    in percent of that price; ``require_stop`` refuses entries without a stop.
+    """
+
+    max_pct: float = attrs.field(default=10.0, validator=_above(0.0))
+    min_pct: float = attrs.field(default=0.0, validator=_at_least(0.0))
+    require_stop: bool = attrs.field(default=True, validator=_flag)
+
+    def __attrs_post_init__(self) -> None:
+        if self.min_pct > self.max_pct:
+            raise ValueError(
+                f"min_pct ({self.min_pct!r}) must not be greater than max_pct ({self.max_pct!r})"
+            )
+
+
+class StopDistance:
+    """Entries carry a protective stop on the losing side, neither too close nor too far.
+
+    A long's stop is below ``intent.price``, a short's above; its distance from
+    the price, in percent of the price, lies within ``[min_pct, max_pct]``.
+    """
+
+    Params: ClassVar[type] = StopDistanceParams
+
+    def __init__(self, params: StopDistanceParams | None = None) -> None:
+        self.params = StopDistanceParams() if params is None else params
+        _check_params(self, StopDistanceParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry whose stop is missing, on the wrong side, or out of bounds."""
+        if intent.reduce_only:
+            return None
+        stop = intent.stop
+        if stop is None:
+            if self.params.require_stop:
+                return Veto("", "entry has no stop (require_stop is on)")
+            return None
+        price = intent.price
+        if not (math.isfinite(price) and price > 0):
+            return Veto("", f"price {_num(price)} must be a positive number to place a stop")
+        if not math.isfinite(stop):
+            return Veto("", f"stop {_num(stop)} is not a price")
+        if intent.side is Side.LONG and stop >= price:
+            return Veto("", f"long stop {_num(stop)} is not below price {_num(price)}")
+        if intent.side is Side.SHORT and stop <= price:
+            return Veto("", f"short stop {_num(stop)} is not above price {_num(price)}")
+        distance = abs(price - stop) / price
+        max_fraction = self.params.max_pct / 100.0
+        min_fraction = self.params.min_pct / 100.0
+        if _exceeds(distance, max_fraction):
+            return Veto(
+                "",
+                f"stop {_num(stop)} is {_pct(distance)} from price {_num(price)}, "
+                f"beyond max {_pct(max_fraction)}",
+            )
+        if _falls_short(distance, min_fraction):
+            return Veto(
+                "",
+                f"stop {_num(stop)} is {_pct(distance)} from price {_num(price)}, "
+                f"inside min {_pct(min_fraction)}",
+            )
+        return None
+
+
+@attrs.frozen
+class MaxDrawdownParams:
+    """``max_pct``: drawdown from peak equity, in percent, that halts trading."""
+
+    max_pct: float = attrs.field(default=15.0, validator=_above(0.0))
+
+
+class MaxDrawdown:
+    """Halts trading when equity has fallen ``max_pct`` percent below its peak.
+
+    The halt has no end time: an operator looks at what happened and resumes.
+    """
+
+    Params: ClassVar[type] = MaxDrawdownParams
+
+    def __init__(self, params: MaxDrawdownParams | None = None) -> None:
+        self.params = MaxDrawdownParams() if params is None else params
+        _check_params(self, MaxDrawdownParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry, and ask for a halt, once drawdown reaches ``max_pct``."""
+        if intent.reduce_only:
+            return None
+        if not (math.isfinite(account.equity) and math.isfinite(account.peak_equity)):
+            # An account the host cannot value is not one to add risk to.
+            return Veto(
+                "",
+                f"equity {_num(account.equity)} / peak {_num(account.peak_equity)} is not a number",
+                halt=True,
+            )
+        limit = self.params.max_pct / 100.0
+        drawdown = account.drawdown
+        if _falls_short(drawdown, limit):
+            return None
+        return Veto(
+            "",
+            f"drawdown {_pct(drawdown)} (equity {_usd(account.equity)} vs peak "
+            f"{_usd(account.peak_equity)}) reached max {_pct(limit)}",
+            halt=True,
+        )
+
+
+@attrs.frozen
+class DailyLossLimitParams:
+    """``max_pct``: loss since the day's start, in percent of day-start equity."""
+
+    max_pct: float = attrs.field(default=3.0, validator=_above(0.0))
+
+
+class DailyLossLimit:
+    """Halts trading for the rest of the UTC day once the day's loss reaches ``max_pct``.
+
+    The loss is measured against equity at the start of the day; the halt lasts
+    until the next UTC midnight after ``account.ts``.
+    """
+
+    Params: ClassVar[type] = DailyLossLimitParams
+
+    def __init__(self, params: DailyLossLimitParams | None = None) -> None:
+        self.params = DailyLossLimitParams() if params is None else params
+        _check_params(self, DailyLossLimitParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry, and ask for a halt until tomorrow, once the day's loss is reached."""
+        if intent.reduce_only:
+            return None
+        fraction = self.params.max_pct / 100.0
+        day_start = account.day_start_equity
+        pnl = account.daily_pnl
+        threshold = -fraction * day_start
+        if not math.isfinite(pnl) or not math.isfinite(threshold):
+            return Veto(
+                "",
+                f"daily pnl {_num(pnl)} against day-start equity {_num(day_start)} is not a number",
+                halt=True,
+                halt_until=next_utc_midnight_ms(account.ts),
+            )
+        if _exceeds(pnl, threshold):
+            return None
+        return Veto(
+            "",
+            f"daily pnl {_usd(pnl)} USDT reached the loss limit of {_pct(fraction)} of "
+            f"day-start equity {_usd(day_start)} ({_usd(threshold)})",
+            halt=True,
+            halt_until=next_utc_midnight_ms(account.ts),
+        )
+
+
+@attrs.frozen
+class SameDirectionExposureParams:
+    """``max_pct_of_equity``: largest one-sided notional, in percent of equity."""
+
+    max_pct_of_equity: float = attrs.field(default=300.0, validator=_above(0.0))
+
+
+class SameDirectionExposure:
+    """Caps the summed notional of positions on one side, as a percent of equity.
+
+    Held positions count at entry price; the intent adds its own notional.
+    """
+
+    Params: ClassVar[type] = SameDirectionExposureParams
+
+    def __init__(self, params: SameDirectionExposureParams | None = None) -> None:
+        self.params = SameDirectionExposureParams() if params is None else params
+        _check_params(self, SameDirectionExposureParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry that would push one side's exposure past the cap."""
+        if intent.reduce_only:
+            return None
+        held = sum(p.notional for p in account.positions if p.side is intent.side)
+        total = held + intent.notional
+        cap = self.params.max_pct_of_equity / 100.0 * account.equity
+        if not _exceeds(total, cap) and math.isfinite(total) and math.isfinite(cap):
+            return None
+        return Veto(
+            "",
+            f"{intent.side.value} exposure {_usd(held)} + {_usd(intent.notional)} = "
+            f"{_usd(total)} USDT exceeds {self.params.max_pct_of_equity:g}% of equity "
+            f"{_usd(account.equity)} ({_usd(cap)})",
+        )
+
+
+@attrs.frozen
+class FreeMarginParams:
+    """``buffer_pct``: extra margin to keep free, in percent of the margin needed."""
+
+    buffer_pct: float = attrs.field(default=0.0, validator=_at_least(0.0))
+
+
+class FreeMargin:
+    """Refuses entries whose initial margin the account cannot post.
+
+    Margin is ``notional / account.leverage``, raised by ``buffer_pct`` percent
+    as headroom for fees and adverse moves before the fill.
+    """
+
+    Params: ClassVar[type] = FreeMarginParams
+
+    def __init__(self, params: FreeMarginParams | None = None) -> None:
+        self.params = FreeMarginParams() if params is None else params
+        _check_params(self, FreeMarginParams, self.params)
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        """Refuse an entry when its margin (plus buffer) exceeds ``account.free_margin``."""
+        if intent.reduce_only:
+            return None
+        leverage = account.leverage
+        if not (math.isfinite(leverage) and leverage > 0):
+            return Veto("", f"leverage {_num(leverage)} must be a positive number")
+        buffer = self.params.buffer_pct
+        needed = intent.notional / leverage * (1.0 + buffer / 100.0)
+        free = account.free_margin
+        if not _exceeds(needed, free) and math.isfinite(needed) and math.isfinite(free):
+            return None
+        with_buffer = f" incl. {buffer:g}% buffer" if buffer else ""
+        return Veto(
+            "",
+            f"margin {_usd(needed)} USDT (notional {_usd(intent.notional)} at "
+            f"{leverage:g}x{with_buffer}) exceeds free margin {_usd(free)}",
+        )
+
+
+#: Every host rule under the name profiles use, in the default chain's order.
+HOST_RULES: Mapping[str, type] = MappingProxyType(
+    {
+        "trading_state": TradingStateRule,
+        "one_position_per_symbol": OnePositionPerSymbol,
+        "max_open_positions": MaxOpenPositions,
+        "max_notional": MaxNotional,
+        "exchange_minimums": ExchangeMinimums,
+        "stop_distance": StopDistance,
+        "max_drawdown": MaxDrawdown,
+        "daily_loss_limit": DailyLossLimit,
+        "same_direction_exposure": SameDirectionExposure,
+        "free_margin": FreeMargin,
+    }
+)
