@@ -1,1 +1,43 @@
-"""Test kit for plugin authors."""
+"""Test kit for plugin authors: everything needed to test a plugin without the host.
+
+- :class:`FakeClock`, :class:`MemoryStore` and :class:`StubContext`: the
+  services a strategy sees, in memory;
+- :func:`candles_from_csv`: real candles from ``timestamp_ms,open,high,low,close,volume`` files;
+- :func:`run_strategy`: a small reference pipeline (quantity 1, no fees) that
+  returns signals, fills, trades and vetoes;
+- :func:`check_lookahead`: signals from every prefix of the data must equal the full run's;
+- :class:`StrategyContract`, :class:`SizerContract`: contract tests to inherit.
+
+It depends on ``garrison_api`` and numpy only, and never on the host.
+"""
+
+from garrison_api.testing.candles import CANDLE_COLUMNS, candles_from_csv
+from garrison_api.testing.clock import FakeClock
+from garrison_api.testing.compare import canonical, same
+from garrison_api.testing.context import StubContext, default_market
+from garrison_api.testing.contracts import SizerContract, StrategyContract
+from garrison_api.testing.lookahead import LookaheadMismatch, LookaheadReport, check_lookahead
+from garrison_api.testing.runner import RunResult, VetoedSignal, merge_candles, run_strategy
+from garrison_api.testing.store import MemoryStore
+from garrison_api.testing.timeframes import timeframe_ms
+
+__all__ = [
+    "CANDLE_COLUMNS",
+    "FakeClock",
+    "LookaheadMismatch",
+    "LookaheadReport",
+    "MemoryStore",
+    "RunResult",
+    "SizerContract",
+    "StrategyContract",
+    "StubContext",
+    "VetoedSignal",
+    "candles_from_csv",
+    "canonical",
+    "check_lookahead",
+    "default_market",
+    "merge_candles",
+    "run_strategy",
+    "same",
+    "timeframe_ms",
+]

@@ -1,0 +1,411 @@
+"""Value types to table rows and back, one pair of functions per table.
+
+Encoders run at commit time, never in the engine's hot loop: ``record_*``
+only appends its arguments, and these turn them into tuples whose order is
+the table's ``insert_columns`` (see :mod:`garrison.journal.schema`). Integers
+that may arrive as numpy scalars (``ts`` from a candle array) go through
+``int()`` because sqlite3 cannot bind them. SQLite stores a float NaN as
+NULL, so decoders turn NULL back into NaN for required float fields.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from garrison_api import (
+    Event,
+    ExitReason,
+    Fill,
+    Level,
+    Market,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Outcome,
+    Position,
+    Score,
+    Side,
+    Signal,
+    SignalKind,
+    Trade,
+    Veto,
+)
+
+from garrison.journal.records import (
+    EquityPoint,
+    IntentRecord,
+    PhantomRecord,
+    PositionRecord,
+    ScoreRecord,
+    SignalRecord,
+    VetoRecord,
+)
+
+Row = tuple[object, ...]
+SignalItem = tuple[str, str, Signal]
+ScoreItem = tuple[str, str, Score, str, bool]
+VetoItem = tuple[str, Veto]
+IntentItem = tuple[OrderIntent, bool]
+PositionItem = tuple[int, str, Position]
+PhantomItem = tuple[str, str, Outcome]
+EquityItem = tuple[int, float, float, int]
+
+
+def _json_default(value: object) -> object:
+    # Called by json only for types it does not know.
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serialisable")
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
+def to_json(value: object) -> str:
+    """Compact JSON of ``value``; mappings, enums and numpy scalars are accepted.
+
+    NaN and infinities are written as ``NaN``/``Infinity`` (Python's JSON
+    extension) so features round-trip exactly.
+    """
+    return _ENCODER.encode(value)
+
+
+def from_json(text: str | None) -> Any:
+    """The value of a JSON column (None for NULL)."""
+    return None if text is None else json.loads(text)
+
+
+def _map_json(mapping: Mapping[str, object]) -> str:
+    return _ENCODER.encode(dict(mapping)) if mapping else "{}"
+
+
+def _opt_int(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _real(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+# --- encoders: (run_id, recorded item) -> row --------------------------------------------
+
+
+def signal_row(run_id: str, item: SignalItem) -> Row:
+    signal_id, strategy, s = item
+    return (
+        run_id,
+        signal_id,
+        strategy,
+        s.symbol,
+        int(s.ts),
+        s.side.value,
+        s.kind.value,
+        s.entry,
+        s.stop,
+        s.take_profit,
+        s.reason,
+        _map_json(s.features),
+        int(s.bracket_from_fill),
+    )
+
+
+def score_row(run_id: str, item: ScoreItem) -> Row:
+    signal_id, scorer, score, mode, passed = item
+    return (
+        run_id,
+        signal_id,
+        scorer,
+        score.value,
+        score.model,
+        _map_json(score.details),
+        mode,
+        int(passed),
+    )
+
+
+def veto_row(run_id: str, item: VetoItem) -> Row:
+    intent_id, veto = item
+    return (run_id, intent_id, veto.stage, veto.reason, int(veto.halt), _opt_int(veto.halt_until))
+
+
+def intent_row(run_id: str, item: IntentItem) -> Row:
+    intent, approved = item
+    return (
+        run_id,
+        intent.id,
+        int(intent.ts),
+        intent.symbol,
+        intent.side.value,
+        int(intent.reduce_only),
+        intent.qty,
+        intent.price,
+        intent.stop,
+        intent.take_profit,
+        intent.order_type.value,
+        intent.strategy,
+        intent.signal_id,
+        to_json(attrs.asdict(intent.market)),
+        int(approved),
+    )
+
+
+def order_row(run_id: str, order: Order) -> Row:
+    return (
+        run_id,
+        order.id,
+        order.intent_id,
+        order.client_order_id,
+        int(order.ts),
+        order.symbol,
+        order.side.value,
+        int(order.reduce_only),
+        order.qty,
+        order.order_type.value,
+        order.status.value,
+        order.price,
+    )
+
+
+def fill_row(run_id: str, fill: Fill) -> Row:
+    return (
+        run_id,
+        fill.order_id,
+        fill.intent_id,
+        int(fill.ts),
+        fill.symbol,
+        fill.side.value,
+        int(fill.reduce_only),
+        fill.qty,
+        fill.price,
+        fill.fee,
+        fill.reason,
+    )
+
+
+def position_row(run_id: str, item: PositionItem) -> Row:
+    ts, action, p = item
+    return (
+        run_id,
+        int(ts),
+        action,
+        p.symbol,
+        p.side.value,
+        p.qty,
+        p.entry_price,
+        int(p.entry_ts),
+        p.stop,
+        p.take_profit,
+        p.strategy,
+        p.intent_id,
+    )
+
+
+def trade_row(run_id: str, t: Trade) -> Row:
+    return (
+        run_id,
+        t.id,
+        t.symbol,
+        t.side.value,
+        t.qty,
+        int(t.entry_ts),
+        t.entry_price,
+        int(t.exit_ts),
+        t.exit_price,
+        t.exit_reason.value,
+        t.pnl,
+        t.fees,
+        t.r_multiple,
+        t.strategy,
+    )
+
+
+def phantom_row(run_id: str, item: PhantomItem) -> Row:
+    signal_id, strategy, o = item
+    return (
+        run_id,
+        signal_id,
+        strategy,
+        o.signal.symbol,
+        o.signal.side.value,
+        int(o.signal.ts),
+        o.r_multiple,
+        o.exit_reason.value,
+        int(o.closed_ts),
+        int(o.phantom),
+    )
+
+
+def equity_row(run_id: str, item: EquityItem) -> Row:
+    ts, balance, equity, open_positions = item
+    return (run_id, int(ts), balance, equity, int(open_positions))
+
+
+def event_row(run_id: str, e: Event) -> Row:
+    return (run_id, int(e.ts), e.kind, e.level.value, e.source, e.message, _map_json(e.data))
+
+
+# --- decoders: sqlite3.Row -> value ------------------------------------------------------
+
+
+def signal_from(r: sqlite3.Row) -> SignalRecord:
+    signal = Signal(
+        symbol=r["symbol"],
+        ts=r["ts"],
+        side=Side(r["side"]),
+        kind=SignalKind(r["kind"]),
+        entry=_real(r["entry"]),
+        stop=r["stop"],
+        take_profit=r["take_profit"],
+        reason=r["reason"],
+        features=from_json(r["features"]),
+        bracket_from_fill=bool(r["bracket_from_fill"]),
+    )
+    return SignalRecord(signal_id=r["id"], strategy=r["strategy"], signal=signal)
+
+
+def score_from(r: sqlite3.Row) -> ScoreRecord:
+    score = Score(value=_real(r["value"]), model=r["model"], details=from_json(r["details"]))
+    return ScoreRecord(
+        signal_id=r["signal_id"],
+        scorer=r["scorer"],
+        score=score,
+        mode=r["mode"],
+        passed=bool(r["passed"]),
+    )
+
+
+def veto_from(r: sqlite3.Row) -> VetoRecord:
+    veto = Veto(
+        stage=r["stage"], reason=r["reason"], halt=bool(r["halt"]), halt_until=r["halt_until"]
+    )
+    return VetoRecord(intent_id=r["intent_id"], veto=veto)
+
+
+def intent_from(r: sqlite3.Row) -> IntentRecord:
+    intent = OrderIntent(
+        id=r["id"],
+        ts=r["ts"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        qty=_real(r["qty"]),
+        price=_real(r["price"]),
+        market=Market(**from_json(r["market"])),
+        reduce_only=bool(r["reduce_only"]),
+        stop=r["stop"],
+        take_profit=r["take_profit"],
+        order_type=OrderType(r["order_type"]),
+        strategy=r["strategy"],
+        signal_id=r["signal_id"],
+    )
+    return IntentRecord(intent=intent, approved=bool(r["approved"]))
+
+
+def order_from(r: sqlite3.Row) -> Order:
+    return Order(
+        id=r["id"],
+        intent_id=r["intent_id"],
+        client_order_id=r["client_order_id"],
+        ts=r["ts"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        reduce_only=bool(r["reduce_only"]),
+        qty=_real(r["qty"]),
+        order_type=OrderType(r["order_type"]),
+        status=OrderStatus(r["status"]),
+        price=r["price"],
+    )
+
+
+def fill_from(r: sqlite3.Row) -> Fill:
+    return Fill(
+        order_id=r["order_id"],
+        intent_id=r["intent_id"],
+        ts=r["ts"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        reduce_only=bool(r["reduce_only"]),
+        qty=_real(r["qty"]),
+        price=_real(r["price"]),
+        fee=_real(r["fee"]),
+        reason=r["reason"],
+    )
+
+
+def position_from(r: sqlite3.Row) -> PositionRecord:
+    position = Position(
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        qty=_real(r["qty"]),
+        entry_price=_real(r["entry_price"]),
+        entry_ts=r["entry_ts"],
+        stop=r["stop"],
+        take_profit=r["take_profit"],
+        strategy=r["strategy"],
+        intent_id=r["intent_id"],
+    )
+    return PositionRecord(ts=r["ts"], action=r["action"], position=position)
+
+
+def trade_from(r: sqlite3.Row) -> Trade:
+    return Trade(
+        id=r["id"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        qty=_real(r["qty"]),
+        entry_ts=r["entry_ts"],
+        entry_price=_real(r["entry_price"]),
+        exit_ts=r["exit_ts"],
+        exit_price=_real(r["exit_price"]),
+        exit_reason=ExitReason(r["exit_reason"]),
+        pnl=_real(r["pnl"]),
+        fees=_real(r["fees"]),
+        r_multiple=r["r_multiple"],
+        strategy=r["strategy"],
+    )
+
+
+def phantom_from(r: sqlite3.Row, signal: Signal) -> PhantomRecord:
+    outcome = Outcome(
+        signal=signal,
+        strategy=r["strategy"],
+        r_multiple=_real(r["r_multiple"]),
+        exit_reason=ExitReason(r["exit_reason"]),
+        closed_ts=r["closed_ts"],
+        phantom=bool(r["phantom"]),
+    )
+    return PhantomRecord(signal_id=r["signal_id"], strategy=r["strategy"], outcome=outcome)
+
+
+def equity_from(r: sqlite3.Row) -> EquityPoint:
+    return EquityPoint(
+        ts=r["ts"],
+        balance=_real(r["balance"]),
+        equity=_real(r["equity"]),
+        open_positions=r["open_positions"],
+    )
+
+
+def event_from(r: sqlite3.Row) -> Event:
+    return Event(
+        ts=r["ts"],
+        kind=r["kind"],
+        message=r["message"],
+        level=Level(r["level"]),
+        source=r["source"],
+        data=from_json(r["data"]),
+    )

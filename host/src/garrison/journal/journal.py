@@ -1,0 +1,431 @@
+"""The journal: one SQLite file (WAL) that is the source of truth of every run.
+
+Writing is split in two. ``record_*`` calls come from the engine's hot loop
+and only append their arguments to an in-memory buffer: no SQL, no
+conversion. Buffered rows reach the file at the next commit, as one
+``executemany`` per table in one transaction: ``flush()`` (which the engine
+calls every few thousand candles and at the end), ``commit_intent()``
+(which writes the intent together with everything recorded before it), and
+``finish_run()``/``close()``.
+
+Durability: once ``commit_intent`` or ``flush`` returns, the rows are in the
+WAL. With ``synchronous="normal"`` (the default) a committed row survives the
+process being killed (SIGKILL, a crash) but the last commits may be lost if
+the machine loses power; with ``synchronous="full"`` every commit is synced
+to disk first and survives power loss too, at the cost of an fsync per
+commit. Rows still buffered when the process dies are lost by design.
+
+Threads: a journal belongs to the ONE thread that opened it (the engine's);
+sqlite3 refuses use from another thread. Other processes may read the file
+at the same time (WAL), see :meth:`JournalReader.open_readonly`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import numpy.typing as npt
+from garrison_api import (
+    Event,
+    Fill,
+    Order,
+    OrderIntent,
+    Outcome,
+    Position,
+    Score,
+    Signal,
+    Trade,
+    Veto,
+)
+from sqlite_utils import Database
+
+from garrison.journal import candles, codec
+from garrison.journal.errors import JournalError
+from garrison.journal.kv import KvStore
+from garrison.journal.reader import JournalReader
+from garrison.journal.run_ids import new_run_id
+from garrison.journal.schema import TABLES, TableSpec, prepare_schema
+from garrison.profile.model import Mode
+
+SYNCHRONOUS = ("normal", "full")
+MODES = tuple(mode.value for mode in Mode)
+FINISHED_STATUSES = ("completed", "failed", "interrupted")
+POSITION_ACTIONS = frozenset({"open", "close", "update"})
+SCORER_MODES = frozenset({"gate", "shadow"})
+
+_DAY_MS = 86_400_000
+# Retention keeps trades and runs forever: they are the record a report is built from.
+_KEPT_BY_RETENTION = frozenset({"runs", "trades"})
+
+T = TypeVar("T")
+
+
+class _Buffer(Generic[T]):
+    """Recorded items of one table waiting for the next commit."""
+
+    __slots__ = ("encode", "items", "spec", "sql")
+
+    def __init__(self, spec: TableSpec, encode: Callable[[str, T], codec.Row]) -> None:
+        self.spec = spec
+        self.sql = spec.insert_sql()
+        self.encode = encode
+        # Never replaced, only cleared: Journal keeps this list's bound append.
+        self.items: list[T] = []
+
+    def write(self, conn: sqlite3.Connection, run_id: str) -> None:
+        encode = self.encode
+        try:
+            conn.executemany(self.sql, [encode(run_id, item) for item in self.items])
+        except (sqlite3.Error, TypeError, ValueError, AttributeError) as exc:
+            raise JournalError(
+                f"writing {len(self.items)} buffered row(s) to journal table "
+                f"{self.spec.name!r} of run {run_id} failed: {exc}"
+            ) from exc
+
+
+class Journal(JournalReader):
+    """The journal of one host process; see the module docstring for commits and durability.
+
+    Make one with :meth:`open`; call :meth:`start_run` before recording.
+    """
+
+    def __init__(self, db: Database, path: Path) -> None:
+        super().__init__(db.conn)
+        self._db = db
+        self.path = path
+        self._run_id: str | None = None
+        self._run_open = False
+        self._closed = False
+
+        self._signals = _Buffer[codec.SignalItem](TABLES["signals"], codec.signal_row)
+        self._scores = _Buffer[codec.ScoreItem](TABLES["scores"], codec.score_row)
+        self._vetoes = _Buffer[codec.VetoItem](TABLES["vetoes"], codec.veto_row)
+        self._intents = _Buffer[codec.IntentItem](TABLES["intents"], codec.intent_row)
+        self._orders = _Buffer[Order](TABLES["orders"], codec.order_row)
+        self._fills = _Buffer[Fill](TABLES["fills"], codec.fill_row)
+        self._positions = _Buffer[codec.PositionItem](TABLES["positions"], codec.position_row)
+        self._trades = _Buffer[Trade](TABLES["trades"], codec.trade_row)
+        self._phantoms = _Buffer[codec.PhantomItem](TABLES["phantoms"], codec.phantom_row)
+        self._equity = _Buffer[codec.EquityItem](TABLES["equity"], codec.equity_row)
+        self._events = _Buffer[Event](TABLES["events"], codec.event_row)
+        self._buffers: tuple[_Buffer[Any], ...] = (
+            self._signals,
+            self._scores,
+            self._vetoes,
+            self._intents,
+            self._orders,
+            self._fills,
+            self._positions,
+            self._trades,
+            self._phantoms,
+            self._equity,
+            self._events,
+        )
+        # Bound appends: the whole cost of a record_* call in the hot loop.
+        self._add_signal = self._signals.items.append
+        self._add_score = self._scores.items.append
+        self._add_veto = self._vetoes.items.append
+        self._add_intent = self._intents.items.append
+        self._add_order = self._orders.items.append
+        self._add_fill = self._fills.items.append
+        self._add_position = self._positions.items.append
+        self._add_trade = self._trades.items.append
+        self._add_phantom = self._phantoms.items.append
+        self._add_equity = self._equity.items.append
+        self._add_event = self._events.items.append
+
+    # --- opening and runs ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, synchronous: str = "normal") -> Journal:
+        """Open (creating or migrating) the journal at ``path``, in WAL mode.
+
+        ``synchronous`` is ``"normal"`` (survives a killed process) or
+        ``"full"`` (also survives power loss); see the module docstring.
+        Missing parent directories are created.
+        """
+        if synchronous not in SYNCHRONOUS:
+            raise JournalError(
+                f"journal synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous!r}"
+            )
+        path = Path(path)
+        if path.exists() and not path.is_file():
+            raise JournalError(f"journal path {path} exists and is not a file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db: Database | None = None
+        try:
+            # No sqlite-utils plugins: the host loads only what it chose to load.
+            db = Database(path, execute_plugins=False)
+            db.enable_wal()
+            db.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            prepare_schema(db, path)
+        except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        except BaseException:
+            if db is not None:
+                db.close()
+            raise
+        return cls(db, path)
+
+    def start_run(self, *, profile_name: str, mode: str, profile_toml: str, started_ms: int) -> str:
+        """Begin a new run: insert its ``runs`` row (status ``running``), commit, return its id.
+
+        Earlier runs in the file are kept; a journal holds one open run at a time.
+        """
+        self._check_open()
+        if self._run_open:
+            raise JournalError(
+                f"run {self._run_id} is still open in {self.path}; finish_run() it first"
+            )
+        if not isinstance(profile_name, str) or not profile_name:
+            raise JournalError(
+                f"start_run: profile_name must be a non-empty string, got {profile_name!r}"
+            )
+        if mode not in MODES:
+            raise JournalError(f"start_run: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        started_ms = int(started_ms)
+        for _ in range(100):
+            run_id = new_run_id(started_ms)
+            exists = self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if exists is None:
+                break
+        else:  # pragma: no cover - 100 clashes of a random suffix
+            raise JournalError(f"could not find a free run id in {self.path}")
+        with self._db.atomic():
+            self._conn.execute(
+                "INSERT INTO runs (id, profile_name, mode, status, started_ms, profile_toml) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, profile_name, mode, started_ms, profile_toml),
+            )
+        self._run_id = run_id
+        self._run_open = True
+        return run_id
+
+    @property
+    def synchronous(self) -> str:
+        """The connection's ``PRAGMA synchronous`` setting, as ``normal`` or ``full`` (or other)."""
+        level = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+        return {0: "off", 1: "normal", 2: "full", 3: "extra"}.get(level, str(level))
+
+    @property
+    def run_id(self) -> str:
+        """The id of the current (or last finished) run."""
+        if self._run_id is None:
+            raise JournalError(f"no run started in {self.path}; call start_run() first")
+        return self._run_id
+
+    # --- buffered records: written at the next commit ------------------------------------
+
+    def record_signal(self, signal_id: str, strategy: str, signal: Signal) -> None:
+        """Buffer a signal of ``strategy`` under its unique ``signal_id``."""
+        self._add_signal((signal_id, strategy, signal))
+
+    def record_score(
+        self, signal_id: str, scorer: str, score: Score, mode: str, passed: bool
+    ) -> None:
+        """Buffer a scorer's verdict; ``mode`` is ``gate`` or ``shadow``."""
+        if mode not in SCORER_MODES:
+            raise JournalError(f"record_score: mode must be gate or shadow, got {mode!r}")
+        self._add_score((signal_id, scorer, score, mode, passed))
+
+    def record_veto(self, intent_id: str, veto: Veto) -> None:
+        """Buffer one risk rule's refusal of an intent."""
+        self._add_veto((intent_id, veto))
+
+    def record_intent(self, intent: OrderIntent, approved: bool) -> None:
+        """Buffer an intent, for replay: it reaches the file at the next commit.
+
+        Only where no real order depends on it. Before an order reaches a
+        real broker, use :meth:`commit_intent` (or ``flush`` before releasing it).
+        """
+        self._add_intent((intent, approved))
+
+    def record_order(self, order: Order) -> None:
+        """Buffer an order; record it again when its status changes (a history)."""
+        self._add_order(order)
+
+    def record_fill(self, fill: Fill) -> None:
+        self._add_fill(fill)
+
+    def record_position(self, ts: int, action: str, position: Position) -> None:
+        """Buffer a step of a position's history; ``action``: open, close or update."""
+        if action not in POSITION_ACTIONS:
+            raise JournalError(
+                f"record_position: action must be open, close or update, got {action!r}"
+            )
+        self._add_position((ts, action, position))
+
+    def record_trade(self, trade: Trade) -> None:
+        self._add_trade(trade)
+
+    def record_phantom(self, signal_id: str, strategy: str, outcome: Outcome) -> None:
+        """Buffer a resolved phantom of the recorded signal ``signal_id``."""
+        self._add_phantom((signal_id, strategy, outcome))
+
+    def record_equity(self, ts: int, balance: float, equity: float, open_positions: int) -> None:
+        self._add_equity((ts, balance, equity, open_positions))
+
+    def record_event(self, event: Event) -> None:
+        self._add_event(event)
+
+    @property
+    def pending(self) -> int:
+        """How many recorded rows wait for the next commit."""
+        return sum(len(buffer.items) for buffer in self._buffers)
+
+    # --- commits -------------------------------------------------------------------------
+
+    def commit_intent(self, intent: OrderIntent, approved: bool) -> None:
+        """Write every buffered row and ``intent`` in one transaction; return once committed.
+
+        The broker may see the intent only after this returns, so a restart
+        finds every order it could have sent. An intent id used twice in a
+        run is an error.
+        """
+        run_id = self._writable_run()
+        row = codec.intent_row(run_id, (intent, approved))
+        with self._db.atomic():
+            self._write_pending(run_id)
+            try:
+                self._conn.execute(TABLES["intents"].insert_sql(), row)
+            except sqlite3.IntegrityError as exc:
+                raise JournalError(
+                    f"intent {intent.id!r} is already in run {run_id} of {self.path}: {exc}"
+                ) from exc
+        self._clear_pending()
+
+    def flush(self) -> None:
+        """Commit every buffered row in one transaction (nothing to do when none are buffered).
+
+        If writing fails, the transaction is rolled back, the rows stay
+        buffered, and a JournalError names the table.
+        """
+        if not any(buffer.items for buffer in self._buffers):
+            return
+        run_id = self._writable_run()
+        with self._db.atomic():
+            self._write_pending(run_id)
+        self._clear_pending()
+
+    def finish_run(self, *, status: str, finished_ms: int, summary: Mapping[str, Any]) -> None:
+        """Flush, then set the run's status (completed, failed or interrupted) and summary.
+
+        If the final flush fails, the run is still closed, as ``failed`` with
+        the error in its summary under ``journal_error``, and the error is raised.
+        """
+        if status not in FINISHED_STATUSES:
+            raise JournalError(
+                f"finish_run: status must be one of {', '.join(FINISHED_STATUSES)}, got {status!r}"
+            )
+        run_id = self._writable_run()
+        try:
+            summary_json = codec.to_json(dict(summary))
+        except (TypeError, ValueError) as exc:
+            raise JournalError(f"finish_run: summary is not JSON-serialisable: {exc}") from exc
+        flush_error: JournalError | None = None
+        try:
+            self.flush()
+        except JournalError as exc:
+            flush_error = exc
+            status = "failed"
+            summary_json = codec.to_json({**dict(summary), "journal_error": str(exc)})
+        with self._db.atomic():
+            self._conn.execute(
+                "UPDATE runs SET status = ?, finished_ms = ?, summary = ? WHERE id = ?",
+                (status, int(finished_ms), summary_json, run_id),
+            )
+        self._run_open = False
+        self._clear_pending()
+        if flush_error is not None:
+            raise flush_error
+
+    def close(self) -> None:
+        """Flush buffered rows and close the file. A run not finished stays ``running``."""
+        if self._closed:
+            return
+        try:
+            if self.pending:
+                self.flush()
+        finally:
+            self._closed = True
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- candles, plugin storage, retention ----------------------------------------------
+
+    def write_candles(self, exchange: str, symbol: str, timeframe: str, rows: npt.ArrayLike) -> int:
+        """Store ``(n, 6)`` candles (ts, o, h, l, c, v), ignoring bars already stored.
+
+        Commits at once and returns how many bars were new. Candles are not per run.
+        """
+        self._check_open()
+        return candles.write_candles(self._db, exchange, symbol, timeframe, rows)
+
+    def kv(self, namespace: str) -> KvStore:
+        """The key-value store of one plugin namespace (JSON values, kept across runs)."""
+        self._check_open()
+        return KvStore(self._db, namespace)
+
+    def retention(self, days: int, now_ms: int) -> int:
+        """Delete rows of runs finished more than ``days`` days before ``now_ms``.
+
+        Trades and the runs themselves are kept, as are candles and plugin
+        storage (not per run). Returns how many rows were deleted.
+        """
+        self._check_open()
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise JournalError(f"retention: days must be a whole number >= 0, got {days!r}")
+        cutoff = int(now_ms) - days * _DAY_MS
+        old_runs = (
+            "SELECT id FROM runs WHERE status != 'running' "
+            "AND finished_ms IS NOT NULL AND finished_ms < ?"
+        )
+        deleted = 0
+        with self._db.atomic():
+            for spec in TABLES.values():
+                if spec.per_run and spec.name not in _KEPT_BY_RETENTION:
+                    cur = self._conn.execute(
+                        f"DELETE FROM {spec.name} WHERE run_id IN ({old_runs})", (cutoff,)
+                    )
+                    deleted += cur.rowcount
+        return deleted
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+
+    def _writable_run(self) -> str:
+        self._check_open()
+        run_id = self.run_id
+        if not self._run_open:
+            raise JournalError(
+                f"run {run_id} in {self.path} is finished; start_run() before recording more"
+            )
+        return run_id
+
+    def _write_pending(self, run_id: str) -> None:
+        for buffer in self._buffers:
+            if buffer.items:
+                buffer.write(self._conn, run_id)
+
+    def _clear_pending(self) -> None:
+        for buffer in self._buffers:
+            buffer.items.clear()

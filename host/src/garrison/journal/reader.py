@@ -1,0 +1,198 @@
+"""Reading a journal back: runs, every recorded table as value types, counts.
+
+Readers see committed rows and, on the writer's own connection, rows it has
+written; rows still buffered by ``Journal.record_*`` appear after the next
+commit (``flush`` or ``commit_intent``). Another process (a report, the
+console) can read a live journal with :meth:`JournalReader.open_readonly`:
+WAL lets it read while the host writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from garrison_api import Event, Fill, Order, Trade
+
+from garrison.journal import codec
+from garrison.journal.candles import CandleArray, read_candles
+from garrison.journal.errors import JournalError
+from garrison.journal.records import (
+    EquityPoint,
+    IntentRecord,
+    PhantomRecord,
+    PositionRecord,
+    ScoreRecord,
+    SignalRecord,
+    VetoRecord,
+)
+from garrison.journal.schema import SCHEMA_VERSION, TABLES
+
+T = TypeVar("T")
+
+
+class JournalReader:
+    """Read access to a journal over an open sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> JournalReader:
+        """Open the journal at ``path`` for reading only (it must exist and be current)."""
+        path = Path(path)
+        if not path.is_file():
+            raise JournalError(f"no journal at {path}")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise JournalError(f"{path} is not a Garrison journal: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise JournalError(
+                f"{path} has journal schema v{version}; this version reads v{SCHEMA_VERSION} "
+                "(open it for writing once to migrate it)"
+            )
+        return cls(conn)
+
+    def close_reader(self) -> None:
+        """Close a reader made by :meth:`open_readonly`."""
+        self._conn.close()
+
+    # --- candles ---------------------------------------------------------------------------
+
+    def read_candles(
+        self,
+        *,
+        symbols: Sequence[str] = (),
+        timeframe: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        exchange: str | None = None,
+    ) -> dict[tuple[str, str], CandleArray]:
+        """Stored candles keyed by (symbol, timeframe), each ``(n, 6)`` sorted by ts.
+
+        ``symbols`` empty and ``timeframe``/``exchange`` None mean all;
+        ``start_ms`` is inclusive, ``end_ms`` exclusive.
+        """
+        return read_candles(
+            self._conn,
+            exchange=exchange,
+            symbols=symbols,
+            timeframe=timeframe,
+            start_ms=start_ms,
+            end_ms=end_ms,
+        )
+
+    # --- runs and counts -----------------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first, with ``summary`` decoded from JSON."""
+        cur = self._cursor()
+        cur.execute("SELECT * FROM runs ORDER BY started_ms, id")
+        return [_run_dict(r) for r in cur.fetchall()]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run's row; an error names the id when there is no such run."""
+        cur = self._cursor()
+        row = cur.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no run {run_id!r} in the journal")
+        return _run_dict(row)
+
+    def count(self, table: str, run_id: str | None = None) -> int:
+        """Rows in ``table``, or only those of ``run_id`` for a per-run table."""
+        spec = TABLES.get(table)
+        if spec is None:
+            raise JournalError(f"no journal table {table!r}; tables: {', '.join(sorted(TABLES))}")
+        if run_id is None:
+            row = self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+        elif table == "runs":
+            row = self._conn.execute("SELECT COUNT(*) FROM runs WHERE id = ?", (run_id,)).fetchone()
+        elif spec.per_run:
+            row = self._conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        else:
+            raise JournalError(f"journal table {table!r} is not per run; count it without run_id")
+        return int(row[0])
+
+    # --- recorded values, in the order they were recorded --------------------------------
+
+    def signals(self, run_id: str) -> list[SignalRecord]:
+        return self._select("signals", run_id, codec.signal_from, order="rowid")
+
+    def scores(self, run_id: str) -> list[ScoreRecord]:
+        return self._select("scores", run_id, codec.score_from)
+
+    def vetoes(self, run_id: str) -> list[VetoRecord]:
+        return self._select("vetoes", run_id, codec.veto_from)
+
+    def intents(self, run_id: str) -> list[IntentRecord]:
+        return self._select("intents", run_id, codec.intent_from, order="rowid")
+
+    def orders(self, run_id: str) -> list[Order]:
+        return self._select("orders", run_id, codec.order_from)
+
+    def fills(self, run_id: str) -> list[Fill]:
+        return self._select("fills", run_id, codec.fill_from)
+
+    def positions(self, run_id: str) -> list[PositionRecord]:
+        return self._select("positions", run_id, codec.position_from)
+
+    def trades(self, run_id: str) -> list[Trade]:
+        return self._select("trades", run_id, codec.trade_from, order="rowid")
+
+    def phantoms(self, run_id: str) -> list[PhantomRecord]:
+        """Resolved phantoms; each outcome carries its signal as recorded in ``signals``."""
+        signals = {rec.signal_id: rec.signal for rec in self.signals(run_id)}
+        cur = self._cursor()
+        cur.execute("SELECT * FROM phantoms WHERE run_id = ? ORDER BY seq", (run_id,))
+        result = []
+        for r in cur.fetchall():
+            signal = signals.get(r["signal_id"])
+            if signal is None:
+                raise JournalError(
+                    f"run {run_id}: phantom of signal {r['signal_id']!r} has no recorded signal"
+                )
+            result.append(codec.phantom_from(r, signal))
+        return result
+
+    def equity(self, run_id: str) -> list[tuple[int, float]]:
+        """The equity curve of a run: (ts, equity) pairs in recording order."""
+        return [(p.ts, p.equity) for p in self.equity_points(run_id)]
+
+    def equity_points(self, run_id: str) -> list[EquityPoint]:
+        return self._select("equity", run_id, codec.equity_from)
+
+    def events(self, run_id: str) -> list[Event]:
+        return self._select("events", run_id, codec.event_from)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _cursor(self) -> sqlite3.Cursor:
+        cur = self._conn.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur
+
+    def _select(
+        self,
+        table: str,
+        run_id: str,
+        decode: Callable[[sqlite3.Row], T],
+        order: str = "seq",
+    ) -> list[T]:
+        # table and order come from this module, never from a caller.
+        cur = self._cursor()
+        cur.execute(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY {order}", (run_id,))
+        return [decode(r) for r in cur.fetchall()]
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    run = dict(row)
+    run["summary"] = codec.from_json(run["summary"])
+    return run

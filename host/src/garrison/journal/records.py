@@ -1,0 +1,74 @@
+"""What the journal gives back: each ``record_*`` call's arguments, as one frozen value.
+
+Value types that stand alone (``Order``, ``Fill``, ``Trade``, ``Event``) come back
+as themselves; these wrap the ones the journal records with context.
+"""
+
+from __future__ import annotations
+
+import attrs
+from garrison_api import OrderIntent, Outcome, Position, Score, Signal, Veto
+
+
+@attrs.frozen
+class SignalRecord:
+    """A signal as ``record_signal`` received it."""
+
+    signal_id: str
+    strategy: str
+    signal: Signal
+
+
+@attrs.frozen
+class ScoreRecord:
+    """A scorer's verdict on a signal; ``mode`` is ``gate`` or ``shadow``."""
+
+    signal_id: str
+    scorer: str
+    score: Score
+    mode: str
+    passed: bool
+
+
+@attrs.frozen
+class VetoRecord:
+    """One risk rule's refusal of an intent."""
+
+    intent_id: str
+    veto: Veto
+
+
+@attrs.frozen
+class IntentRecord:
+    """An order intent as committed, and whether the risk chain let it through."""
+
+    intent: OrderIntent
+    approved: bool
+
+
+@attrs.frozen
+class PositionRecord:
+    """One step of a position's history; ``action`` is ``open``, ``close`` or ``update``."""
+
+    ts: int
+    action: str
+    position: Position
+
+
+@attrs.frozen
+class PhantomRecord:
+    """A resolved phantom trade of a recorded signal."""
+
+    signal_id: str
+    strategy: str
+    outcome: Outcome
+
+
+@attrs.frozen
+class EquityPoint:
+    """The account at one moment of a run."""
+
+    ts: int
+    balance: float
+    equity: float
+    open_positions: int

@@ -1,0 +1,391 @@
+"""The journal's tables, created with sqlite-utils, and the schema version check.
+
+Every per-run table carries ``run_id``. A table is keyed either by
+``(run_id, id)`` (runs' own ids for signals, intents and trades) or by an
+integer ``seq`` (SQLite's rowid), which also keeps rows in the order they
+were recorded. Nothing is updated in place except ``runs.status``,
+``runs.finished_ms`` and ``runs.summary`` (and the ``kv`` store, which
+belongs to plugins, not to a run). Enums are stored as their string values,
+mappings as JSON text, prices and quantities as REAL, times as INTEGER
+epoch milliseconds, booleans as INTEGER 0/1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+import attrs
+from sqlite_utils import Database
+
+from garrison.journal.errors import JournalError
+
+#: The version this code writes. Bump it with every schema change and add a
+#: step to ``MIGRATIONS`` that takes a journal from the previous version.
+SCHEMA_VERSION = 1
+
+TEXT, INTEGER, REAL = "TEXT", "INTEGER", "REAL"
+
+
+@attrs.frozen
+class TableSpec:
+    """One table: ordered columns with their SQLite types, primary key and indexes."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    pk: tuple[str, ...]
+    not_null: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def per_run(self) -> bool:
+        """Whether rows belong to a run (and go with it under retention)."""
+        return any(name == "run_id" for name, _ in self.columns)
+
+    @property
+    def insert_columns(self) -> tuple[str, ...]:
+        """Columns an INSERT supplies: all but the ``seq`` rowid, which SQLite assigns."""
+        return tuple(name for name, _ in self.columns if name != "seq")
+
+    def insert_sql(self, verb: str = "INSERT") -> str:
+        """A parameterised INSERT of ``insert_columns``, in that order."""
+        names = self.insert_columns
+        marks = ", ".join("?" for _ in names)
+        return f"{verb} INTO {self.name} ({', '.join(names)}) VALUES ({marks})"
+
+
+def _seq_table(
+    name: str, columns: tuple[tuple[str, str], ...], index: tuple[str, ...]
+) -> TableSpec:
+    # Tables whose rows have no id of their own: a rowid keeps them unique and ordered.
+    return TableSpec(
+        name=name,
+        columns=(("seq", INTEGER), ("run_id", TEXT), *columns),
+        pk=("seq",),
+        not_null=("run_id",),
+        indexes=(("run_id", *index),),
+    )
+
+
+_SIDE_REDUCE_QTY = (("side", TEXT), ("reduce_only", INTEGER), ("qty", REAL))
+
+RUNS = TableSpec(
+    name="runs",
+    columns=(
+        ("id", TEXT),
+        ("profile_name", TEXT),
+        ("mode", TEXT),
+        ("status", TEXT),
+        ("started_ms", INTEGER),
+        ("finished_ms", INTEGER),
+        ("profile_toml", TEXT),
+        ("summary", TEXT),
+    ),
+    pk=("id",),
+    not_null=("profile_name", "mode", "status", "started_ms"),
+    indexes=(("started_ms",),),
+)
+
+SIGNALS = TableSpec(
+    name="signals",
+    columns=(
+        ("run_id", TEXT),
+        ("id", TEXT),
+        ("strategy", TEXT),
+        ("symbol", TEXT),
+        ("ts", INTEGER),
+        ("side", TEXT),
+        ("kind", TEXT),
+        ("entry", REAL),
+        ("stop", REAL),
+        ("take_profit", REAL),
+        ("reason", TEXT),
+        ("features", TEXT),
+        ("bracket_from_fill", INTEGER),
+    ),
+    pk=("run_id", "id"),
+    not_null=("run_id", "id", "ts"),
+)
+
+SCORES = _seq_table(
+    "scores",
+    (
+        ("signal_id", TEXT),
+        ("scorer", TEXT),
+        ("value", REAL),
+        ("model", TEXT),
+        ("details", TEXT),
+        ("mode", TEXT),
+        ("passed", INTEGER),
+    ),
+    index=("signal_id",),
+)
+
+VETOES = _seq_table(
+    "vetoes",
+    (
+        ("intent_id", TEXT),
+        ("stage", TEXT),
+        ("reason", TEXT),
+        ("halt", INTEGER),
+        ("halt_until", INTEGER),
+    ),
+    index=("intent_id",),
+)
+
+INTENTS = TableSpec(
+    name="intents",
+    columns=(
+        ("run_id", TEXT),
+        ("id", TEXT),
+        ("ts", INTEGER),
+        ("symbol", TEXT),
+        *_SIDE_REDUCE_QTY,
+        ("price", REAL),
+        ("stop", REAL),
+        ("take_profit", REAL),
+        ("order_type", TEXT),
+        ("strategy", TEXT),
+        ("signal_id", TEXT),
+        ("market", TEXT),
+        ("approved", INTEGER),
+    ),
+    pk=("run_id", "id"),
+    not_null=("run_id", "id", "ts"),
+)
+
+# An order may be recorded again as its status changes: a history, hence a seq key.
+ORDERS = _seq_table(
+    "orders",
+    (
+        ("id", TEXT),
+        ("intent_id", TEXT),
+        ("client_order_id", TEXT),
+        ("ts", INTEGER),
+        ("symbol", TEXT),
+        *_SIDE_REDUCE_QTY,
+        ("order_type", TEXT),
+        ("status", TEXT),
+        ("price", REAL),
+    ),
+    index=("id",),
+)
+
+FILLS = _seq_table(
+    "fills",
+    (
+        ("order_id", TEXT),
+        ("intent_id", TEXT),
+        ("ts", INTEGER),
+        ("symbol", TEXT),
+        *_SIDE_REDUCE_QTY,
+        ("price", REAL),
+        ("fee", REAL),
+        ("reason", TEXT),
+    ),
+    index=("order_id",),
+)
+
+POSITIONS = _seq_table(
+    "positions",
+    (
+        ("ts", INTEGER),
+        ("action", TEXT),
+        ("symbol", TEXT),
+        ("side", TEXT),
+        ("qty", REAL),
+        ("entry_price", REAL),
+        ("entry_ts", INTEGER),
+        ("stop", REAL),
+        ("take_profit", REAL),
+        ("strategy", TEXT),
+        ("intent_id", TEXT),
+    ),
+    index=("symbol",),
+)
+
+TRADES = TableSpec(
+    name="trades",
+    columns=(
+        ("run_id", TEXT),
+        ("id", TEXT),
+        ("symbol", TEXT),
+        ("side", TEXT),
+        ("qty", REAL),
+        ("entry_ts", INTEGER),
+        ("entry_price", REAL),
+        ("exit_ts", INTEGER),
+        ("exit_price", REAL),
+        ("exit_reason", TEXT),
+        ("pnl", REAL),
+        ("fees", REAL),
+        ("r_multiple", REAL),
+        ("strategy", TEXT),
+    ),
+    pk=("run_id", "id"),
+    not_null=("run_id", "id"),
+)
+
+# symbol, side and ts repeat the signal's so phantoms can be queried without a join.
+PHANTOMS = _seq_table(
+    "phantoms",
+    (
+        ("signal_id", TEXT),
+        ("strategy", TEXT),
+        ("symbol", TEXT),
+        ("side", TEXT),
+        ("signal_ts", INTEGER),
+        ("r_multiple", REAL),
+        ("exit_reason", TEXT),
+        ("closed_ts", INTEGER),
+        ("phantom", INTEGER),
+    ),
+    index=("signal_id",),
+)
+
+EQUITY = _seq_table(
+    "equity",
+    (("ts", INTEGER), ("balance", REAL), ("equity", REAL), ("open_positions", INTEGER)),
+    index=("ts",),
+)
+
+EVENTS = _seq_table(
+    "events",
+    (
+        ("ts", INTEGER),
+        ("kind", TEXT),
+        ("level", TEXT),
+        ("source", TEXT),
+        ("message", TEXT),
+        ("data", TEXT),
+    ),
+    index=("ts",),
+)
+
+CANDLES = TableSpec(
+    name="candles",
+    columns=(
+        ("exchange", TEXT),
+        ("symbol", TEXT),
+        ("timeframe", TEXT),
+        ("ts", INTEGER),
+        ("open", REAL),
+        ("high", REAL),
+        ("low", REAL),
+        ("close", REAL),
+        ("volume", REAL),
+    ),
+    pk=("exchange", "symbol", "timeframe", "ts"),
+    not_null=("exchange", "symbol", "timeframe", "ts"),
+)
+
+KV = TableSpec(
+    name="kv",
+    columns=(("namespace", TEXT), ("key", TEXT), ("value", TEXT)),
+    pk=("namespace", "key"),
+    not_null=("namespace", "key", "value"),
+)
+
+SCHEMA_VERSION_TABLE = TableSpec(
+    name="schema_version",
+    columns=(("version", INTEGER), ("applied_ms", INTEGER)),
+    pk=("version",),
+)
+
+TABLES: Mapping[str, TableSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            RUNS,
+            SIGNALS,
+            SCORES,
+            VETOES,
+            INTENTS,
+            ORDERS,
+            FILLS,
+            POSITIONS,
+            TRADES,
+            PHANTOMS,
+            EQUITY,
+            EVENTS,
+            CANDLES,
+            KV,
+            SCHEMA_VERSION_TABLE,
+        )
+    }
+)
+
+#: ``MIGRATIONS[v]`` takes a journal from schema version ``v`` to ``v + 1``.
+MIGRATIONS: Mapping[int, Callable[[Database], None]] = MappingProxyType({})
+
+
+def prepare_schema(db: Database, path: Path) -> None:
+    """Create the schema in an empty file, migrate an older one, or refuse with a clear error.
+
+    Runs under ``BEGIN IMMEDIATE`` so two processes opening a new file at once
+    cannot both try to create it.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        existing = set(db.table_names())
+        if not existing:
+            _create_all(db)
+            _mark_version(db, SCHEMA_VERSION)
+        else:
+            _migrate(db, path, existing)
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
+def _create_all(db: Database) -> None:
+    for spec in TABLES.values():
+        _create_table(db, spec)
+
+
+def _create_table(db: Database, spec: TableSpec) -> None:
+    pk: str | tuple[str, ...] = spec.pk[0] if len(spec.pk) == 1 else spec.pk
+    table = db.table(spec.name)
+    table.create(dict(spec.columns), pk=pk, not_null=spec.not_null)
+    for columns in spec.indexes:
+        table.create_index(columns)
+
+
+def _mark_version(db: Database, version: int) -> None:
+    db.conn.execute(
+        "INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)",
+        (version, int(time.time() * 1000)),
+    )
+
+
+def _migrate(db: Database, path: Path, existing: set[str]) -> None:
+    if SCHEMA_VERSION_TABLE.name not in existing:
+        raise JournalError(
+            f"{path} is not a Garrison journal: it has tables ({', '.join(sorted(existing))}) "
+            "but no schema_version table; point [journal] path at a new or journal file"
+        )
+    row = db.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    version = row[0] if row and row[0] is not None else 0
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path} was written by a newer Garrison (journal schema v{version}; this "
+            f"version reads up to v{SCHEMA_VERSION}); upgrade garrison to open it"
+        )
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise JournalError(
+                f"{path} has journal schema v{version}, which cannot be migrated to "
+                f"v{SCHEMA_VERSION}; start a new journal file"
+            )
+        step(db)
+        version += 1
+        _mark_version(db, version)
+    missing = sorted(set(TABLES) - set(db.table_names()))
+    if missing:
+        raise JournalError(
+            f"{path} claims journal schema v{version} but lacks tables: {', '.join(missing)}"
+        )
