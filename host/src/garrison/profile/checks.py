@@ -1,0 +1,205 @@
+"""Checks beyond types: ranges, data sources, timeframes, dates.
+
+Each function looks at one structured section and returns its problems;
+none raises, so that every problem of a profile is reported in one pass.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from garrison.profile.dates import iso_to_ms
+from garrison.profile.describe import describe_value
+from garrison.profile.errors import Problem, format_path
+from garrison.profile.model import (
+    AccountConfig,
+    BrokerConfig,
+    DataConfig,
+    EngineConfig,
+    JournalConfig,
+    MarketsConfig,
+    ProfileInfo,
+)
+from garrison.profile.timeframes import TIMEFRAMES, timeframe_ms
+
+
+@attrs.frozen
+class _Bound:
+    """A numeric lower bound: ``value > low`` (strict) or ``value >= low``."""
+
+    low: float
+    strict: bool = False
+
+    def holds(self, value: float) -> bool:
+        return value > self.low if self.strict else value >= self.low
+
+    def words(self, whole: bool) -> str:
+        kind = "a whole number" if whole else "a number"
+        return f"{kind} {'>' if self.strict else '>='} {self.low:g}"
+
+
+def _bounded(file: str, section: str, obj: object, bounds: dict[str, _Bound]) -> list[Problem]:
+    problems = []
+    for field, bound in bounds.items():
+        value = getattr(obj, field)
+        if value is not None and not bound.holds(value):
+            problems.append(
+                Problem(
+                    file,
+                    format_path((section, field)),
+                    bound.words(isinstance(value, int)),
+                    describe_value(value),
+                )
+            )
+    return problems
+
+
+def check_profile_info(file: str, info: ProfileInfo) -> list[Problem]:
+    """``[profile]``: a name to tell runs apart."""
+    if info.name.strip():
+        return []
+    return [Problem(file, "profile.name", "a non-empty name", describe_value(info.name))]
+
+
+def check_account(file: str, account: AccountConfig) -> list[Problem]:
+    """``[account]``: a positive balance, leverage of at least 1."""
+    return _bounded(
+        file,
+        "account",
+        account,
+        {"starting_balance": _Bound(0, strict=True), "leverage": _Bound(1)},
+    )
+
+
+def check_broker(file: str, broker: BrokerConfig) -> list[Problem]:
+    """``[broker]``: fees and slippage are never negative; fees are fractions below 1."""
+    problems = _bounded(
+        file,
+        "broker",
+        broker,
+        {"slippage_bps": _Bound(0), "taker_fee": _Bound(0), "maker_fee": _Bound(0)},
+    )
+    for field in ("taker_fee", "maker_fee"):
+        value = getattr(broker, field)
+        if value >= 1:
+            problems.append(
+                Problem(
+                    file,
+                    f"broker.{field}",
+                    "a fraction of notional below 1 (0.00055 = 0.055 %)",
+                    describe_value(value),
+                )
+            )
+    return problems
+
+
+def check_journal(file: str, journal: JournalConfig) -> list[Problem]:
+    """``[journal]``: a path, and at least one day of retention."""
+    problems = _bounded(file, "journal", journal, {"retention_days": _Bound(1)})
+    if not journal.path.strip():
+        problems.append(Problem(file, "journal.path", "a file path", describe_value(journal.path)))
+    return problems
+
+
+def check_engine(file: str, engine: EngineConfig) -> list[Problem]:
+    """``[engine]``: counts of at least 1, a positive notifier timeout."""
+    return _bounded(
+        file,
+        "engine",
+        engine,
+        {
+            "max_plugin_failures": _Bound(1),
+            "notifier_timeout_s": _Bound(0, strict=True),
+            "equity_interval_minutes": _Bound(1),
+            "phantom_max_bars": _Bound(1),
+        },
+    )
+
+
+def check_markets(file: str, markets: MarketsConfig) -> list[Problem]:
+    """``[markets]``: a snapshot name, and overrides that are positive when given."""
+    problems = []
+    if not markets.snapshot.strip():
+        problems.append(
+            Problem(
+                file,
+                "markets.snapshot",
+                "a bundled snapshot name or a CSV path",
+                describe_value(markets.snapshot),
+            )
+        )
+    for symbol, override in markets.overrides.items():
+        for field in attrs.fields(type(override)):
+            value = getattr(override, field.name)
+            if value is not None and value <= 0:
+                problems.append(
+                    Problem(
+                        file,
+                        format_path(("markets", "overrides", symbol, field.name)),
+                        "a number > 0",
+                        describe_value(value),
+                    )
+                )
+    return problems
+
+
+def check_data(file: str, data: DataConfig) -> list[Problem]:
+    """``[data]``: a usable source, a known timeframe, ISO dates in order."""
+    problems = []
+    if data.source == "csv" and not data.paths:
+        problems.append(
+            Problem(
+                file,
+                "data.paths",
+                'at least one path or glob for source = "csv"',
+                "no paths",
+                'e.g. paths = ["data/bybit_BTCUSDT_5m.csv.gz"]',
+            )
+        )
+    if data.source == "sqlite" and not data.sqlite:
+        problems.append(
+            Problem(
+                file,
+                "data.sqlite",
+                'the path of a SQLite journal for source = "sqlite"',
+                "nothing",
+            )
+        )
+    if data.timeframe is not None:
+        try:
+            timeframe_ms(data.timeframe)
+        except ValueError:
+            problems.append(
+                Problem(
+                    file,
+                    "data.timeframe",
+                    "one of " + ", ".join(TIMEFRAMES),
+                    describe_value(data.timeframe),
+                )
+            )
+    bounds: dict[str, int] = {}
+    for field in ("start", "end"):
+        value = getattr(data, field)
+        if value is None:
+            continue
+        try:
+            bounds[field] = iso_to_ms(value)
+        except ValueError:
+            problems.append(
+                Problem(
+                    file,
+                    f"data.{field}",
+                    "an ISO date (2024-03-01) or datetime (2024-03-01T12:00:00Z), in UTC",
+                    describe_value(value),
+                )
+            )
+    if len(bounds) == 2 and bounds["start"] >= bounds["end"]:
+        problems.append(
+            Problem(
+                file,
+                "data.end",
+                f"a moment after start ({data.start}); end is exclusive",
+                describe_value(data.end),
+            )
+        )
+    return problems
