@@ -1,1 +1,14 @@
-"""report"""
+"""Backtest reporting: metrics, a rich rendering with an equity chart, and the trades CSV."""
+
+from garrison.report.metrics import Report, SymbolStats, compute_report
+from garrison.report.render import equity_chart, render_report
+from garrison.report.trades_csv import write_trades_csv
+
+__all__ = [
+    "Report",
+    "SymbolStats",
+    "compute_report",
+    "equity_chart",
+    "render_report",
+    "write_trades_csv",
+]
