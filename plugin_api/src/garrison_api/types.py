@@ -96,7 +96,10 @@ class Level(str, enum.Enum):
     CRITICAL = "critical"
 
 
-@attrs.frozen
+# Not slotted: a frozen slotted attrs class sets each field through
+# object.__setattr__, a dict-backed one writes its __dict__ directly, about a
+# third faster, and replays build one Candle per bar.
+@attrs.frozen(slots=False)
 class Candle:
     """One closed bar. ``ts`` is the bar's OPEN time; it closes at ``ts + timeframe``."""
 

@@ -18,6 +18,19 @@ def cli() -> None:
     """
 
 
+def _add_commands() -> None:
+    # Imported here, not at module top, so `import garrison.cli.main` stays cheap.
+    from garrison.cli.check_cmd import check
+    from garrison.cli.plugins_cmd import plugins
+    from garrison.cli.run_cmd import backtest, run
+
+    for command in (run, backtest, check, plugins):
+        cli.add_command(command)
+
+
+_add_commands()
+
+
 def main() -> None:
     cli(prog_name="garrison")
 

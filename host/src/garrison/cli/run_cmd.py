@@ -1,0 +1,257 @@
+"""``garrison run`` and ``garrison backtest``: replay a profile and report on it."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import click
+from loguru import logger
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from garrison.engine.cache import CandleCache, default_cache_dir
+from garrison.engine.feed import FeedError
+from garrison.engine.run import RunError, RunResult, replay
+from garrison.engine.sources import DataSelection
+from garrison.journal.errors import JournalError
+from garrison.markets.snapshot import SnapshotError
+from garrison.plugins.manager import load_plugins
+from garrison.profile.dates import iso_to_ms
+from garrison.profile.errors import ProfileError
+from garrison.profile.load import load_profile
+from garrison.report.metrics import compute_report
+from garrison.report.render import render_report
+from garrison.report.trades_csv import write_trades_csv
+
+#: Errors a user can fix from the message alone: no traceback for them.
+_USER_ERRORS = (ProfileError, FeedError, RunError, SnapshotError, JournalError, OSError)
+
+
+def _configure_logging(level: str) -> None:
+    # Notifiers log through loguru; the CLI owns the sink (plugins never configure it).
+    logger.remove()
+    logger.add(sys.stderr, level=level.upper(), format="{time:HH:mm:ss} {level:<8} {message}")
+
+
+def _check_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        iso_to_ms(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    return value
+
+
+def _progress_bar(
+    console: Console, enabled: bool
+) -> tuple[Progress | None, Callable[[int], Callable[[int], None]] | None]:
+    if not enabled:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("candles"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+    def factory(total: int) -> Callable[[int], None]:
+        task = bar.add_task("replay", total=total)
+
+        def update(done: int) -> None:
+            bar.update(task, completed=done)
+
+        return update
+
+    return bar, factory
+
+
+@attrs.frozen
+class _Request:
+    """What the user asked ``run`` or ``backtest`` to do."""
+
+    profile: Path
+    journal: Path | None
+    progress: bool | None
+    cache: bool
+    log_level: str
+    data: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    trades_csv: Path | None = None
+    any_mode: bool = False
+
+
+def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
+    plugins = load_plugins()
+    for info in plugins.plugins:
+        if info.status != "ok":
+            console.print(f"[yellow]plugin {info.name} not loaded ({info.status}): {info.error}")
+    profile = load_profile(request.profile, plugins.registry)
+    bar, factory = _progress_bar(console, show_progress)
+    run = functools.partial(
+        replay,
+        profile,
+        plugins,
+        selection=DataSelection(paths=request.data, start=request.start, end=request.end),
+        journal_path=request.journal,
+        any_mode=request.any_mode,
+        cache=CandleCache(default_cache_dir()) if request.cache else None,
+    )
+    if bar is None:
+        return asyncio.run(run())
+    with bar:
+        return asyncio.run(run(progress=factory))
+
+
+def _report(result: RunResult, console: Console, title: str) -> None:
+    report = compute_report(result.trades, result.equity, starting_balance=result.starting_balance)
+    render_report(report, result.equity, console, title=title)
+    stats = result.stats
+    console.print(
+        f"run [bold]{result.run_id}[/] · {stats.candles:,} candles of {len(result.symbols)} "
+        f"symbols · {stats.signals:,} signals · {stats.vetoed_intents:,} vetoed intents · "
+        f"{result.open_positions} position(s) still open (not trades) · "
+        f"load {result.load_s:.2f}s, replay {result.replay_s:.2f}s "
+        f"({stats.candles / max(result.replay_s, 1e-9):,.0f} candles/s)"
+    )
+    console.print(f"journal: {result.journal_path}")
+    failures = {k: v for k, v in result.events.items() if k.startswith("plugin.")}
+    if failures:
+        console.print(f"[red]plugin trouble during the run: {failures} (see the events table)")
+
+
+_common = [
+    click.argument("profile", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option(
+        "--journal",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the journal here instead of the profile's [journal] path.",
+    ),
+    click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Show a progress bar (default: only on a terminal).",
+    ),
+    click.option(
+        "--cache/--no-cache",
+        default=True,
+        show_default=True,
+        help="Keep parsed candle files in $GARRISON_CACHE_DIR (default ~/.cache/garrison) so "
+        "the next run skips CSV parsing.",
+    ),
+    click.option(
+        "--cache/--no-cache",
+        default=True,
+        show_default=True,
+        help="Keep parsed candle files in $GARRISON_CACHE_DIR (default ~/.cache/garrison) so "
+        "the next run skips CSV parsing.",
+    ),
+    click.option(
+        "--log-level",
+        default="WARNING",
+        show_default=True,
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        help="Level of the log lines notifiers write to stderr.",
+    ),
+]
+
+
+def _with_common(func: Callable[..., None]) -> Callable[..., None]:
+    for decorator in reversed(_common):
+        func = decorator(func)
+    return func
+
+
+def _execute(request: _Request, title: str) -> None:
+    console = Console()
+    _configure_logging(request.log_level)
+    show_progress = console.is_terminal if request.progress is None else request.progress
+    try:
+        result = _replay(request, console, show_progress)
+        if request.trades_csv is not None:
+            write_trades_csv(request.trades_csv, result.trades)
+    except _USER_ERRORS as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: the journal keeps every row committed so far", err=True)
+        raise SystemExit(130) from None
+    _report(result, console, title)
+    if request.trades_csv is not None:
+        console.print(f"trades written to {request.trades_csv}")
+
+
+@click.command("run")
+@_with_common
+def run(
+    profile: Path, journal: Path | None, progress: bool | None, cache: bool, log_level: str
+) -> None:
+    """Run PROFILE in the mode it names (replay for now) and print the report.
+
+    A replay profile feeds its recorded candles through the strategies, the
+    sizer, the risk veto chain and the simulated broker; every signal,
+    intent, veto, fill and trade lands in the SQLite journal.
+    """
+    request = _Request(profile, journal, progress, cache, log_level)
+    _execute(request, "Run report")
+
+
+@click.command("backtest")
+@_with_common
+@click.option(
+    "--from",
+    "start",
+    callback=_check_date,
+    metavar="DATE",
+    help="First bar to replay (ISO date or datetime, UTC).",
+)
+@click.option(
+    "--to",
+    "end",
+    callback=_check_date,
+    metavar="DATE",
+    help="Replay bars opening before this (ISO date or datetime, UTC).",
+)
+@click.option(
+    "--data",
+    multiple=True,
+    metavar="FOLDER|GLOB",
+    help="Replay these candle CSVs (<exchange>_<SYMBOL>_<tf>.csv[.gz]) instead of the "
+    "profile's data. Repeatable.",
+)
+@click.option(
+    "--trades-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the closed trades to this CSV file.",
+)
+def backtest(
+    profile: Path,
+    journal: Path | None,
+    progress: bool | None,
+    cache: bool,
+    log_level: str,
+    start: str | None,
+    end: str | None,
+    data: tuple[str, ...],
+    trades_csv: Path | None,
+) -> None:
+    """Backtest PROFILE over recorded candles and print a report.
+
+    The report gives trades, win rate, profit factor, expectancy in R, max
+    drawdown, Sharpe, a per-symbol table and the equity curve. Positions
+    still open when the data ends are not counted as trades. Any profile can
+    be backtested, whatever its mode.
+    """
+    request = _Request(
+        profile, journal, progress, cache, log_level, data, start, end, trades_csv, any_mode=True
+    )
+    _execute(request, "Backtest report")

@@ -1,0 +1,177 @@
+"""The host's own books: balance, positions, trades and the trading state.
+
+The ledger is built from fills only, the way it will be live, where the
+exchange is the other party and the two are reconciled. It marks open
+positions at the last close it was told about.
+"""
+
+from __future__ import annotations
+
+import attrs
+from garrison_api import (
+    AccountState,
+    ExitReason,
+    Fill,
+    Position,
+    Side,
+    Trade,
+    TradingState,
+)
+
+DAY_MS = 86_400_000
+
+
+@attrs.define
+class _OpenBook:
+    """What the ledger remembers about an open position beyond the Position value."""
+
+    entry_fee: float
+    initial_risk: float | None
+    signal_id: str | None
+
+
+class Ledger:
+    """Balance, positions and state of one account in one run. Used from one thread."""
+
+    def __init__(self, *, starting_balance: float, leverage: float, start_ms: int) -> None:
+        self.balance = starting_balance
+        self.leverage = leverage
+        self.positions: dict[str, Position] = {}
+        self.marks: dict[str, float] = {}
+        self.peak_equity = starting_balance
+        self.day_start_equity = starting_balance
+        self._day = start_ms // DAY_MS
+        self.state = TradingState.RUNNING
+        self.halted_until: int | None = None
+        self._books: dict[str, _OpenBook] = {}
+        self._trade_seq = 0
+
+    # -- marking -------------------------------------------------------------
+
+    def unrealised(self) -> float:
+        total = 0.0
+        marks = self.marks
+        for symbol, pos in self.positions.items():
+            price = marks.get(symbol, pos.entry_price)
+            total += (price - pos.entry_price) * pos.qty * (1 if pos.side is Side.LONG else -1)
+        return total
+
+    def equity(self) -> float:
+        return self.balance + self.unrealised()
+
+    def used_margin(self) -> float:
+        return sum(p.qty * self.marks.get(s, p.entry_price) for s, p in self.positions.items()) / (
+            self.leverage
+        )
+
+    def mark(self, ts: int) -> float:
+        """Update peak and day-start equity at ``ts``; lift an expired timed halt.
+
+        Returns the equity.
+        """
+        equity = self.equity()
+        day = ts // DAY_MS
+        if day != self._day:
+            self._day = day
+            self.day_start_equity = equity
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        if self.halted_until is not None and ts >= self.halted_until:
+            self.halted_until = None
+            self.state = TradingState.RUNNING
+        return equity
+
+    def snapshot(self, ts: int) -> AccountState:
+        equity = self.mark(ts)
+        return AccountState(
+            ts=ts,
+            balance=self.balance,
+            equity=equity,
+            peak_equity=self.peak_equity,
+            day_start_equity=self.day_start_equity,
+            used_margin=self.used_margin(),
+            positions=tuple(self.positions.values()),
+            state=self.state,
+            leverage=self.leverage,
+        )
+
+    # -- state ---------------------------------------------------------------
+
+    def halt(self, until: int | None) -> bool:
+        """Halt trading (until ``until`` ms, or until resumed). True if this changed anything.
+
+        An indefinite halt outranks a timed one; a later timed halt extends an earlier one.
+        """
+        if self.state is TradingState.HALTED:
+            if self.halted_until is None:
+                return False
+            if until is not None and until <= self.halted_until:
+                return False
+        self.state = TradingState.HALTED
+        self.halted_until = until
+        return True
+
+    def resume(self) -> None:
+        """Back to running (an operator's decision)."""
+        self.state = TradingState.RUNNING
+        self.halted_until = None
+
+    # -- fills ---------------------------------------------------------------
+
+    def open_position(
+        self,
+        fill: Fill,
+        *,
+        stop: float | None,
+        take_profit: float | None,
+        strategy: str,
+        signal_id: str | None,
+    ) -> Position:
+        """Book an entry fill; the symbol must be flat (one position per symbol)."""
+        if fill.symbol in self.positions:
+            raise RuntimeError(f"entry fill for {fill.symbol} while a position is open")
+        pos = Position(
+            symbol=fill.symbol,
+            side=fill.side,
+            qty=fill.qty,
+            entry_price=fill.price,
+            entry_ts=fill.ts,
+            stop=stop,
+            take_profit=take_profit,
+            strategy=strategy,
+            intent_id=fill.intent_id,
+        )
+        self.positions[fill.symbol] = pos
+        self.marks[fill.symbol] = fill.price
+        risk = abs(fill.price - stop) * fill.qty if stop is not None else None
+        self._books[fill.symbol] = _OpenBook(fill.fee, risk, signal_id)
+        self.balance -= fill.fee
+        return pos
+
+    def close_position(self, fill: Fill, reason: ExitReason) -> tuple[Trade, str | None]:
+        """Book an exit fill of the whole position; returns the trade and its signal id."""
+        pos = self.positions.pop(fill.symbol)
+        book = self._books.pop(fill.symbol)
+        self.marks.pop(fill.symbol, None)
+        gross = (fill.price - pos.entry_price) * pos.qty * pos.side.sign
+        fees = book.entry_fee + fill.fee
+        self.balance += gross - fill.fee
+        pnl = gross - fees
+        self._trade_seq += 1
+        r = pnl / book.initial_risk if book.initial_risk else None
+        trade = Trade(
+            id=str(self._trade_seq),
+            symbol=pos.symbol,
+            side=pos.side,
+            qty=pos.qty,
+            entry_ts=pos.entry_ts,
+            entry_price=pos.entry_price,
+            exit_ts=fill.ts,
+            exit_price=fill.price,
+            exit_reason=reason,
+            pnl=pnl,
+            fees=fees,
+            r_multiple=r,
+            strategy=pos.strategy,
+        )
+        return trade, book.signal_id

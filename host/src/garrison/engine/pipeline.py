@@ -1,0 +1,391 @@
+"""What happens to a signal: phantom, scorer, sizer, intent, risk chain, journal, broker.
+
+This is the part of the pipeline that runs per *signal*, not per candle: it
+may allocate and look things up freely. Intents are journaled as soon as
+they exist but handed to the broker only by :meth:`Pipeline.release`, which
+the engine calls after the journal has committed them (the broker can never
+act on an intent that a crash would erase).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from garrison_api import (
+    Event,
+    ExitReason,
+    Level,
+    Market,
+    Order,
+    OrderIntent,
+    OrderType,
+    Outcome,
+    Score,
+    Scorer,
+    Signal,
+    SignalKind,
+    Sizer,
+    StrategyContext,
+    Trade,
+    Veto,
+)
+
+from garrison.engine.broker import Execution, PendingOrder, SimulatedBroker
+from garrison.engine.bus import EventBus
+from garrison.engine.ledger import Ledger
+from garrison.engine.phantoms import PhantomTracker
+from garrison.journal import Journal
+from garrison.risk.chain import RiskChain
+
+
+class InvalidSignalError(ValueError):
+    """A strategy returned something that is not a usable signal."""
+
+
+def check_signal(signal: object, symbol: str) -> Signal:
+    """The signal, if it is one the host can act on; InvalidSignalError says why not."""
+    if not isinstance(signal, Signal):
+        raise InvalidSignalError(f"returned {type(signal).__name__}, not a Signal")
+    if signal.symbol != symbol:
+        raise InvalidSignalError(f"signal for {signal.symbol!r} from a {symbol!r} candle")
+    if signal.kind is SignalKind.ENTRY:
+        if not math.isfinite(signal.entry) or signal.entry <= 0:
+            raise InvalidSignalError(f"entry price {signal.entry!r} is not a positive number")
+        for name in ("stop", "take_profit"):
+            value = getattr(signal, name)
+            if value is not None and (not math.isfinite(value) or value <= 0):
+                raise InvalidSignalError(f"{name} {value!r} is not a positive number")
+    return signal
+
+
+class Pipeline:
+    """Per-signal stages of one run. Used from the engine's thread only."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        journal: Journal,
+        bus: EventBus,
+        ledger: Ledger,
+        broker: SimulatedBroker,
+        phantoms: PhantomTracker,
+        markets: Mapping[str, Market],
+        sizer: tuple[str, Sizer],
+        chain: RiskChain,
+        scorer: tuple[str, Scorer, str, float] | None = None,
+    ) -> None:
+        self._run_id = run_id
+        self._journal = journal
+        self._bus = bus
+        self._ledger = ledger
+        self._broker = broker
+        self._phantoms = phantoms
+        self._markets = markets
+        self._sizer_name, self._sizer = sizer
+        self._chain = chain
+        self._scorer = scorer
+        self._signal_seq = 0
+        self._intent_seq = 0
+        self._staged: list[PendingOrder] = []
+        self._open_signals: dict[str, Signal] = {}
+        self.trades: list[Trade] = []
+        self.signal_count = 0
+        self.veto_count = 0
+
+    # -- signals -------------------------------------------------------------
+
+    def on_signals(
+        self,
+        strategy: str,
+        signals: Sequence[object],
+        symbol: str,
+        ts: int,
+        ctx: StrategyContext,
+    ) -> None:
+        """Handle what a strategy returned for a candle of ``symbol`` closing at ``ts``.
+
+        Raises InvalidSignalError (after handling the valid ones) so the caller can
+        count it against the strategy.
+        """
+        problem: InvalidSignalError | None = None
+        for raw in signals:
+            try:
+                signal = check_signal(raw, symbol)
+            except InvalidSignalError as exc:
+                problem = exc
+                continue
+            self._signal_seq += 1
+            signal_id = str(self._signal_seq)
+            self.signal_count += 1
+            self._journal.record_signal(signal_id, strategy, signal)
+            if signal.kind is SignalKind.ENTRY:
+                self._entry(strategy, signal_id, signal, ts, ctx)
+            else:
+                self._exit(strategy, signal_id, signal, ts)
+        if problem is not None:
+            raise problem
+
+    def _score(
+        self, signal_id: str, signal: Signal, ctx: StrategyContext, ts: int
+    ) -> tuple[Score | None, bool]:
+        if self._scorer is None:
+            return None, True
+        name, scorer, mode, threshold = self._scorer
+        if name in self._bus.guard.quarantined:
+            return None, mode == "shadow"
+        try:
+            score = scorer.score(signal, ctx)
+            value = float(score.value)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"score {value!r} is outside [0, 1]")
+        except Exception as exc:
+            self._bus.guard.failed(name, "score", exc, ts)
+            # Without a score a gate cannot say yes; shadow mode never gated anything.
+            return None, mode == "shadow"
+        passed = value >= threshold
+        self._journal.record_score(signal_id, name, score, mode, passed)
+        return score, passed or mode == "shadow"
+
+    def _entry(
+        self, strategy: str, signal_id: str, signal: Signal, ts: int, ctx: StrategyContext
+    ) -> None:
+        self._phantoms.open(signal_id, strategy, signal)
+        score, go = self._score(signal_id, signal, ctx, ts)
+        if not go:
+            return
+        market = self._markets.get(signal.symbol)
+        if market is None:
+            self._bus.emit(
+                Event(
+                    ts=ts,
+                    kind="signal.dropped",
+                    level=Level.WARNING,
+                    source=strategy,
+                    message=f"no market rules for {signal.symbol}; signal {signal_id} dropped",
+                )
+            )
+            return
+        account = self._ledger.snapshot(ts)
+        vetoes: list[Veto] = []
+        qty: float | None = None
+        if self._sizer_name in self._bus.guard.quarantined:
+            vetoes.append(Veto("sizer", f"sizer {self._sizer_name} is quarantined"))
+        else:
+            try:
+                qty = self._sizer.size(signal, score, account, market)
+                if qty is not None and (not math.isfinite(qty) or qty < 0):
+                    raise ValueError(f"quantity {qty!r} is not a non-negative number")
+            except Exception as exc:
+                self._bus.guard.failed(self._sizer_name, "size", exc, ts)
+                qty = None
+            if not qty:
+                vetoes.append(
+                    Veto(
+                        "sizer",
+                        f"{self._sizer_name} gave no quantity (too small for the "
+                        "exchange minimums, no stop, or no equity)",
+                    )
+                )
+        intent = self._intent(
+            strategy, signal_id, signal, ts, market, qty or 0.0, reduce_only=False
+        )
+        self._judge(intent, account, vetoes, signal)
+
+    def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int) -> None:
+        resolved = self._phantoms.exit_signal(
+            signal.symbol, strategy, signal.side, signal.entry, ts
+        )
+        self.on_phantoms(resolved)
+        pos = self._ledger.positions.get(signal.symbol)
+        if pos is None or pos.side is not signal.side or pos.strategy != strategy:
+            return  # nothing of this strategy's to close: the signal is journaled, no more
+        market = self._markets[signal.symbol]
+        price = signal.entry if math.isfinite(signal.entry) else pos.entry_price
+        intent = self._intent(
+            strategy, signal_id, signal, ts, market, pos.qty, reduce_only=True, price=price
+        )
+        self._judge(intent, self._ledger.snapshot(ts), [], signal)
+
+    def _intent(
+        self,
+        strategy: str,
+        signal_id: str,
+        signal: Signal,
+        ts: int,
+        market: Market,
+        qty: float,
+        *,
+        reduce_only: bool,
+        price: float | None = None,
+    ) -> OrderIntent:
+        self._intent_seq += 1
+        return OrderIntent(
+            id=str(self._intent_seq),
+            ts=ts,
+            symbol=signal.symbol,
+            side=signal.side,
+            qty=qty,
+            price=signal.entry if price is None else price,
+            market=market,
+            reduce_only=reduce_only,
+            stop=None if reduce_only else signal.stop,
+            take_profit=None if reduce_only else signal.take_profit,
+            order_type=OrderType.MARKET,
+            strategy=strategy,
+            signal_id=signal_id,
+        )
+
+    def _judge(
+        self, intent: OrderIntent, account: object, vetoes: list[Veto], signal: Signal
+    ) -> None:
+        from garrison_api import AccountState  # local: only for the type narrowing below
+
+        assert isinstance(account, AccountState)
+        vetoes.extend(self._chain.evaluate(intent, account))
+        approved = not vetoes
+        self._journal.record_intent(intent, approved)
+        for veto in vetoes:
+            self._journal.record_veto(intent.id, veto)
+        if approved:
+            order = Order(
+                id=intent.id,
+                intent_id=intent.id,
+                client_order_id=f"g{self._run_id}-{intent.id}"[:36],
+                ts=intent.ts,
+                symbol=intent.symbol,
+                side=intent.side,
+                reduce_only=intent.reduce_only,
+                qty=intent.qty,
+                order_type=intent.order_type,
+            )
+            self._staged.append(PendingOrder(intent, order, signal))
+            return
+        self.veto_count += 1
+        halts = [v for v in vetoes if v.halt]
+        for veto in halts:
+            if self._ledger.halt(veto.halt_until):
+                until = "until resumed" if veto.halt_until is None else f"until {veto.halt_until}"
+                self._bus.emit(
+                    Event(
+                        ts=intent.ts,
+                        kind="risk.halted",
+                        level=Level.CRITICAL,
+                        message=f"trading halted by {veto.stage} {until}: {veto.reason}",
+                        data={"stage": veto.stage, "reason": veto.reason, "until": veto.halt_until},
+                    )
+                )
+
+    # -- broker side ---------------------------------------------------------
+
+    @property
+    def staged(self) -> int:
+        return len(self._staged)
+
+    def release(self) -> None:
+        """Hand committed intents to the broker (call only after the journal committed)."""
+        # Exits before entries, so a symbol can be closed and reopened in one step.
+        for pending in sorted(self._staged, key=lambda p: not p.intent.reduce_only):
+            self._journal.record_order(pending.order)
+            self._broker.submit(pending)
+        self._staged.clear()
+
+    def on_executions(self, executions: Sequence[Execution]) -> None:
+        """Book what the broker executed during a bar."""
+        ledger = self._ledger
+        for ex in executions:
+            fill = ex.fill
+            self._journal.record_fill(fill)
+            if ex.reason is None:
+                pending = ex.pending
+                assert pending is not None
+                signal_id = pending.intent.signal_id
+                pos = ledger.open_position(
+                    fill,
+                    stop=ex.stop,
+                    take_profit=ex.take_profit,
+                    strategy=pending.intent.strategy,
+                    signal_id=signal_id,
+                )
+                if signal_id is not None:
+                    self._phantoms.drop(fill.symbol, signal_id)
+                if pending.signal is not None:
+                    self._open_signals[fill.symbol] = pending.signal
+                self._journal.record_position(fill.ts, "open", pos)
+                self._bus.emit(
+                    Event(
+                        ts=fill.ts,
+                        kind="position.opened",
+                        source=pos.strategy,
+                        message=f"{pos.side.value} {pos.qty:g} {pos.symbol} at {fill.price:g}",
+                        data={
+                            "symbol": pos.symbol,
+                            "side": pos.side.value,
+                            "qty": pos.qty,
+                            "price": fill.price,
+                            "stop": pos.stop,
+                        },
+                    )
+                )
+                continue
+            closing = ledger.positions.get(fill.symbol)
+            if closing is None:
+                continue
+            trade, _signal_id = ledger.close_position(fill, ex.reason)
+            self.trades.append(trade)
+            self._journal.record_position(fill.ts, "close", closing)
+            self._journal.record_trade(trade)
+            self._journal.record_equity(
+                fill.ts, ledger.balance, ledger.equity(), len(ledger.positions)
+            )
+            self._bus.emit(
+                Event(
+                    ts=fill.ts,
+                    kind="trade.closed",
+                    source=trade.strategy,
+                    message=f"{trade.side.value} {trade.symbol} closed by "
+                    f"{trade.exit_reason.value}: pnl {trade.pnl:+.2f}",
+                    data={
+                        "symbol": trade.symbol,
+                        "side": trade.side.value,
+                        "pnl": trade.pnl,
+                        "r": trade.r_multiple,
+                        "reason": trade.exit_reason.value,
+                    },
+                )
+            )
+            self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
+
+    def _learn_trade(self, trade: Trade, signal: Signal | None) -> None:
+        if self._scorer is None or signal is None or trade.r_multiple is None:
+            return
+        outcome = Outcome(
+            signal=signal,
+            strategy=trade.strategy,
+            r_multiple=trade.r_multiple,
+            exit_reason=trade.exit_reason,
+            closed_ts=trade.exit_ts,
+            phantom=False,
+        )
+        self.learn(outcome)
+
+    def on_phantoms(self, resolved: Sequence[tuple[str, Outcome]]) -> None:
+        """Journal resolved phantoms and let the scorer learn from them."""
+        for signal_id, outcome in resolved:
+            self._journal.record_phantom(signal_id, outcome.strategy, outcome)
+            self.learn(outcome)
+
+    def learn(self, outcome: Outcome) -> None:
+        if self._scorer is None:
+            return
+        name, scorer = self._scorer[0], self._scorer[1]
+        if name in self._bus.guard.quarantined:
+            return
+        try:
+            scorer.learn(outcome)
+        except Exception as exc:
+            self._bus.guard.failed(name, "learn", exc, outcome.closed_ts)
+
+
+__all__ = ["ExitReason", "InvalidSignalError", "Pipeline", "check_signal"]
