@@ -16,7 +16,7 @@ uses bars up to and including ``t`` only to produce the value at ``t``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Union
+from typing import Literal
 
 import attrs
 import numpy as np
@@ -105,7 +105,10 @@ class Sma:
 
 @attrs.frozen
 class Ema:
-    """Exponential moving average, alpha = 2/(period+1), seeded with the SMA of the first ``period`` bars."""
+    """Exponential moving average with alpha = 2/(period+1).
+
+    Seeded with the simple average of the first ``period`` bars.
+    """
 
     source: Source = attrs.field(validator=_source)
     period: int = attrs.field(validator=_positive)
@@ -115,7 +118,7 @@ class Ema:
         return self.period - 1
 
 
-IndicatorSpec = Union[Highest, Lowest, Atr, Sma, Ema]
+IndicatorSpec = Highest | Lowest | Atr | Sma | Ema
 
 
 def _rolling_window(values: FloatArray, period: int) -> FloatArray:

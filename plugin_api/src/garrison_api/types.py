@@ -11,12 +11,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Union
 
 import attrs
 
 #: A JSON-friendly scalar, the only kind of value an ``Event`` carries.
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 
@@ -28,7 +27,7 @@ def _frozen_mapping(value: Mapping[str, object] | None) -> Mapping[str, object]:
     return MappingProxyType(dict(value))
 
 
-class Side(str, enum.Enum):
+class Side(enum.StrEnum):
     """Direction of a position (not of an order: closing a long sells)."""
 
     LONG = "long"
@@ -44,14 +43,14 @@ class Side(str, enum.Enum):
         return Side.SHORT if self is Side.LONG else Side.LONG
 
 
-class SignalKind(str, enum.Enum):
+class SignalKind(enum.StrEnum):
     """Whether a signal opens a position or asks to close one."""
 
     ENTRY = "entry"
     EXIT = "exit"
 
 
-class TradingState(str, enum.Enum):
+class TradingState(enum.StrEnum):
     """What the host lets through the risk chain.
 
     ``running`` lets everything through; ``reducing`` lets only orders that
@@ -64,7 +63,7 @@ class TradingState(str, enum.Enum):
     HALTED = "halted"
 
 
-class ExitReason(str, enum.Enum):
+class ExitReason(enum.StrEnum):
     """Why a position (or a phantom) closed."""
 
     SIGNAL = "signal"
@@ -73,20 +72,20 @@ class ExitReason(str, enum.Enum):
     HORIZON = "horizon"
 
 
-class OrderType(str, enum.Enum):
+class OrderType(enum.StrEnum):
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     OPEN = "open"
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     """Importance of an event, for notifiers that filter or rate-limit."""
 
     DEBUG = "debug"
@@ -289,7 +288,10 @@ class Outcome:
 
 @attrs.frozen
 class Veto:
-    """A risk rule's refusal. ``halt`` asks the host to halt trading, until ``halt_until`` if set."""
+    """A risk rule's refusal.
+
+    ``halt`` asks the host to halt trading, until ``halt_until`` (ms) if set.
+    """
 
     stage: str
     reason: str

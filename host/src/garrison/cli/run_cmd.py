@@ -149,13 +149,6 @@ _common = [
         "the next run skips CSV parsing.",
     ),
     click.option(
-        "--cache/--no-cache",
-        default=True,
-        show_default=True,
-        help="Keep parsed candle files in $GARRISON_CACHE_DIR (default ~/.cache/garrison) so "
-        "the next run skips CSV parsing.",
-    ),
-    click.option(
         "--log-level",
         default="WARNING",
         show_default=True,

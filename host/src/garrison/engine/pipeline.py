@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from garrison_api import (
+    Clock,
     Event,
     ExitReason,
     Level,
@@ -74,9 +75,11 @@ class Pipeline:
         markets: Mapping[str, Market],
         sizer: tuple[str, Sizer],
         chain: RiskChain,
+        clock: Clock,
         scorer: tuple[str, Scorer, str, float] | None = None,
     ) -> None:
         self._run_id = run_id
+        self._clock = clock
         self._journal = journal
         self._bus = bus
         self._ledger = ledger
@@ -336,8 +339,10 @@ class Pipeline:
             self.trades.append(trade)
             self._journal.record_position(fill.ts, "close", closing)
             self._journal.record_trade(trade)
+            # Equity is stamped with the clock (the bar's close), like the periodic
+            # points, so the curve stays in time order; the fill keeps the bar's open.
             self._journal.record_equity(
-                fill.ts, ledger.balance, ledger.equity(), len(ledger.positions)
+                self._clock.now_ms(), ledger.balance, ledger.equity(), len(ledger.positions)
             )
             self._bus.emit(
                 Event(

@@ -218,6 +218,7 @@ async def replay(
             sizer=(profile.sizer.name, sizer),
             chain=chain,
             scorer=scorer_spec,
+            clock=clock,
         )
         engine = ReplayEngine(
             series=series,
