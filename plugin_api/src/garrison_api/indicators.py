@@ -133,11 +133,29 @@ def _shifted(result: FloatArray, offset: int) -> FloatArray:
     return out
 
 
+def _rolling_extreme(values: FloatArray, period: int, highest: bool) -> FloatArray:
+    """Max (or min) of each window of ``period`` values, in O(n) (van Herk / Gil-Werman).
+
+    Split the series into blocks of ``period``; a window spans the tail of one
+    block and the head of the next, so its extreme is the larger of a
+    suffix-extreme and a prefix-extreme. Exact: only comparisons, no arithmetic.
+    """
+    n = values.shape[0]
+    ufunc = np.maximum if highest else np.minimum
+    fill = -np.inf if highest else np.inf
+    blocks = -(-n // period)
+    padded = np.full(blocks * period, fill)
+    padded[:n] = values
+    grid = padded.reshape(blocks, period)
+    prefix = ufunc.accumulate(grid, axis=1).ravel()
+    suffix = ufunc.accumulate(grid[:, ::-1], axis=1)[:, ::-1].ravel()
+    return ufunc(suffix[: n - period + 1], prefix[period - 1 : n])
+
+
 def _extreme(values: FloatArray, period: int, offset: int, highest: bool) -> FloatArray:
     out = np.full(values.shape[0], np.nan)
     if values.shape[0] >= period:
-        window = _rolling_window(values, period)
-        out[period - 1 :] = window.max(axis=1) if highest else window.min(axis=1)
+        out[period - 1 :] = _rolling_extreme(values, period, highest)
     return _shifted(out, offset)
 
 
@@ -158,12 +176,13 @@ def _wilder(tr: FloatArray, period: int) -> FloatArray:
     # The recurrence is sequential; a Python loop over floats is exact and
     # keeps parity with the incremental path bit for bit.
     value = float(np.mean(tr[1 : period + 1]))
-    out[period] = value
     keep = period - 1
-    values = tr.tolist()
-    for i in range(period + 1, tr.shape[0]):
-        value = (keep * value + values[i]) / period
-        out[i] = value
+    smoothed = [value]
+    append = smoothed.append
+    for x in tr[period + 1 :].tolist():
+        value = (keep * value + x) / period
+        append(value)
+    out[period:] = smoothed
     return out
 
 
@@ -180,11 +199,12 @@ def _ema(values: FloatArray, period: int) -> FloatArray:
         return out
     alpha = 2.0 / (period + 1)
     value = float(np.mean(values[:period]))
-    out[period - 1] = value
-    seq = values.tolist()
-    for i in range(period, values.shape[0]):
-        value = alpha * seq[i] + (1.0 - alpha) * value
-        out[i] = value
+    smoothed = [value]
+    append = smoothed.append
+    for x in values[period:].tolist():
+        value = alpha * x + (1.0 - alpha) * value
+        append(value)
+    out[period - 1 :] = smoothed
     return out
 
 

@@ -45,8 +45,9 @@ class RunResult:
 
     run_id: str
     journal_path: Path
-    trades: tuple[Trade, ...]
-    equity: tuple[tuple[int, float], ...]
+    # Left out of repr: asyncio formats a finished task's result, and these are long.
+    trades: tuple[Trade, ...] = attrs.field(repr=False)
+    equity: tuple[tuple[int, float], ...] = attrs.field(repr=False)
     stats: ReplayStats
     symbols: tuple[str, ...]
     first_ts: int

@@ -11,6 +11,7 @@ NULL, so decoders turn NULL back into NaN for required float fields.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import sqlite3
@@ -94,6 +95,12 @@ def _map_json(mapping: Mapping[str, object]) -> str:
     return _ENCODER.encode(dict(mapping)) if mapping else "{}"
 
 
+@functools.lru_cache(maxsize=4096)
+def market_json(market: Market) -> str:
+    """JSON of a market's rules; cached, since every intent of a symbol carries the same one."""
+    return to_json(attrs.asdict(market))
+
+
 def _opt_int(value: int | None) -> int | None:
     return None if value is None else int(value)
 
@@ -159,7 +166,7 @@ def intent_row(run_id: str, item: IntentItem) -> Row:
         intent.order_type.value,
         intent.strategy,
         intent.signal_id,
-        to_json(attrs.asdict(intent.market)),
+        market_json(intent.market),
         int(approved),
     )
 
