@@ -203,4 +203,4 @@ class Profile:
     def resolve(self, path: str) -> Path:
         """A path from the profile, made absolute against the profile's directory."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()

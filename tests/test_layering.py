@@ -1,0 +1,41 @@
+"""The architecture rules that a refactor could quietly break."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_plugins_import_only_the_api_never_the_host() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "plugins").rglob("*.py"))
+        if "garrison" in _imports(path)
+    ]
+    assert offenders == [], f"plugins must import garrison_api, not garrison: {offenders}"
+
+
+def test_the_api_does_not_import_the_host() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "plugin_api" / "src").rglob("*.py"))
+        if "garrison" in _imports(path)
+    ]
+    assert offenders == [], f"garrison_api must stand alone: {offenders}"
+
+
+def test_every_distribution_keeps_py_typed_where_it_promises_types() -> None:
+    assert (ROOT / "plugin_api" / "src" / "garrison_api" / "py.typed").exists()
