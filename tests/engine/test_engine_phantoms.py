@@ -1,0 +1,121 @@
+"""Phantom trades: every entry signal followed to the outcome it would have had."""
+
+from __future__ import annotations
+
+import pytest
+from garrison.engine.phantoms import PhantomTracker
+from garrison_api import ExitReason, Side, Signal
+
+SYMBOL = "BTCUSDT"
+T0 = 1_759_276_800_000
+BAR = 300_000
+
+
+def sig(
+    side: Side = Side.LONG,
+    *,
+    entry: float = 100.0,
+    stop: float | None = 95.0,
+    take_profit: float | None = None,
+    from_fill: bool = False,
+) -> Signal:
+    return Signal(
+        symbol=SYMBOL,
+        ts=T0,
+        side=side,
+        entry=entry,
+        stop=stop,
+        take_profit=take_profit,
+        bracket_from_fill=from_fill,
+    )
+
+
+def tracker(max_bars: int = 10, stop_first: bool = True) -> PhantomTracker:
+    return PhantomTracker(max_bars=max_bars, stop_first=stop_first)
+
+
+def test_stop_hit_is_minus_one_r() -> None:
+    t = tracker()
+    t.open("1", "s", sig())
+    assert t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 96.0, 97.0) == []
+    ((signal_id, outcome),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 97.0, 98.0, 94.0, 95.5)
+    assert signal_id == "1"
+    assert (outcome.exit_reason, outcome.r_multiple, outcome.phantom) == (
+        ExitReason.STOP,
+        -1.0,
+        True,
+    )
+    assert (outcome.closed_ts, outcome.strategy) == (T0 + 2 * BAR, "s")
+    assert t.open_list(SYMBOL) == []
+
+
+def test_entry_is_the_next_open_and_gap_exits_at_the_open() -> None:
+    t = tracker()
+    t.open("1", "s", sig(Side.SHORT, stop=105.0))
+    t.on_bar(SYMBOL, T0 + BAR, 101.0, 102.0, 100.0, 101.0)
+    ((_, outcome),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 107.0, 108.0, 106.0, 107.0)
+    # entry 101, stop 105 (not re-anchored): risk 4, exit at the gapped open 107.
+    assert outcome.r_multiple == pytest.approx(-6.0 / 4.0)
+
+
+def test_take_profit_and_re_anchoring() -> None:
+    t = tracker()
+    t.open("1", "s", sig(stop=95.0, take_profit=110.0, from_fill=True))
+    # Fills at 102: stop 97, target 112.
+    assert t.on_bar(SYMBOL, T0 + BAR, 102.0, 111.0, 97.5, 105.0) == []
+    ((_, outcome),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 105.0, 113.0, 104.0, 112.5)
+    assert (outcome.exit_reason, outcome.r_multiple) == (ExitReason.TAKE_PROFIT, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("stop_first", "reason"), [(True, ExitReason.STOP), (False, ExitReason.TAKE_PROFIT)]
+)
+def test_both_touched_follows_the_rule(stop_first: bool, reason: ExitReason) -> None:
+    t = tracker(stop_first=stop_first)
+    t.open("1", "s", sig(stop=95.0, take_profit=110.0))
+    ((_, outcome),) = t.on_bar(SYMBOL, T0 + BAR, 100.0, 111.0, 94.0, 100.0)
+    assert outcome.exit_reason is reason
+
+
+def test_horizon_closes_at_the_close() -> None:
+    t = tracker(max_bars=2)
+    t.open("1", "s", sig(stop=90.0))
+    assert t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.5) == []
+    ((_, outcome),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 100.5, 106.0, 100.0, 105.0)
+    assert (outcome.exit_reason, outcome.r_multiple) == (ExitReason.HORIZON, 0.5)
+
+
+def test_exit_signal_closes_matching_phantoms_after_their_entry() -> None:
+    t = tracker()
+    t.open("1", "s", sig())
+    t.open("2", "other", sig())
+    t.open("3", "s", sig(Side.SHORT, stop=105.0))
+    # Before any bar nothing has "filled": an exit signal closes nothing.
+    assert t.exit_signal(SYMBOL, "s", Side.LONG, 101.0, T0) == []
+    t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.0)
+    ((signal_id, outcome),) = t.exit_signal(SYMBOL, "s", Side.LONG, 102.5, T0 + 2 * BAR)
+    assert signal_id == "1"
+    assert (outcome.exit_reason, outcome.r_multiple) == (ExitReason.SIGNAL, 0.5)
+    assert sorted(p.signal_id for p in t.open_list(SYMBOL)) == ["2", "3"]
+
+
+def test_signals_without_stop_or_entry_are_not_followed() -> None:
+    t = tracker()
+    t.open("1", "s", sig(stop=None))
+    t.open("2", "s", sig(entry=float("nan")))
+    assert t.open_list(SYMBOL) == []
+
+
+def test_drop_forgets_a_phantom_that_became_a_trade() -> None:
+    t = tracker()
+    t.open("1", "s", sig())
+    t.open("2", "s", sig())
+    t.drop(SYMBOL, "1")
+    assert [p.signal_id for p in t.open_list(SYMBOL)] == ["2"]
+
+
+def test_other_symbols_do_not_move_a_phantom() -> None:
+    t = tracker(max_bars=1)
+    t.open("1", "s", sig())
+    assert t.on_bar("ETHUSDT", T0 + BAR, 1.0, 1.0, 1.0, 1.0) == []
+    assert len(t.open_list(SYMBOL)) == 1
