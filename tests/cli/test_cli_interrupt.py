@@ -151,13 +151,6 @@ def test_ctrl_c_closes_the_run(
     assert run["status"] != "running"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: under asyncio.run, SIGINT cancels the main task, so replay() sees "
-    "asyncio.CancelledError rather than KeyboardInterrupt; its `except (KeyboardInterrupt, "
-    "SystemExit)` misses it and the runs row is finished as 'failed', not 'interrupted'",
-)
 def test_ctrl_c_marks_the_run_interrupted(
     interrupted: Interrupted, read_journal: Callable[..., list[sqlite3.Row]]
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,12 +129,6 @@ def test_header_only_file_is_refused(tmp_path: Path) -> None:
     assert_refused(write(tmp_path, HEADER + "\n"), None, "no candles")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: when every row has the same wrong number of fields, np.loadtxt "
-    "succeeds and _parse_csv raises 'expected 6 columns, found N' naming the file but no line",
-)
 @pytest.mark.parametrize(
     "rows",
     [
@@ -195,12 +188,6 @@ def test_truncated_gzip_is_refused_naming_the_file(tmp_path: Path) -> None:
         load(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=zlib.error,
-    reason="engine bug: feed._read_text catches OSError, EOFError and UnicodeDecodeError; a "
-    "damaged deflate stream raises zlib.error, which escapes load_csv instead of a FeedError",
-)
 def test_damaged_gzip_is_refused_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bybit_BTCUSDT_5m.csv.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
@@ -306,12 +293,6 @@ def test_corrupt_cache_entry_is_ignored(
     assert series.close.tolist() == [100.5, 101.5, 101.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=EOFError,
-    reason="engine bug: CandleCache.get catches OSError and ValueError only; np.load of a "
-    "0-byte .npy raises EOFError, which escapes load_csv instead of counting as a miss",
-)
 def test_empty_cache_entry_is_ignored(cache: CandleCache, source: Path) -> None:
     load_csv(parse_file_name(source), cache)
     (entry,) = entries(cache)

@@ -259,13 +259,6 @@ def test_strategy_returning_garbage_counts_as_failure(
 
 
 @pytest.mark.usefixtures("falling_data")
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="engine bug: replay.py calls pipeline.on_signals on any truthy return and catches "
-    "only InvalidSignalError; a strategy returning a bare Signal (not a sequence) raises "
-    "TypeError ('Signal' object is not iterable) out of engine.run and fails the whole run",
-)
 def test_strategy_returning_a_bare_signal_counts_as_failure(
     plugins: PluginSet,
     write_profile: Callable[[str], Path],

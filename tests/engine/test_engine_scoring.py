@@ -280,14 +280,6 @@ class EnterThenExit:
         return ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: pipeline._exit passes signal.entry to PhantomTracker.exit_signal even "
-    "when it is nan (the Signal default, allowed for exits), so the phantom resolves with "
-    "r_multiple nan: journaled as NULL and fed to Scorer.learn; it should fall back to the "
-    "close the exit was decided at",
-)
 def test_exit_signal_without_price_resolves_phantoms_at_the_close(
     write_candles: Callable[..., Path],
     scoring_plugins: PluginSet,

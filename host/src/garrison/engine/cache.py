@@ -57,7 +57,7 @@ class CandleCache:
             return None
         try:
             data: npt.NDArray[np.float64] = np.load(entry, allow_pickle=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # EOFError: an empty (truncated) entry
             self.misses += 1
             return None
         if data.ndim != 2 or data.shape[1] != 6 or data.dtype != np.float64:

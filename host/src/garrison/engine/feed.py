@@ -14,6 +14,7 @@ import glob
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def _read_text(path: Path) -> str:
             with gzip.open(path, "rt", encoding="utf-8") as fh:
                 return fh.read()
         return path.read_text(encoding="utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise FeedError(f"{path}: cannot be read ({exc})") from None
 
 
@@ -183,7 +184,8 @@ def _parse_csv(path: Path) -> FloatArray:
     except ValueError:
         raise FeedError(_locate_bad_line(text, path)) from None
     if data.shape[1] != 6:
-        raise FeedError(f"{path}: expected 6 columns, found {data.shape[1]}")
+        # Every row has the same wrong width (numpy accepted it), so line 2 is at fault too.
+        raise FeedError(f"{path}:2: expected 6 fields, found {data.shape[1]}")
     return data
 
 

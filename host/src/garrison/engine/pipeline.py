@@ -105,13 +105,21 @@ class Pipeline:
         signals: Sequence[object],
         symbol: str,
         ts: int,
+        close: float,
         ctx: StrategyContext,
     ) -> None:
         """Handle what a strategy returned for a candle of ``symbol`` closing at ``ts``.
 
+        ``close`` is that candle's close, the price an exit signal without one
+        is taken to mean.
+
         Raises InvalidSignalError (after handling the valid ones) so the caller can
         count it against the strategy.
         """
+        if not isinstance(signals, list | tuple):
+            raise InvalidSignalError(
+                f"returned {type(signals).__name__}; on_candle must return a sequence of signals"
+            )
         problem: InvalidSignalError | None = None
         for raw in signals:
             try:
@@ -126,7 +134,7 @@ class Pipeline:
             if signal.kind is SignalKind.ENTRY:
                 self._entry(strategy, signal_id, signal, ts, ctx)
             else:
-                self._exit(strategy, signal_id, signal, ts)
+                self._exit(strategy, signal_id, signal, ts, close)
         if problem is not None:
             raise problem
 
@@ -196,16 +204,14 @@ class Pipeline:
         )
         self._judge(intent, account, vetoes, signal)
 
-    def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int) -> None:
-        resolved = self._phantoms.exit_signal(
-            signal.symbol, strategy, signal.side, signal.entry, ts
-        )
+    def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int, close: float) -> None:
+        price = signal.entry if math.isfinite(signal.entry) else close
+        resolved = self._phantoms.exit_signal(signal.symbol, strategy, signal.side, price, ts)
         self.on_phantoms(resolved)
         pos = self._ledger.positions.get(signal.symbol)
         if pos is None or pos.side is not signal.side or pos.strategy != strategy:
             return  # nothing of this strategy's to close: the signal is journaled, no more
         market = self._markets[signal.symbol]
-        price = signal.entry if math.isfinite(signal.entry) else pos.entry_price
         intent = self._intent(
             strategy, signal_id, signal, ts, market, pos.qty, reduce_only=True, price=price
         )

@@ -295,7 +295,7 @@ class ReplayEngine:
                         continue
                     if signals:
                         try:
-                            on_signals(name, signals, symbol, close_ts, ctx)
+                            on_signals(name, signals, symbol, close_ts, c, ctx)
                         except InvalidSignalError as exc:
                             self._strategy_failed_named(name, exc, close_ts)
             k = stop_at

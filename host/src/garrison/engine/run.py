@@ -8,6 +8,7 @@ journal ends as ``completed``, ``failed`` or ``interrupted``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -306,7 +307,8 @@ async def replay(
         )
         status = "completed"
         return result
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+        # Under asyncio.run, Ctrl-C reaches the coroutine as CancelledError.
         status = "interrupted"
         raise
     finally:
