@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from garrison_api.indicators import IndicatorSpec
+import numpy as np
+import numpy.typing as npt
+
+from garrison_api.indicators import FloatArray, IndicatorSpec
 from garrison_api.types import (
     AccountState,
     Candle,
@@ -93,6 +96,39 @@ class Strategy(Protocol):
         ...
 
 
+#: Whole-series columns a screen reads: ``open``, ``high``, ``low``, ``close``,
+#: ``volume`` and every indicator the strategy declared, under its own name.
+Columns = Mapping[str, FloatArray]
+
+#: One flag per bar of a series.
+BarMask = npt.NDArray[np.bool_]
+
+
+@runtime_checkable
+class ScreenedStrategy(Strategy, Protocol):
+    """A strategy that can tell in advance, for a whole series, where it may act.
+
+    ``screen`` is optional; a strategy that has it lets a replay skip the
+    ``on_candle`` calls that cannot produce anything. Given whole-series
+    columns (see :data:`Columns`) it returns one flag per bar, and promises:
+
+    - **sound**: where a flag is False, ``on_candle`` on that bar returns no
+      signal, whatever the position in the symbol (flat, long or short);
+    - **causal**: the flag of bar ``t`` depends on bars up to ``t`` only;
+    - **stateless in between**: ``on_candle`` does not need to see the bars
+      that are skipped (it keeps no per-bar state of its own).
+
+    A flag may be True where nothing happens; that only costs a call. Live
+    hosts may ignore the screen and call ``on_candle`` on every bar, so the
+    decisions are the same either way. :func:`garrison_api.testing.check_screen`
+    (and the ``StrategyContract``) checks all three promises on real data.
+    """
+
+    def screen(self, columns: Columns) -> BarMask:
+        """Flags per bar: True where ``on_candle`` may return a signal."""
+        ...
+
+
 class Scorer(Protocol):
     """Rates signals; online scorers also learn from outcomes."""
 
@@ -152,11 +188,14 @@ def component_params(component: type) -> type:
 
 __all__ = [
     "COMPONENT_KINDS",
+    "BarMask",
     "Clock",
+    "Columns",
     "KeyValueStore",
     "Notifier",
     "RiskRule",
     "Scorer",
+    "ScreenedStrategy",
     "Sizer",
     "Strategy",
     "StrategyContext",

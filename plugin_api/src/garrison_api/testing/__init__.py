@@ -6,6 +6,7 @@
 - :func:`run_strategy`: a small reference pipeline (quantity 1, no fees) that
   returns signals, fills, trades and vetoes;
 - :func:`check_lookahead`: signals from every prefix of the data must equal the full run's;
+- :func:`check_screen`: a strategy's optional ``screen`` is sound, causal and changes nothing;
 - :class:`StrategyContract`, :class:`SizerContract`: contract tests to inherit.
 
 It depends on ``garrison_api`` and numpy only, and never on the host.
@@ -13,11 +14,13 @@ It depends on ``garrison_api`` and numpy only, and never on the host.
 
 from garrison_api.testing.candles import CANDLE_COLUMNS, candles_from_csv
 from garrison_api.testing.clock import FakeClock
+from garrison_api.testing.columns import screen_of, series_columns
 from garrison_api.testing.compare import canonical, same
 from garrison_api.testing.context import StubContext, default_market
 from garrison_api.testing.contracts import SizerContract, StrategyContract
 from garrison_api.testing.lookahead import LookaheadMismatch, LookaheadReport, check_lookahead
 from garrison_api.testing.runner import RunResult, VetoedSignal, merge_candles, run_strategy
+from garrison_api.testing.screen import ScreenReport, check_screen
 from garrison_api.testing.store import MemoryStore
 from garrison_api.testing.timeframes import timeframe_ms
 
@@ -28,6 +31,7 @@ __all__ = [
     "LookaheadReport",
     "MemoryStore",
     "RunResult",
+    "ScreenReport",
     "SizerContract",
     "StrategyContract",
     "StubContext",
@@ -35,9 +39,12 @@ __all__ = [
     "candles_from_csv",
     "canonical",
     "check_lookahead",
+    "check_screen",
     "default_market",
     "merge_candles",
     "run_strategy",
     "same",
+    "screen_of",
+    "series_columns",
     "timeframe_ms",
 ]

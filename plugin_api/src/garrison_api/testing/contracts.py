@@ -32,6 +32,7 @@ from garrison_api.indicators import Atr, Ema, Highest, Lowest, Sma
 from garrison_api.testing.compare import same
 from garrison_api.testing.lookahead import check_lookahead
 from garrison_api.testing.runner import RunResult, run_strategy
+from garrison_api.testing.screen import check_screen
 from garrison_api.testing.timeframes import timeframe_ms
 from garrison_api.types import AccountState, Candle, Market, Score, Side, Signal
 
@@ -179,6 +180,15 @@ class StrategyContract:
 
     def test_no_lookahead(self) -> None:
         report = check_lookahead(
+            self._make, self._candles(), cutoffs=self.lookahead_cutoffs, markets=self.markets
+        )
+        assert report.ok, report.describe()
+
+    def test_screen_keeps_its_promises(self) -> None:
+        # Only a strategy that declares a screen promises anything here.
+        if getattr(self._make(), "screen", None) is None:
+            return
+        report = check_screen(
             self._make, self._candles(), cutoffs=self.lookahead_cutoffs, markets=self.markets
         )
         assert report.ok, report.describe()

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from garrison_api.components import Strategy
+from garrison_api.components import BarMask, Strategy
+from garrison_api.testing.columns import screen_of
 from garrison_api.testing.context import StubContext
 from garrison_api.types import (
     Candle,
@@ -149,8 +150,15 @@ def _bracket_exit(candle: Candle, position: Position) -> tuple[float, ExitReason
 
 
 class _Runner:
-    def __init__(self, strategy: Strategy, markets: Mapping[str, Market] | None) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        markets: Mapping[str, Market] | None,
+        masks: Mapping[str, BarMask] | None = None,
+    ) -> None:
         self.strategy = strategy
+        self.masks = masks
+        self.bar_index: dict[str, int] = {}
         self.ctx = StubContext(strategy.indicators, markets=markets)
         self.signals: list[Signal] = []
         self.fills: list[Fill] = []
@@ -175,6 +183,11 @@ class _Runner:
             if hit is not None:
                 self._close(candle, *hit)
         self.ctx.push(candle)
+        if self.masks is not None:
+            i = self.bar_index.get(symbol, 0)
+            self.bar_index[symbol] = i + 1
+            if not self.masks[symbol][i]:
+                return  # screened out: the strategy is not asked
         output = _check_output(candle, self.strategy.on_candle(candle, self.ctx))
         for signal in output:
             self.signals.append(signal)
@@ -280,7 +293,11 @@ class _Runner:
 
 
 def run_strategy(
-    strategy: Strategy, candles: Iterable[Candle], *, markets: Mapping[str, Market] | None = None
+    strategy: Strategy,
+    candles: Iterable[Candle],
+    *,
+    markets: Mapping[str, Market] | None = None,
+    screen: bool = False,
 ) -> RunResult:
     """Run ``strategy`` over ``candles`` (one or more symbols) and simulate its trades.
 
@@ -288,8 +305,18 @@ def run_strategy(
     ``timeframes`` only those are fed. Every position has quantity 1 and pays
     no fees or slippage; see the module docs for the exact fill rules.
     ``markets`` gives ``ctx.market`` its answers (default: permissive rules).
+    With ``screen``, ``on_candle`` is called only on the bars the strategy's
+    screen flags (computed over each symbol's whole series first), as a
+    replay host does; the strategy must declare one.
     """
-    runner = _Runner(strategy, markets)
-    for candle in merge_candles(candles, strategy.timeframes):
+    ordered = merge_candles(candles, strategy.timeframes)
+    masks: dict[str, BarMask] | None = None
+    if screen:
+        per_symbol: dict[str, list[Candle]] = {}
+        for candle in ordered:
+            per_symbol.setdefault(candle.symbol, []).append(candle)
+        masks = {symbol: screen_of(strategy, bars) for symbol, bars in per_symbol.items()}
+    runner = _Runner(strategy, markets, masks)
+    for candle in ordered:
         runner.step(candle)
     return runner.result()

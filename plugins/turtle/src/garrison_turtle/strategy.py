@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+import numpy as np
 from garrison_api import (
     Atr,
+    BarMask,
     Candle,
+    Columns,
     Highest,
     IndicatorSpec,
     Lowest,
@@ -79,6 +82,22 @@ class TurtleStrategy:
         elif close > values["exit_high"]:
             return (self._exit(candle, Side.SHORT, self._short_exit_reason),)
         return _NOTHING
+
+    def screen(self, columns: Columns) -> BarMask:
+        """Bars where on_candle may signal: the close outside either channel, N warm.
+
+        Flat, a signal needs the close beyond the entry channel; in a
+        position, beyond the exit channel; the union covers every state.
+        """
+        close = columns["close"]
+        outside = (
+            (close > columns["entry_high"])
+            | (close < columns["entry_low"])
+            | (close > columns["exit_high"])
+            | (close < columns["exit_low"])
+        )
+        mask: BarMask = outside & np.isfinite(columns["n"])
+        return mask
 
     def _entry(
         self, candle: Candle, side: Side, stop: float, n: float, upper: float, lower: float
