@@ -19,6 +19,8 @@ from garrison_api import (
 )
 
 DAY_MS = 86_400_000
+# A module constant: reading Side.LONG goes through a descriptor in Python 3.11.
+_LONG = Side.LONG
 
 
 @attrs.define
@@ -53,7 +55,8 @@ class Ledger:
         marks = self.marks
         for symbol, pos in self.positions.items():
             price = marks.get(symbol, pos.entry_price)
-            total += (price - pos.entry_price) * pos.qty * (1 if pos.side is Side.LONG else -1)
+            move = (price - pos.entry_price) * pos.qty
+            total += move if pos.side is _LONG else -move
         return total
 
     def equity(self) -> float:
@@ -83,14 +86,15 @@ class Ledger:
 
     def snapshot(self, ts: int) -> AccountState:
         equity = self.mark(ts)
+        positions = self.positions
         return AccountState(
             ts=ts,
             balance=self.balance,
             equity=equity,
             peak_equity=self.peak_equity,
             day_start_equity=self.day_start_equity,
-            used_margin=self.used_margin(),
-            positions=tuple(self.positions.values()),
+            used_margin=self.used_margin() if positions else 0.0,
+            positions=tuple(positions.values()),
             state=self.state,
             leverage=self.leverage,
         )

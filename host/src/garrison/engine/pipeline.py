@@ -327,10 +327,10 @@ class Pipeline:
                         ts=fill.ts,
                         kind="position.opened",
                         source=pos.strategy,
-                        message=f"{pos.side.value} {pos.qty:g} {pos.symbol} at {fill.price:g}",
+                        message=f"{pos.side._value_} {pos.qty:g} {pos.symbol} at {fill.price:g}",
                         data={
                             "symbol": pos.symbol,
-                            "side": pos.side.value,
+                            "side": pos.side._value_,
                             "qty": pos.qty,
                             "price": fill.price,
                             "stop": pos.stop,
@@ -355,14 +355,14 @@ class Pipeline:
                     ts=fill.ts,
                     kind="trade.closed",
                     source=trade.strategy,
-                    message=f"{trade.side.value} {trade.symbol} closed by "
-                    f"{trade.exit_reason.value}: pnl {trade.pnl:+.2f}",
+                    message=f"{trade.side._value_} {trade.symbol} closed by "
+                    f"{trade.exit_reason._value_}: pnl {trade.pnl:+.2f}",
                     data={
                         "symbol": trade.symbol,
-                        "side": trade.side.value,
+                        "side": trade.side._value_,
                         "pnl": trade.pnl,
                         "r": trade.r_multiple,
-                        "reason": trade.exit_reason.value,
+                        "reason": trade.exit_reason._value_,
                     },
                 )
             )

@@ -19,17 +19,21 @@ happens per signal or per fill.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import attrs
-from garrison_api import Candle, Event, Level, Strategy
-from garrison_api.indicators import compute
+import numpy as np
+from garrison_api import BarMask, Candle, Event, Level, Strategy
+from garrison_api.indicators import FloatArray, compute
 
 from garrison.engine.broker import SimulatedBroker
 from garrison.engine.bus import EventBus
 from garrison.engine.clock import SimulatedClock
-from garrison.engine.context import HostContext, live_view
+from garrison.engine.context import HostContext
 from garrison.engine.feed import Series, Timeline
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
@@ -58,10 +62,9 @@ class _Binding(NamedTuple):
 
     on_candle: Callable[[Candle, Any], Sequence[object]]
     ctx: HostContext
-    update: Callable[[Iterable[tuple[str, float]]], None]
-    names: tuple[str, ...]
-    rows: list[tuple[float, ...]]
-    warmup: int
+    #: Per bar: call on_candle here? False before the warm-up and where the
+    #: strategy's screen says it cannot act.
+    wake: list[bool]
     name: str
     view: Mapping[str, float]
     #: True when the strategy sees this symbol in several timeframes, so the
@@ -75,22 +78,57 @@ class _SeriesState:
     timeframe: str
     tf_ms: int
     ts: list[int]
-    bars: list[tuple[float, float, float, float, float]]
+    # Columns as Python lists: indexing one is the cheapest read the loop has.
+    opens: list[float]
+    highs: list[float]
+    lows: list[float]
+    closes: list[float]
+    volumes: list[float]
     bindings: list[_Binding]
+    #: Per bar: does any binding wake? (the OR of their ``wake`` lists)
+    wake: list[bool]
     trigger: list[float]
     phantoms: list[Any]
+    #: Index of the bar being processed; -1 before the first.
+    pos: int = -1
 
 
-def _indicator_rows(
-    strategy: Strategy, series: Series
-) -> tuple[tuple[str, ...], list[tuple[float, ...]]]:
-    specs = dict(strategy.indicators)
-    names = tuple(specs)
-    if not names:
-        return names, []
-    columns = series.columns
-    arrays = [compute(specs[name], columns) for name in names]
-    return names, list(zip(*(a.tolist() for a in arrays), strict=True))
+class SeriesView(Mapping[str, float]):
+    """A strategy's indicator values for one series, at the bar the engine is on.
+
+    Reads the precomputed columns at the series' current position, so the
+    values are right whenever the strategy looks (its own candle or another
+    symbol's) without being copied on every bar. Each column carries one
+    extra ``nan`` at its end: position -1, before the series' first bar, reads it.
+    """
+
+    __slots__ = ("_columns", "_state")
+
+    def __init__(self, columns: dict[str, list[float]], state: _SeriesState) -> None:
+        self._columns = columns
+        self._state = state
+
+    def __getitem__(self, key: str) -> float:
+        return self._columns[key][self._state.pos]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return f"SeriesView({dict(self)!r})"
+
+
+def _with_nan_tail(column: FloatArray) -> list[float]:
+    values: list[float] = column.tolist()
+    values.append(math.nan)
+    return values
+
+
+def _indicator_columns(strategy: Strategy, series: Series) -> dict[str, FloatArray]:
+    return {name: compute(spec, series.columns) for name, spec in dict(strategy.indicators).items()}
 
 
 def _watches(use: StrategyUse, series: Series) -> bool:
@@ -100,6 +138,32 @@ def _watches(use: StrategyUse, series: Series) -> bool:
     return not timeframes or series.timeframe in timeframes
 
 
+class ScreenError(ValueError):
+    """A strategy's screen raised or returned something unusable."""
+
+
+def screen_mask(strategy: Strategy, columns: Mapping[str, FloatArray], bars: int) -> BarMask | None:
+    """The strategy's screen over whole columns; None when it declares none.
+
+    Raises ScreenError (naming what was wrong) when the screen fails or its
+    answer is not one boolean flag per bar.
+    """
+    screen = getattr(strategy, "screen", None)
+    if screen is None:
+        return None
+    try:
+        raw = screen(MappingProxyType(dict(columns)))
+    except Exception as exc:
+        raise ScreenError(f"screen raised {type(exc).__name__}: {exc}") from exc
+    mask = np.asarray(raw)
+    if mask.dtype != np.bool_ or mask.shape != (bars,):
+        raise ScreenError(
+            f"screen returned {mask.dtype} array of shape {mask.shape}; "
+            f"expected one bool per bar, shape ({bars},)"
+        )
+    return mask
+
+
 @attrs.frozen
 class ReplayStats:
     candles: int
@@ -107,6 +171,9 @@ class ReplayStats:
     signals: int
     vetoed_intents: int
     commits: int
+    #: on_candle calls made, and how many there would have been without screens.
+    strategy_calls: int = 0
+    strategy_calls_unscreened: int = 0
 
 
 class ReplayEngine:
@@ -127,6 +194,7 @@ class ReplayEngine:
         clock: SimulatedClock,
         equity_interval_ms: int,
         commit_each_step: bool = False,
+        use_screens: bool = True,
         progress: Progress | None = None,
     ) -> None:
         self._series = list(series)
@@ -142,9 +210,35 @@ class ReplayEngine:
         self._equity_interval = max(1, equity_interval_ms)
         self._progress = progress
         self._commit_each_step = commit_each_step
+        self._use_screens = use_screens
+        self._calls_unscreened = 0
         self._commits = 0
         self._steps = 0
         self.last_ts = 0
+
+    def _wake(self, use: StrategyUse, series: Series, columns: dict[str, FloatArray]) -> BarMask:
+        """Where to call ``use``'s on_candle in ``series``: after warm-up, where it screens in."""
+        n = len(series)
+        wake = np.ones(n, dtype=np.bool_)
+        wake[: max(0, int(use.strategy.warmup or 0))] = False
+        if not self._use_screens:
+            return wake
+        try:
+            mask = screen_mask(use.strategy, {**series.columns, **columns}, n)
+        except ScreenError as exc:
+            # Unscreened is always right, only slower: say so and carry on.
+            self._bus.emit(
+                Event(
+                    ts=int(series.ts[0]) if n else 0,
+                    kind="strategy.screen_ignored",
+                    level=Level.WARNING,
+                    source=use.name,
+                    message=f"{use.name}: {exc}; calling it on every {series.symbol} "
+                    f"{series.timeframe} bar instead",
+                )
+            )
+            return wake
+        return wake if mask is None else wake & mask
 
     def _prepare(self) -> list[_SeriesState]:
         per_ctx_symbol: dict[tuple[int, str], int] = {}
@@ -155,51 +249,38 @@ class ReplayEngine:
                     per_ctx_symbol[key] = per_ctx_symbol.get(key, 0) + 1
         states = []
         for s in self._series:
-            bindings = []
+            state = _SeriesState(
+                s.symbol,
+                s.timeframe,
+                timeframe_ms(s.timeframe),
+                s.ts.tolist(),
+                s.open.tolist(),
+                s.high.tolist(),
+                s.low.tolist(),
+                s.close.tolist(),
+                s.volume.tolist(),
+                [],
+                [],
+                self._broker.trigger(s.symbol),
+                self._phantoms.open_list(s.symbol),
+            )
+            any_wake = np.zeros(len(s), dtype=np.bool_)
             for use in self._strategies:
                 if not _watches(use, s):
                     continue
-                names, rows = _indicator_rows(use.strategy, s)
-                live = dict.fromkeys(names, float("nan"))
-                view = live_view(live)
+                columns = _indicator_columns(use.strategy, s)
+                wake = self._wake(use, s, columns)
+                any_wake |= wake
+                view = SeriesView({name: _with_nan_tail(a) for name, a in columns.items()}, state)
                 swap = per_ctx_symbol[(id(use.ctx), s.symbol)] > 1
                 if not swap:
                     use.ctx.views[s.symbol] = view
-                bindings.append(
-                    _Binding(
-                        use.strategy.on_candle,
-                        use.ctx,
-                        live.update,
-                        names,
-                        rows,
-                        int(use.strategy.warmup or 0),
-                        use.name,
-                        view,
-                        swap,
-                    )
+                state.bindings.append(
+                    _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name, view, swap)
                 )
-            bars = list(
-                zip(
-                    s.open.tolist(),
-                    s.high.tolist(),
-                    s.low.tolist(),
-                    s.close.tolist(),
-                    s.volume.tolist(),
-                    strict=True,
-                )
-            )
-            states.append(
-                _SeriesState(
-                    s.symbol,
-                    s.timeframe,
-                    timeframe_ms(s.timeframe),
-                    s.ts.tolist(),
-                    bars,
-                    bindings,
-                    self._broker.trigger(s.symbol),
-                    self._phantoms.open_list(s.symbol),
-                )
-            )
+                self._calls_unscreened += max(0, len(s) - int(use.strategy.warmup or 0))
+            state.wake = any_wake.tolist()
+            states.append(state)
         return states
 
     def _commit_step(self) -> None:
@@ -222,9 +303,30 @@ class ReplayEngine:
             # Quarantined: stop calling it on every series.
             for state in self._states:
                 state.bindings = [b for b in state.bindings if b.name != name]
+                state.wake = [
+                    any(flags) for flags in zip(*(b.wake for b in state.bindings), strict=True)
+                ]
+                if not state.bindings:
+                    state.wake = [False] * len(state.ts)
 
     async def run(self) -> ReplayStats:
-        self._states = states = self._prepare()
+        if not self._commit_each_step:
+            self._journal.start_background_writer()  # starts while the series are prepared
+        self._states = self._prepare()
+        # The prepared series (hundreds of thousands of tuples and floats) live
+        # for the whole run; frozen, the cyclic collector stops walking them on
+        # every collection. unfreeze() hands them back when the run ends.
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 1000)
+        try:
+            return await self._run()
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+
+    async def _run(self) -> ReplayStats:
+        states = self._states
         sidx = self._timeline.series_index.tolist()
         ridx = self._timeline.row_index.tolist()
         n = len(sidx)
@@ -243,6 +345,7 @@ class ReplayEngine:
         step_close = -1
         progress = self._progress
         new_candle = Candle
+        calls = 0
 
         k = 0
         while k < n:
@@ -262,32 +365,32 @@ class ReplayEngine:
                         self._record_equity(close_ts)
                         next_equity = close_ts - close_ts % interval + interval
                 symbol = st.symbol
-                o, h, lo, c, v = st.bars[i]
+                h = st.highs[i]
+                lo = st.lows[i]
                 # The broker keeps [low, high] trigger levels per symbol: a bar
                 # inside them cannot fill or stop anything, so it is not called.
                 trigger = st.trigger
                 if lo <= trigger[0] or h >= trigger[1]:
-                    done = on_bar(symbol, ts, o, h, lo)
+                    done = on_bar(symbol, ts, st.opens[i], h, lo)
                     if done:
                         on_executions(done)
                 if symbol in positions:
-                    marks[symbol] = c
+                    marks[symbol] = st.closes[i]
                 if st.phantoms:
-                    resolved = phantoms_on_bar(symbol, ts, o, h, lo, c)
+                    resolved = phantoms_on_bar(symbol, ts, st.opens[i], h, lo, st.closes[i])
                     if resolved:
                         on_phantoms(resolved)
-                bindings = st.bindings
-                if not bindings:
+                st.pos = i
+                if not st.wake[i]:
                     continue
-                candle = new_candle(symbol, st.timeframe, ts, o, h, lo, c, v)
-                for on_candle, ctx, update, names, rows, warmup, name, view, swap in bindings:
-                    if i < warmup:
+                c = st.closes[i]
+                candle = new_candle(symbol, st.timeframe, ts, st.opens[i], h, lo, c, st.volumes[i])
+                for on_candle, ctx, wake, name, view, swap in st.bindings:
+                    if not wake[i]:
                         continue
-                    if rows:
-                        # Row lengths were checked against names when prepared.
-                        update(zip(names, rows[i]))  # noqa: B905
                     if swap:
                         ctx.views[symbol] = view
+                    calls += 1
                     try:
                         signals = on_candle(candle, ctx)
                     except Exception as exc:
@@ -300,7 +403,8 @@ class ReplayEngine:
                             self._strategy_failed_named(name, exc, close_ts)
             k = stop_at
             self.last_ts = step_close
-            self._journal.flush()
+            # Committed by the journal's writer thread while the next chunk runs.
+            self._journal.flush(background=not self._commit_each_step)
             self._commits += 1
             if progress is not None:
                 progress(k)
@@ -319,6 +423,8 @@ class ReplayEngine:
             signals=pipeline.signal_count,
             vetoed_intents=pipeline.veto_count,
             commits=self._commits,
+            strategy_calls=calls,
+            strategy_calls_unscreened=self._calls_unscreened,
         )
 
     def cancel_leftovers(self, ts: int) -> int:

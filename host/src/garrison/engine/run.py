@@ -235,6 +235,7 @@ async def replay(
             clock=clock,
             equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
             commit_each_step=profile.journal.commit == "step",
+            use_screens=engine_cfg.screen,
             progress=progress(len(timeline)) if progress is not None else None,
         )
         symbols = tuple(sorted({s.symbol for s in series}))
@@ -288,7 +289,7 @@ async def replay(
                 )
         replay_s = time.perf_counter() - t1
         final_equity = ledger.mark(engine.last_ts)
-        equity = tuple(journal.equity(run_id))
+        equity = tuple(journal.recorded_equity())
         result = RunResult(
             run_id=run_id,
             journal_path=path,

@@ -76,6 +76,27 @@ def _json_default(value: object) -> object:
 # Built once: json.dumps with options builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
+# The C encoder behind it, called directly: JSONEncoder.encode makes a new one
+# per call, and features and event data are encoded for every signal and event.
+# Without circular-reference markers, which flat values do not need; a cycle
+# ends in RecursionError, reported as ValueError below.
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None,
+        _json_default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+)
+
 
 def to_json(value: object) -> str:
     """Compact JSON of ``value``; mappings, enums and numpy scalars are accepted.
@@ -83,7 +104,14 @@ def to_json(value: object) -> str:
     NaN and infinities are written as ``NaN``/``Infinity`` (Python's JSON
     extension) so features round-trip exactly.
     """
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    if isinstance(value, str):
+        return json.encoder.encode_basestring_ascii(value)
+    try:
+        return "".join(_C_ENCODE(value, 0))
+    except RecursionError as exc:
+        raise ValueError(f"value is too deeply nested or circular: {exc}") from None
 
 
 def from_json(text: str | None) -> Any:
@@ -92,7 +120,7 @@ def from_json(text: str | None) -> Any:
 
 
 def _map_json(mapping: Mapping[str, object]) -> str:
-    return _ENCODER.encode(dict(mapping)) if mapping else "{}"
+    return to_json(dict(mapping)) if mapping else "{}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -110,6 +138,10 @@ def _real(value: float | None) -> float:
 
 
 # --- encoders: (run_id, recorded item) -> row --------------------------------------------
+#
+# Enum members are written as ``member._value_``: the plain attribute behind
+# ``.value`` (a descriptor call in Python 3.11), and a plain str, which the
+# journal's writer process can unpickle without importing garrison_api.
 
 
 def signal_row(run_id: str, item: SignalItem) -> Row:
@@ -120,8 +152,8 @@ def signal_row(run_id: str, item: SignalItem) -> Row:
         strategy,
         s.symbol,
         int(s.ts),
-        s.side.value,
-        s.kind.value,
+        s.side._value_,
+        s.kind._value_,
         s.entry,
         s.stop,
         s.take_profit,
@@ -157,13 +189,13 @@ def intent_row(run_id: str, item: IntentItem) -> Row:
         intent.id,
         int(intent.ts),
         intent.symbol,
-        intent.side.value,
+        intent.side._value_,
         int(intent.reduce_only),
         intent.qty,
         intent.price,
         intent.stop,
         intent.take_profit,
-        intent.order_type.value,
+        intent.order_type._value_,
         intent.strategy,
         intent.signal_id,
         market_json(intent.market),
@@ -179,11 +211,11 @@ def order_row(run_id: str, order: Order) -> Row:
         order.client_order_id,
         int(order.ts),
         order.symbol,
-        order.side.value,
+        order.side._value_,
         int(order.reduce_only),
         order.qty,
-        order.order_type.value,
-        order.status.value,
+        order.order_type._value_,
+        order.status._value_,
         order.price,
     )
 
@@ -195,7 +227,7 @@ def fill_row(run_id: str, fill: Fill) -> Row:
         fill.intent_id,
         int(fill.ts),
         fill.symbol,
-        fill.side.value,
+        fill.side._value_,
         int(fill.reduce_only),
         fill.qty,
         fill.price,
@@ -211,7 +243,7 @@ def position_row(run_id: str, item: PositionItem) -> Row:
         int(ts),
         action,
         p.symbol,
-        p.side.value,
+        p.side._value_,
         p.qty,
         p.entry_price,
         int(p.entry_ts),
@@ -227,13 +259,13 @@ def trade_row(run_id: str, t: Trade) -> Row:
         run_id,
         t.id,
         t.symbol,
-        t.side.value,
+        t.side._value_,
         t.qty,
         int(t.entry_ts),
         t.entry_price,
         int(t.exit_ts),
         t.exit_price,
-        t.exit_reason.value,
+        t.exit_reason._value_,
         t.pnl,
         t.fees,
         t.r_multiple,
@@ -248,10 +280,10 @@ def phantom_row(run_id: str, item: PhantomItem) -> Row:
         signal_id,
         strategy,
         o.signal.symbol,
-        o.signal.side.value,
+        o.signal.side._value_,
         int(o.signal.ts),
         o.r_multiple,
-        o.exit_reason.value,
+        o.exit_reason._value_,
         int(o.closed_ts),
         int(o.phantom),
     )
@@ -263,7 +295,7 @@ def equity_row(run_id: str, item: EquityItem) -> Row:
 
 
 def event_row(run_id: str, e: Event) -> Row:
-    return (run_id, int(e.ts), e.kind, e.level.value, e.source, e.message, _map_json(e.data))
+    return (run_id, int(e.ts), e.kind, e.level._value_, e.source, e.message, _map_json(e.data))
 
 
 # --- decoders: sqlite3.Row -> value ------------------------------------------------------

@@ -23,7 +23,7 @@ at the same time (WAL), see :meth:`JournalReader.open_readonly`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -49,6 +49,7 @@ from garrison.journal.kv import KvStore
 from garrison.journal.reader import JournalReader
 from garrison.journal.run_ids import new_run_id
 from garrison.journal.schema import TABLES, TableSpec, prepare_schema
+from garrison.journal.writer import BUSY_TIMEOUT_S, BackgroundWriter, TableRows
 from garrison.profile.model import Mode
 
 SYNCHRONOUS = ("normal", "full")
@@ -76,14 +77,27 @@ class _Buffer(Generic[T]):
         # Never replaced, only cleared: Journal keeps this list's bound append.
         self.items: list[T] = []
 
-    def write(self, conn: sqlite3.Connection, run_id: str) -> None:
+    def encoded(self, run_id: str) -> TableRows:
+        """The buffered items as rows for the table's INSERT (the buffer is left as it is)."""
         encode = self.encode
         try:
-            conn.executemany(self.sql, [encode(run_id, item) for item in self.items])
-        except (sqlite3.Error, TypeError, ValueError, AttributeError) as exc:
+            rows = [encode(run_id, item) for item in self.items]
+        except (TypeError, ValueError, AttributeError) as exc:
             raise JournalError(
                 f"writing {len(self.items)} buffered row(s) to journal table "
                 f"{self.spec.name!r} of run {run_id} failed: {exc}"
+            ) from exc
+        return (self.spec.name, self.sql, rows)
+
+
+def _write_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> None:
+    for table, sql, rows in batch:
+        try:
+            conn.executemany(sql, rows)
+        except (sqlite3.Error, TypeError, ValueError) as exc:
+            raise JournalError(
+                f"writing {len(rows)} buffered row(s) to journal table {table!r} "
+                f"of run {run_id} failed: {exc}"
             ) from exc
 
 
@@ -93,13 +107,20 @@ class Journal(JournalReader):
     Make one with :meth:`open`; call :meth:`start_run` before recording.
     """
 
-    def __init__(self, db: Database, path: Path) -> None:
+    def __init__(self, db: Database, path: Path, *, synchronous: str = "normal") -> None:
         super().__init__(db.conn)
         self._db = db
         self.path = path
         self._run_id: str | None = None
         self._run_open = False
         self._closed = False
+        self._writer = BackgroundWriter(path, synchronous=synchronous)
+        #: The batch the writer process is committing, if any.
+        self._inflight: list[TableRows] | None = None
+        #: Encoded rows of a commit that failed, written first by the next one.
+        self._retry: list[TableRows] = []
+        self._curve: list[tuple[int, float]] = []
+        self._curve_append = self._curve.append
 
         self._signals = _Buffer[codec.SignalItem](TABLES["signals"], codec.signal_row)
         self._scores = _Buffer[codec.ScoreItem](TABLES["scores"], codec.score_row)
@@ -162,6 +183,8 @@ class Journal(JournalReader):
             db = Database(path, execute_plugins=False)
             db.enable_wal()
             db.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            # The writer thread's connection may hold the file for a moment.
+            db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             prepare_schema(db, path)
         except sqlite3.DatabaseError as exc:
             if db is not None:
@@ -171,7 +194,7 @@ class Journal(JournalReader):
             if db is not None:
                 db.close()
             raise
-        return cls(db, path)
+        return cls(db, path, synchronous=synchronous)
 
     def start_run(self, *, profile_name: str, mode: str, profile_toml: str, started_ms: int) -> str:
         """Begin a new run: insert its ``runs`` row (status ``running``), commit, return its id.
@@ -205,6 +228,7 @@ class Journal(JournalReader):
             )
         self._run_id = run_id
         self._run_open = True
+        self._curve.clear()
         return run_id
 
     @property
@@ -270,14 +294,23 @@ class Journal(JournalReader):
 
     def record_equity(self, ts: int, balance: float, equity: float, open_positions: int) -> None:
         self._add_equity((ts, balance, equity, open_positions))
+        self._curve_append((ts, equity))
+
+    def recorded_equity(self) -> list[tuple[int, float]]:
+        """The (ts, equity) points recorded in this run so far, as ``equity(run_id)`` reads them.
+
+        Kept in memory so a replay's report does not read the curve back.
+        """
+        return list(self._curve)
 
     def record_event(self, event: Event) -> None:
         self._add_event(event)
 
     @property
     def pending(self) -> int:
-        """How many recorded rows wait for the next commit."""
-        return sum(len(buffer.items) for buffer in self._buffers)
+        """How many recorded rows wait for the next commit (not counting one under way)."""
+        retry = sum(len(rows) for _, _, rows in self._retry)
+        return retry + sum(len(buffer.items) for buffer in self._buffers)
 
     # --- commits -------------------------------------------------------------------------
 
@@ -288,29 +321,46 @@ class Journal(JournalReader):
         finds every order it could have sent. An intent id used twice in a
         run is an error.
         """
+        self._settle()
         run_id = self._writable_run()
         row = codec.intent_row(run_id, (intent, approved))
+        batch = self._encode_pending(run_id)
         with self._db.atomic():
-            self._write_pending(run_id)
+            _write_rows(self._raw_conn, run_id, batch)
             try:
-                self._conn.execute(TABLES["intents"].insert_sql(), row)
+                self._raw_conn.execute(TABLES["intents"].insert_sql(), row)
             except sqlite3.IntegrityError as exc:
                 raise JournalError(
                     f"intent {intent.id!r} is already in run {run_id} of {self.path}: {exc}"
                 ) from exc
         self._clear_pending()
 
-    def flush(self) -> None:
+    def flush(self, *, background: bool = False) -> None:
         """Commit every buffered row in one transaction (nothing to do when none are buffered).
 
         If writing fails, the transaction is rolled back, the rows stay
         buffered, and a JournalError names the table.
+
+        With ``background`` the rows are encoded here and committed by the
+        journal's writer thread while the caller carries on; batches land in
+        the order they were flushed. Any later use of the journal (another
+        flush, a read, ``commit_intent``, ``close``) first waits for that
+        commit, and raises its JournalError if it failed; the failed rows are
+        kept and written by the next commit. Use it where nothing outside the
+        process depends on the rows yet (replay); before a real order is
+        sent, commit in the foreground.
         """
-        if not any(buffer.items for buffer in self._buffers):
+        self._settle()
+        if not self._retry and not any(buffer.items for buffer in self._buffers):
             return
         run_id = self._writable_run()
+        batch = self._encode_pending(run_id)
+        if background and self._writer.submit(batch, run_id):
+            self._clear_pending()
+            self._inflight = batch
+            return
         with self._db.atomic():
-            self._write_pending(run_id)
+            _write_rows(self._raw_conn, run_id, batch)
         self._clear_pending()
 
     def finish_run(self, *, status: str, finished_ms: int, summary: Mapping[str, Any]) -> None:
@@ -350,11 +400,14 @@ class Journal(JournalReader):
         if self._closed:
             return
         try:
-            if self.pending:
+            if self._inflight is not None or self.pending:
                 self.flush()
         finally:
             self._closed = True
-            self._db.close()
+            try:
+                self._writer.close()
+            finally:
+                self._db.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -375,11 +428,13 @@ class Journal(JournalReader):
         Commits at once and returns how many bars were new. Candles are not per run.
         """
         self._check_open()
+        self._settle()
         return candles.write_candles(self._db, exchange, symbol, timeframe, rows)
 
     def kv(self, namespace: str) -> KvStore:
         """The key-value store of one plugin namespace (JSON values, kept across runs)."""
         self._check_open()
+        self._settle()
         return KvStore(self._db, namespace)
 
     def retention(self, days: int, now_ms: int) -> int:
@@ -391,6 +446,7 @@ class Journal(JournalReader):
         self._check_open()
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             raise JournalError(f"retention: days must be a whole number >= 0, got {days!r}")
+        self._settle()
         cutoff = int(now_ms) - days * _DAY_MS
         old_runs = (
             "SELECT id FROM runs WHERE status != 'running' "
@@ -421,11 +477,35 @@ class Journal(JournalReader):
             )
         return run_id
 
-    def _write_pending(self, run_id: str) -> None:
-        for buffer in self._buffers:
-            if buffer.items:
-                buffer.write(self._conn, run_id)
+    def start_background_writer(self) -> None:
+        """Start the writer process of ``flush(background=True)`` ahead of the first flush."""
+        self._check_open()
+        self._writer.start()
+
+    @property
+    def writer_problem(self) -> str | None:
+        """Why background commits fell back to the foreground, if they did."""
+        return self._writer.broken
+
+    def _settle(self) -> None:
+        """Wait for the background commit under way; raise its error if it failed."""
+        batch, self._inflight = self._inflight, None
+        if batch is None:
+            return
+        try:
+            self._writer.wait()
+        except JournalError:
+            # Nothing of the failed batch reached the file: keep it for the next commit.
+            self._retry = batch + self._retry
+            if self._writer.broken:
+                return  # the next flush writes it in the foreground
+            raise
+
+    def _encode_pending(self, run_id: str) -> list[TableRows]:
+        # Retried rows first: they were recorded before anything buffered now.
+        return self._retry + [buffer.encoded(run_id) for buffer in self._buffers if buffer.items]
 
     def _clear_pending(self) -> None:
+        self._retry = []
         for buffer in self._buffers:
             buffer.items.clear()

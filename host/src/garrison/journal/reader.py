@@ -37,7 +37,17 @@ class JournalReader:
     """Read access to a journal over an open sqlite3 connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+        self._raw_conn = conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        # Every use of the connection goes through here, so a writer (Journal)
+        # can first let a commit still under way land.
+        self._settle()
+        return self._raw_conn
+
+    def _settle(self) -> None:
+        """Wait for writes under way; a plain reader has none."""
 
     @classmethod
     def open_readonly(cls, path: Path) -> JournalReader:
@@ -61,7 +71,7 @@ class JournalReader:
 
     def close_reader(self) -> None:
         """Close a reader made by :meth:`open_readonly`."""
-        self._conn.close()
+        self._raw_conn.close()
 
     # --- candles ---------------------------------------------------------------------------
 

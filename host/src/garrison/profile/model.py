@@ -136,12 +136,16 @@ class EngineConfig:
     ``notifier_timeout_s`` per event. Equity is journaled every
     ``equity_interval_minutes`` of market time and at every trade. Phantom
     trades without a stop or target resolve after ``phantom_max_bars`` bars.
+    With ``screen`` (the default) a replay calls a strategy that declares a
+    ``screen`` only on the bars it flags; ``screen = false`` calls every
+    strategy on every bar (the decisions are the same; it is slower).
     """
 
     max_plugin_failures: int = 3
     notifier_timeout_s: float = 5.0
     equity_interval_minutes: int = 60
     phantom_max_bars: int = 288
+    screen: bool = True
 
 
 @attrs.frozen

@@ -1,0 +1,127 @@
+"""Commits in a process of their own, so a replay keeps computing while SQLite writes.
+
+A thread would not do: sqlite3 needs the GIL for every row it binds, and a
+thread waiting for the GIL behind a busy engine inserts a few hundred rows
+a second. The writer process (:mod:`garrison.journal_writer`) has its own
+interpreter and its own connection to the journal file (WAL lets two
+connections take turns writing); it imports only the standard library, so
+it starts in a few tens of milliseconds.
+
+One batch is under way at a time and batches are committed in the order
+they were handed over, one transaction each: a fill never reaches the file
+before the intent that led to it. If the writer dies or fails, the batch
+comes back to the journal, which writes it in the foreground instead.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from garrison.journal.errors import JournalError
+from garrison.journal_writer import BUSY_TIMEOUT_S, read_frame, write_frame
+
+#: One table's share of a batch: its name, its INSERT and the encoded rows.
+TableRows = tuple[str, str, Sequence[tuple[object, ...]]]
+
+#: The module the writer process runs (``python -m``).
+WRITER_MODULE = "garrison.journal_writer"
+
+__all__ = ["BUSY_TIMEOUT_S", "BackgroundWriter", "TableRows"]
+
+
+class BackgroundWriter:
+    """The writer process of one journal file; see the module docstring."""
+
+    def __init__(self, path: Path, *, synchronous: str) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._busy = False
+        #: Set once the process failed to start or died: commit in the foreground.
+        self.broken: str | None = None
+
+    def start(self) -> None:
+        """Start the process now (it is also started by the first ``submit``)."""
+        if self._proc is not None or self.broken:
+            return
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    WRITER_MODULE,
+                    str(self._path),
+                    self._synchronous,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        except OSError as exc:
+            self.broken = f"cannot start the journal writer process: {exc}"
+
+    def submit(self, batch: Sequence[TableRows], run_id: str) -> bool:
+        """Send ``batch`` for one transaction; False (nothing sent) when the writer is broken."""
+        if self._busy:
+            raise RuntimeError("submit() while a batch is under way; wait() first")
+        self.start()
+        if self._proc is None:
+            return False
+        try:
+            write_frame(self._stdin(), pickle.dumps((run_id, list(batch)), protocol=5))
+        except OSError as exc:
+            self._break(f"the journal writer process stopped taking batches: {exc}")
+            return False
+        self._busy = True
+        return True
+
+    def wait(self) -> None:
+        """Wait for the batch under way; a JournalError says why it was not committed."""
+        if not self._busy:
+            return
+        self._busy = False
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        try:
+            frame = read_frame(cast(BinaryIO, self._proc.stdout))
+        except (OSError, EOFError) as exc:
+            frame = None
+            detail = str(exc)
+        else:
+            detail = "it closed its output"
+        if frame is None:
+            code = self._proc.poll()
+            self._break(f"the journal writer process died ({detail}; exit code {code})")
+            raise JournalError(f"{self.broken}; its last batch was not committed")
+        error = pickle.loads(frame)
+        if error is not None:
+            raise JournalError(f"{error} (journal {self._path})")
+
+    def close(self) -> None:
+        """Let the process finish, and stop it."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=BUSY_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def _stdin(self) -> BinaryIO:
+        assert self._proc is not None
+        assert self._proc.stdin is not None
+        return cast(BinaryIO, self._proc.stdin)
+
+    def _break(self, why: str) -> None:
+        self.broken = why
+        self.close()
