@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import Decimal
 from typing import ClassVar
@@ -68,6 +69,7 @@ class FixedRiskParams:
             )
 
 
+@functools.lru_cache(maxsize=1024)
 def _decimals(step: float) -> int:
     """Decimal places of a lot step as the exchange writes it: 0.001 -> 3, 1 -> 0, 1e-05 -> 5."""
     exponent = Decimal(repr(step)).normalize().as_tuple().exponent
