@@ -324,6 +324,10 @@ class ReplayEngine:
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
+            # Views point at their series' state and states hold the views:
+            # break the cycles so the columns go now, not at some later full collection.
+            for state in self._states:
+                state.bindings = []
 
     async def _run(self) -> ReplayStats:
         states = self._states
