@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import shutil
 from itertools import pairwise
 from pathlib import Path
@@ -97,3 +98,23 @@ def test_bad_header_and_empty_file(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(ValueError, match="empty file"):
         candles_from_csv(path)
+
+
+def test_random_walk_is_seeded_and_well_formed() -> None:
+    from garrison_api.testing import random_walk
+
+    first, again, other = (
+        random_walk("XUSDT", 500, 7),
+        random_walk("XUSDT", 500, 7),
+        random_walk("XUSDT", 500, 8),
+    )
+    assert first == again
+    assert first != other
+    assert [c.ts for c in first[:3]] == [0, 300_000, 600_000]
+    for before, candle in itertools.pairwise(first):
+        assert candle.open == before.close
+    assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high for c in first)
+    hourly = random_walk("XUSDT", 3, 7, timeframe="1h", start=50.0)
+    assert [c.ts for c in hourly] == [0, 3_600_000, 7_200_000]
+    assert hourly[0].open == 50.0
+    assert hourly[0].timeframe == "1h"

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import attrs
 import pytest
 from garrison_api import Atr, Candle, Highest, IndicatorSpec, Lowest, Side, Signal, StrategyContext
-from garrison_api.testing import check_lookahead
+from garrison_api.testing import check_lookahead, random_walk
 
 
 @attrs.frozen
 class NoParams:
     pass
-
-
-def random_walk(symbol: str, bars: int, seed: int) -> list[Candle]:
-    rng = random.Random(seed)
-    price, candles = 100.0, []
-    for i in range(bars):
-        close = price * (1 + rng.gauss(0, 0.004))
-        high = max(price, close) * (1 + abs(rng.gauss(0, 0.002)))
-        low = min(price, close) * (1 - abs(rng.gauss(0, 0.002)))
-        candles.append(Candle(symbol, "5m", i * 300_000, price, high, low, close, 1.0))
-        price = close
-    return candles
 
 
 CANDLES = random_walk("AUSDT", 1_200, 1) + random_walk("BUSDT", 1_200, 2)

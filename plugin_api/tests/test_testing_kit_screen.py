@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -22,24 +21,18 @@ from garrison_api import (
     SignalKind,
     StrategyContext,
 )
-from garrison_api.testing import check_screen, run_strategy, screen_of, series_columns
+from garrison_api.testing import (
+    check_screen,
+    random_walk,
+    run_strategy,
+    screen_of,
+    series_columns,
+)
 
 
 @attrs.frozen
 class NoParams:
     pass
-
-
-def random_walk(symbol: str, bars: int, seed: int) -> list[Candle]:
-    rng = random.Random(seed)
-    price, candles = 100.0, []
-    for i in range(bars):
-        close = price * (1 + rng.gauss(0, 0.004))
-        high = max(price, close) * (1 + abs(rng.gauss(0, 0.002)))
-        low = min(price, close) * (1 - abs(rng.gauss(0, 0.002)))
-        candles.append(Candle(symbol, "5m", i * 300_000, price, high, low, close, 1.0))
-        price = close
-    return candles
 
 
 CANDLES = random_walk("AUSDT", 900, 1) + random_walk("BUSDT", 900, 2)

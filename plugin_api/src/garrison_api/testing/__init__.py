@@ -3,6 +3,7 @@
 - :class:`FakeClock`, :class:`MemoryStore` and :class:`StubContext`: the
   services a strategy sees, in memory;
 - :func:`candles_from_csv`: real candles from ``timestamp_ms,open,high,low,close,volume`` files;
+  :func:`random_walk`: seeded synthetic candles;
 - :func:`run_strategy`: a small reference pipeline (quantity 1, no fees) that
   returns signals, fills, trades and vetoes;
 - :func:`check_lookahead`: signals from every prefix of the data must equal the full run's;
@@ -12,7 +13,7 @@
 It depends on ``garrison_api`` and numpy only, and never on the host.
 """
 
-from garrison_api.testing.candles import CANDLE_COLUMNS, candles_from_csv
+from garrison_api.testing.candles import CANDLE_COLUMNS, candles_from_csv, random_walk
 from garrison_api.testing.clock import FakeClock
 from garrison_api.testing.columns import screen_of, series_columns
 from garrison_api.testing.compare import canonical, same
@@ -42,6 +43,7 @@ __all__ = [
     "check_screen",
     "default_market",
     "merge_candles",
+    "random_walk",
     "run_strategy",
     "same",
     "screen_of",
