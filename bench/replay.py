@@ -81,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plugins = load_plugins()
     profile = load_profile(args.profile, plugins.registry)
-    unscreened_profile = attrs.evolve(
-        profile, engine=attrs.evolve(profile.engine, screen=False)
-    )
+    unscreened_profile = attrs.evolve(profile, engine=attrs.evolve(profile.engine, screen=False))
     selection = DataSelection(paths=tuple(args.data or [DEFAULT_DATA]))
     reference = [_reference_loop()]
     with tempfile.TemporaryDirectory() as tmp:
