@@ -20,6 +20,7 @@ import pickle
 import sqlite3
 import struct
 import sys
+from collections.abc import Sequence
 from typing import BinaryIO
 
 _LENGTH = struct.Struct("<Q")
@@ -46,25 +47,37 @@ def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.flush()
 
 
-Batch = list[tuple[str, str, list[tuple[object, ...]]]]
+#: One table's share of a batch: its name, its INSERT and the encoded rows.
+TableRows = tuple[str, str, Sequence[tuple[object, ...]]]
 
 
-def commit(conn: sqlite3.Connection, run_id: str, batch: Batch) -> str | None:
+def insert_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> str | None:
+    """Insert ``batch`` in the transaction the caller holds; None, or what went wrong (and where).
+
+    The host's own foreground commits use it too, so both say the same.
+    """
+    for table, sql, rows in batch:
+        try:
+            conn.executemany(sql, rows)
+        except (sqlite3.Error, TypeError, ValueError) as exc:
+            return (
+                f"writing {len(rows)} buffered row(s) to journal table {table!r} "
+                f"of run {run_id} failed: {exc}"
+            )
+    return None
+
+
+def commit(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> str | None:
     """Write ``batch`` in one transaction; None when committed, else what went wrong."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         return f"cannot start a journal commit: {exc}"
     try:
-        for table, sql, rows in batch:
-            try:
-                conn.executemany(sql, rows)
-            except (sqlite3.Error, TypeError, ValueError) as exc:
-                conn.execute("ROLLBACK")
-                return (
-                    f"writing {len(rows)} buffered row(s) to journal table {table!r} "
-                    f"of run {run_id} failed: {exc}"
-                )
+        problem = insert_rows(conn, run_id, batch)
+        if problem is not None:
+            conn.execute("ROLLBACK")
+            return problem
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         if conn.in_transaction:

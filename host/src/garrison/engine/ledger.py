@@ -86,15 +86,14 @@ class Ledger:
 
     def snapshot(self, ts: int) -> AccountState:
         equity = self.mark(ts)
-        positions = self.positions
         return AccountState(
             ts=ts,
             balance=self.balance,
             equity=equity,
             peak_equity=self.peak_equity,
             day_start_equity=self.day_start_equity,
-            used_margin=self.used_margin() if positions else 0.0,
-            positions=tuple(positions.values()),
+            used_margin=self.used_margin(),
+            positions=tuple(self.positions.values()),
             state=self.state,
             leverage=self.leverage,
         )

@@ -142,7 +142,7 @@ class ScreenError(ValueError):
     """A strategy's screen raised or returned something unusable."""
 
 
-def screen_mask(strategy: Strategy, columns: Mapping[str, FloatArray], bars: int) -> BarMask | None:
+def screen_mask(strategy: Strategy, columns: dict[str, FloatArray], bars: int) -> BarMask | None:
     """The strategy's screen over whole columns; None when it declares none.
 
     Raises ScreenError (naming what was wrong) when the screen fails or its
@@ -152,7 +152,7 @@ def screen_mask(strategy: Strategy, columns: Mapping[str, FloatArray], bars: int
     if screen is None:
         return None
     try:
-        raw = screen(MappingProxyType(dict(columns)))
+        raw = screen(MappingProxyType(columns))
     except Exception as exc:
         raise ScreenError(f"screen raised {type(exc).__name__}: {exc}") from exc
     mask = np.asarray(raw)
@@ -303,11 +303,10 @@ class ReplayEngine:
             # Quarantined: stop calling it on every series.
             for state in self._states:
                 state.bindings = [b for b in state.bindings if b.name != name]
-                state.wake = [
-                    any(flags) for flags in zip(*(b.wake for b in state.bindings), strict=True)
-                ]
-                if not state.bindings:
-                    state.wake = [False] * len(state.ts)
+                flags = zip(*(b.wake for b in state.bindings), strict=True)
+                state.wake = (
+                    [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
+                )
 
     async def run(self) -> ReplayStats:
         if not self._commit_each_step:
@@ -407,7 +406,7 @@ class ReplayEngine:
                             self._strategy_failed_named(name, exc, close_ts)
             k = stop_at
             self.last_ts = step_close
-            # Committed by the journal's writer thread while the next chunk runs.
+            # Committed by the journal's writer process while the next chunk runs.
             self._journal.flush(background=not self._commit_each_step)
             self._commits += 1
             if progress is not None:

@@ -50,6 +50,7 @@ from garrison.journal.reader import JournalReader
 from garrison.journal.run_ids import new_run_id
 from garrison.journal.schema import TABLES, TableSpec, prepare_schema
 from garrison.journal.writer import BUSY_TIMEOUT_S, BackgroundWriter, TableRows
+from garrison.journal_writer import insert_rows
 from garrison.profile.model import Mode
 
 SYNCHRONOUS = ("normal", "full")
@@ -91,14 +92,9 @@ class _Buffer(Generic[T]):
 
 
 def _write_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> None:
-    for table, sql, rows in batch:
-        try:
-            conn.executemany(sql, rows)
-        except (sqlite3.Error, TypeError, ValueError) as exc:
-            raise JournalError(
-                f"writing {len(rows)} buffered row(s) to journal table {table!r} "
-                f"of run {run_id} failed: {exc}"
-            ) from exc
+    problem = insert_rows(conn, run_id, batch)
+    if problem is not None:
+        raise JournalError(problem)
 
 
 class Journal(JournalReader):
@@ -183,7 +179,7 @@ class Journal(JournalReader):
             db = Database(path, execute_plugins=False)
             db.enable_wal()
             db.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            # The writer thread's connection may hold the file for a moment.
+            # The writer process's connection may hold the file for a moment.
             db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             prepare_schema(db, path)
         except sqlite3.DatabaseError as exc:
@@ -342,7 +338,7 @@ class Journal(JournalReader):
         buffered, and a JournalError names the table.
 
         With ``background`` the rows are encoded here and committed by the
-        journal's writer thread while the caller carries on; batches land in
+        journal's writer process while the caller carries on; batches land in
         the order they were flushed. Any later use of the journal (another
         flush, a read, ``commit_intent``, ``close``) first waits for that
         commit, and raises its JournalError if it failed; the failed rows are

@@ -23,10 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from garrison.journal.errors import JournalError
-from garrison.journal_writer import BUSY_TIMEOUT_S, read_frame, write_frame
-
-#: One table's share of a batch: its name, its INSERT and the encoded rows.
-TableRows = tuple[str, str, Sequence[tuple[object, ...]]]
+from garrison.journal_writer import BUSY_TIMEOUT_S, TableRows, read_frame, write_frame
 
 #: The module the writer process runs (``python -m``).
 WRITER_MODULE = "garrison.journal_writer"
