@@ -109,3 +109,43 @@ def test_the_writer_process_refuses_bad_arguments() -> None:
     )
     assert done.returncode == 2
     assert "usage: python -m garrison.journal_writer PATH normal|full" in done.stderr
+
+
+def test_json_values_are_encoded_by_the_writer_as_in_the_foreground(
+    running: Journal, samples
+) -> None:
+    # Features and event data travel to the writer process as values and are
+    # encoded there: numpy scalars, enums, tuples and NaN read back as they do
+    # after a foreground commit.
+    import math
+
+    import numpy as np
+    from garrison_api import Event, Level, Side
+
+    features = {"n": np.float64(1.5), "count": np.int64(3), "nan": math.nan}
+    data = {"side": Side.LONG, "levels": (1.0, 2.0), "ok": True}  # type: ignore[dict-item]
+    for where, background in (("bg", True), ("fg", False)):
+        running.record_signal(where, "turtle", samples.signal(0, features=features))
+        running.record_event(Event(ts=T0, kind="test", message=where, level=Level.INFO, data=data))
+        running.flush(background=background)
+    signals = {r.signal_id: r.signal.features for r in running.signals(running.run_id)}
+    assert signals["bg"] == signals["fg"] == {"n": 1.5, "count": 3, "nan": signals["bg"]["nan"]}
+    assert math.isnan(signals["bg"]["nan"])
+    events = [e.data for e in running.events(running.run_id) if e.kind == "test"]
+    assert events == [{"side": "long", "levels": [1.0, 2.0], "ok": True}] * 2
+
+
+def test_a_value_that_cannot_reach_the_writer_is_refused_in_the_foreground(
+    running: Journal, journal_path: Path, samples
+) -> None:
+    # An object pickle cannot send (a lambda) keeps the batch in this process,
+    # where encoding it fails with the table named and nothing half-written.
+    running.record_trade(samples.trade())
+    running.record_signal("odd", "turtle", samples.signal(0, features={"f": lambda: 1}))
+    with pytest.raises(JournalError, match=r"journal table 'signals'.*not JSON-serialisable"):
+        running.flush(background=True)
+    assert running.pending == 2
+    assert _count(journal_path, "trades") == 0
+    assert running.writer_problem is None
+    with pytest.raises(JournalError):  # finishing discards the batch and marks the run failed
+        running.finish_run(status="completed", finished_ms=T0, summary={})

@@ -7,7 +7,7 @@ nothing but the standard library.
 
 Protocol, over the process's standard input and output, one frame each way
 per batch: the host sends a length-prefixed pickle of ``(run_id, batch)``,
-``batch`` being ``(table, insert_sql, rows)`` triples; the writer answers
+``batch`` being :data:`TableRows` tuples; the writer answers
 with a length-prefixed pickle of ``None`` once the batch is committed, or of
 an error message once it is rolled back. End of input: the writer closes the
 file and exits.
@@ -15,12 +15,14 @@ file and exits.
 
 from __future__ import annotations
 
+import enum
+import json
 import os
 import pickle
 import sqlite3
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO
 
 _LENGTH = struct.Struct("<Q")
@@ -47,18 +49,89 @@ def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.flush()
 
 
-#: One table's share of a batch: its name, its INSERT and the encoded rows.
-TableRows = tuple[str, str, Sequence[tuple[object, ...]]]
+def _json_default(value: object) -> object:
+    # Called by json only for types it does not know.
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serialisable")
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+# The C encoder behind it, called directly: JSONEncoder.encode makes a new one
+# per call, and features and event data are encoded for every signal and event.
+# Without circular-reference markers, which flat values do not need; a cycle
+# ends in RecursionError, reported as ValueError below.
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None,
+        _json_default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+)
+
+
+def to_json(value: object) -> str:
+    """Compact JSON of ``value``; mappings, enums and numpy scalars are accepted.
+
+    NaN and infinities are written as ``NaN``/``Infinity`` (Python's JSON
+    extension) so features round-trip exactly.
+    """
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    if isinstance(value, str):
+        return json.encoder.encode_basestring_ascii(value)
+    try:
+        return "".join(_C_ENCODE(value, 0))
+    except RecursionError as exc:
+        raise ValueError(f"value is too deeply nested or circular: {exc}") from None
+
+
+#: One table's share of a batch: its name, its INSERT, the positions in each
+#: row of values still to be written as JSON, and the rows.
+TableRows = tuple[str, str, tuple[int, ...], Sequence[tuple[object, ...]]]
+
+
+def _with_json(
+    rows: Sequence[tuple[object, ...]], positions: tuple[int, ...]
+) -> list[list[object]]:
+    encoded = []
+    for row in rows:
+        values = list(row)
+        for at in positions:
+            value = values[at]
+            values[at] = "{}" if not value else to_json(value)
+        encoded.append(values)
+    return encoded
 
 
 def insert_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> str | None:
     """Insert ``batch`` in the transaction the caller holds; None, or what went wrong (and where).
 
-    The host's own foreground commits use it too, so both say the same.
+    JSON columns are encoded here, so that in a replay the writer process
+    spends the time, not the engine. The host's own foreground commits use
+    this too, so both say the same.
     """
-    for table, sql, rows in batch:
+    for table, sql, json_positions, rows in batch:
         try:
-            conn.executemany(sql, rows)
+            conn.executemany(sql, _with_json(rows, json_positions) if json_positions else rows)
         except (sqlite3.Error, TypeError, ValueError) as exc:
             return (
                 f"writing {len(rows)} buffered row(s) to journal table {table!r} "

@@ -50,29 +50,29 @@ class Ledger:
 
     # -- marking -------------------------------------------------------------
 
-    def unrealised(self) -> float:
-        total = 0.0
+    def _valued(self) -> tuple[float, float]:
+        """Unrealised profit and used margin (before leverage), in one pass over the positions."""
+        unrealised = 0.0
+        exposure = 0.0
         marks = self.marks
         for symbol, pos in self.positions.items():
             price = marks.get(symbol, pos.entry_price)
-            move = (price - pos.entry_price) * pos.qty
-            total += move if pos.side is _LONG else -move
-        return total
+            qty = pos.qty
+            move = (price - pos.entry_price) * qty
+            unrealised += move if pos.side is _LONG else -move
+            exposure += qty * price
+        return unrealised, exposure
+
+    def unrealised(self) -> float:
+        return self._valued()[0]
 
     def equity(self) -> float:
-        return self.balance + self.unrealised()
+        return self.balance + self._valued()[0]
 
     def used_margin(self) -> float:
-        return sum(p.qty * self.marks.get(s, p.entry_price) for s, p in self.positions.items()) / (
-            self.leverage
-        )
+        return self._valued()[1] / self.leverage
 
-    def mark(self, ts: int) -> float:
-        """Update peak and day-start equity at ``ts``; lift an expired timed halt.
-
-        Returns the equity.
-        """
-        equity = self.equity()
+    def _mark_equity(self, ts: int, equity: float) -> None:
         day = ts // DAY_MS
         if day != self._day:
             self._day = day
@@ -82,20 +82,31 @@ class Ledger:
         if self.halted_until is not None and ts >= self.halted_until:
             self.halted_until = None
             self.state = TradingState.RUNNING
+
+    def mark(self, ts: int) -> float:
+        """Update peak and day-start equity at ``ts``; lift an expired timed halt.
+
+        Returns the equity.
+        """
+        equity = self.balance + self._valued()[0]
+        self._mark_equity(ts, equity)
         return equity
 
     def snapshot(self, ts: int) -> AccountState:
-        equity = self.mark(ts)
+        """The account at ``ts``, marked as :meth:`mark` does."""
+        unrealised, exposure = self._valued()
+        equity = self.balance + unrealised
+        self._mark_equity(ts, equity)
         return AccountState(
-            ts=ts,
-            balance=self.balance,
-            equity=equity,
-            peak_equity=self.peak_equity,
-            day_start_equity=self.day_start_equity,
-            used_margin=self.used_margin(),
-            positions=tuple(self.positions.values()),
-            state=self.state,
-            leverage=self.leverage,
+            ts,
+            self.balance,
+            equity,
+            self.peak_equity,
+            self.day_start_equity,
+            exposure / self.leverage,
+            tuple(self.positions.values()),
+            self.state,
+            self.leverage,
         )
 
     # -- state ---------------------------------------------------------------

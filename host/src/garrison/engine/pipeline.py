@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from garrison_api import (
+    AccountState,
     Clock,
     Event,
     ExitReason,
@@ -247,11 +248,8 @@ class Pipeline:
         )
 
     def _judge(
-        self, intent: OrderIntent, account: object, vetoes: list[Veto], signal: Signal
+        self, intent: OrderIntent, account: AccountState, vetoes: list[Veto], signal: Signal
     ) -> None:
-        from garrison_api import AccountState  # local: only for the type narrowing below
-
-        assert isinstance(account, AccountState)
         vetoes.extend(self._chain.evaluate(intent, account))
         approved = not vetoes
         self._journal.record_intent(intent, approved)
@@ -289,8 +287,9 @@ class Pipeline:
     # -- broker side ---------------------------------------------------------
 
     @property
-    def staged(self) -> int:
-        return len(self._staged)
+    def staged(self) -> list[PendingOrder]:
+        """Approved orders waiting for the step's commit: one list, only ever cleared."""
+        return self._staged
 
     def release(self) -> None:
         """Hand committed intents to the broker (call only after the journal committed)."""

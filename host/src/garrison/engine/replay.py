@@ -340,6 +340,7 @@ class ReplayEngine:
         on_executions = pipeline.on_executions
         on_phantoms = pipeline.on_phantoms
         on_signals = pipeline.on_signals
+        staged = pipeline.staged
         marks = self._ledger.marks
         positions = self._ledger.positions
         clock = self._clock
@@ -359,7 +360,7 @@ class ReplayEngine:
                 ts = st.ts[i]
                 close_ts = ts + st.tf_ms
                 if close_ts != step_close:
-                    if pipeline.staged:
+                    if staged:
                         self._commit_step()
                     step_close = close_ts
                     self._steps += 1

@@ -2,7 +2,9 @@
 
 Encoders run at commit time, never in the engine's hot loop: ``record_*``
 only appends its arguments, and these turn them into tuples whose order is
-the table's ``insert_columns`` (see :mod:`garrison.journal.schema`). Integers
+the table's ``insert_columns`` (see :mod:`garrison.journal.schema`). Values of
+a table's ``json_columns`` stay dicts in the row; they are encoded where the
+row is inserted (:func:`garrison.journal_writer.insert_rows`). Integers
 that may arrive as numpy scalars (``ts`` from a candle array) go through
 ``int()`` because sqlite3 cannot bind them. SQLite stores a float NaN as
 NULL, so decoders turn NULL back into NaN for required float fields.
@@ -10,12 +12,12 @@ NULL, so decoders turn NULL back into NaN for required float fields.
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 import math
 import sqlite3
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -48,6 +50,7 @@ from garrison.journal.records import (
     SignalRecord,
     VetoRecord,
 )
+from garrison.journal_writer import to_json
 
 Row = tuple[object, ...]
 SignalItem = tuple[str, str, Signal]
@@ -59,68 +62,17 @@ PhantomItem = tuple[str, str, Outcome]
 EquityItem = tuple[int, float, float, int]
 
 
-def _json_default(value: object) -> object:
-    # Called by json only for types it does not know.
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serialisable")
-
-
-# Built once: json.dumps with options builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-# The C encoder behind it, called directly: JSONEncoder.encode makes a new one
-# per call, and features and event data are encoded for every signal and event.
-# Without circular-reference markers, which flat values do not need; a cycle
-# ends in RecursionError, reported as ValueError below.
-_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODE = (
-    None
-    if _MAKE_C_ENCODER is None
-    else _MAKE_C_ENCODER(
-        None,
-        _json_default,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-)
-
-
-def to_json(value: object) -> str:
-    """Compact JSON of ``value``; mappings, enums and numpy scalars are accepted.
-
-    NaN and infinities are written as ``NaN``/``Infinity`` (Python's JSON
-    extension) so features round-trip exactly.
-    """
-    if _C_ENCODE is None:
-        return _ENCODER.encode(value)
-    if isinstance(value, str):
-        return json.encoder.encode_basestring_ascii(value)
-    try:
-        return "".join(_C_ENCODE(value, 0))
-    except RecursionError as exc:
-        raise ValueError(f"value is too deeply nested or circular: {exc}") from None
-
-
 def from_json(text: str | None) -> Any:
     """The value of a JSON column (None for NULL)."""
     return None if text is None else json.loads(text)
 
 
-def _map_json(mapping: Mapping[str, object]) -> str:
-    return to_json(dict(mapping)) if mapping else "{}"
+def _plain(mapping: Mapping[str, object]) -> dict[str, object]:
+    # A dict for a JSON column: the row is pickled to the journal's writer
+    # process (which cannot pickle a mappingproxy) and encoded there.
+    if type(mapping) is MappingProxyType:
+        return mapping.copy()
+    return dict(mapping)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -158,7 +110,7 @@ def signal_row(run_id: str, item: SignalItem) -> Row:
         s.stop,
         s.take_profit,
         s.reason,
-        _map_json(s.features),
+        _plain(s.features),
         int(s.bracket_from_fill),
     )
 
@@ -171,7 +123,7 @@ def score_row(run_id: str, item: ScoreItem) -> Row:
         scorer,
         score.value,
         score.model,
-        _map_json(score.details),
+        _plain(score.details),
         mode,
         int(passed),
     )
@@ -295,7 +247,7 @@ def equity_row(run_id: str, item: EquityItem) -> Row:
 
 
 def event_row(run_id: str, e: Event) -> Row:
-    return (run_id, int(e.ts), e.kind, e.level._value_, e.source, e.message, _map_json(e.data))
+    return (run_id, int(e.ts), e.kind, e.level._value_, e.source, e.message, _plain(e.data))
 
 
 # --- decoders: sqlite3.Row -> value ------------------------------------------------------

@@ -50,7 +50,7 @@ from garrison.journal.reader import JournalReader
 from garrison.journal.run_ids import new_run_id
 from garrison.journal.schema import TABLES, TableSpec, prepare_schema
 from garrison.journal.writer import BUSY_TIMEOUT_S, BackgroundWriter, TableRows
-from garrison.journal_writer import insert_rows
+from garrison.journal_writer import insert_rows, to_json
 from garrison.profile.model import Mode
 
 SYNCHRONOUS = ("normal", "full")
@@ -69,11 +69,12 @@ T = TypeVar("T")
 class _Buffer(Generic[T]):
     """Recorded items of one table waiting for the next commit."""
 
-    __slots__ = ("encode", "items", "spec", "sql")
+    __slots__ = ("encode", "items", "json_positions", "spec", "sql")
 
     def __init__(self, spec: TableSpec, encode: Callable[[str, T], codec.Row]) -> None:
         self.spec = spec
         self.sql = spec.insert_sql()
+        self.json_positions = spec.json_positions
         self.encode = encode
         # Never replaced, only cleared: Journal keeps this list's bound append.
         self.items: list[T] = []
@@ -88,7 +89,7 @@ class _Buffer(Generic[T]):
                 f"writing {len(self.items)} buffered row(s) to journal table "
                 f"{self.spec.name!r} of run {run_id} failed: {exc}"
             ) from exc
-        return (self.spec.name, self.sql, rows)
+        return (self.spec.name, self.sql, self.json_positions, rows)
 
 
 def _write_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) -> None:
@@ -305,7 +306,7 @@ class Journal(JournalReader):
     @property
     def pending(self) -> int:
         """How many recorded rows wait for the next commit (not counting one under way)."""
-        retry = sum(len(rows) for _, _, rows in self._retry)
+        retry = sum(len(rows) for _, _, _, rows in self._retry)
         return retry + sum(len(buffer.items) for buffer in self._buffers)
 
     # --- commits -------------------------------------------------------------------------
@@ -371,7 +372,7 @@ class Journal(JournalReader):
             )
         run_id = self._writable_run()
         try:
-            summary_json = codec.to_json(dict(summary))
+            summary_json = to_json(dict(summary))
         except (TypeError, ValueError) as exc:
             raise JournalError(f"finish_run: summary is not JSON-serialisable: {exc}") from exc
         flush_error: JournalError | None = None
@@ -380,7 +381,7 @@ class Journal(JournalReader):
         except JournalError as exc:
             flush_error = exc
             status = "failed"
-            summary_json = codec.to_json({**dict(summary), "journal_error": str(exc)})
+            summary_json = to_json({**dict(summary), "journal_error": str(exc)})
         with self._db.atomic():
             self._conn.execute(
                 "UPDATE runs SET status = ?, finished_ms = ?, summary = ? WHERE id = ?",

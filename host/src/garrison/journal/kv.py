@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from garrison.journal.codec import from_json, to_json
+from garrison.journal.codec import from_json
 from garrison.journal.errors import JournalError
+from garrison.journal_writer import to_json
 
 
 class KvStore:

@@ -38,6 +38,10 @@ class TableSpec:
     pk: tuple[str, ...]
     not_null: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
+    #: TEXT columns holding JSON whose rows carry the value itself (a dict):
+    #: it is encoded where the row is inserted, in the journal's writer
+    #: process when the commit runs there (see :mod:`garrison.journal_writer`).
+    json_columns: tuple[str, ...] = ()
 
     @property
     def per_run(self) -> bool:
@@ -55,9 +59,18 @@ class TableSpec:
         marks = ", ".join("?" for _ in names)
         return f"{verb} INTO {self.name} ({', '.join(names)}) VALUES ({marks})"
 
+    @property
+    def json_positions(self) -> tuple[int, ...]:
+        """Where ``json_columns`` sit in an INSERT's row (positions in ``insert_columns``)."""
+        names = self.insert_columns
+        return tuple(names.index(name) for name in self.json_columns)
+
 
 def _seq_table(
-    name: str, columns: tuple[tuple[str, str], ...], index: tuple[str, ...]
+    name: str,
+    columns: tuple[tuple[str, str], ...],
+    index: tuple[str, ...],
+    json_columns: tuple[str, ...] = (),
 ) -> TableSpec:
     # Tables whose rows have no id of their own: a rowid keeps them unique and ordered.
     return TableSpec(
@@ -66,6 +79,7 @@ def _seq_table(
         pk=("seq",),
         not_null=("run_id",),
         indexes=(("run_id", *index),),
+        json_columns=json_columns,
     )
 
 
@@ -107,6 +121,7 @@ SIGNALS = TableSpec(
     ),
     pk=("run_id", "id"),
     not_null=("run_id", "id", "ts"),
+    json_columns=("features",),
 )
 
 SCORES = _seq_table(
@@ -121,6 +136,7 @@ SCORES = _seq_table(
         ("passed", INTEGER),
     ),
     index=("signal_id",),
+    json_columns=("details",),
 )
 
 VETOES = _seq_table(
@@ -262,6 +278,7 @@ EVENTS = _seq_table(
         ("data", TEXT),
     ),
     index=("ts",),
+    json_columns=("data",),
 )
 
 CANDLES = TableSpec(

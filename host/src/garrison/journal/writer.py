@@ -69,7 +69,13 @@ class BackgroundWriter:
         if self._proc is None:
             return False
         try:
-            write_frame(self._stdin(), pickle.dumps((run_id, list(batch)), protocol=5))
+            payload = pickle.dumps((run_id, list(batch)), protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            # A value the writer cannot be sent (a plugin's object in features or
+            # event data): committed in the foreground, which names the table.
+            return False
+        try:
+            write_frame(self._stdin(), payload)
         except OSError as exc:
             self._break(f"the journal writer process stopped taking batches: {exc}")
             return False

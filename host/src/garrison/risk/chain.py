@@ -29,7 +29,7 @@ class RiskChain:
     for each rule that raises; an exception from ``on_error`` itself propagates.
     """
 
-    __slots__ = ("_on_error", "_stages")
+    __slots__ = ("_checks", "_on_error", "_stages")
 
     def __init__(
         self,
@@ -51,6 +51,8 @@ class RiskChain:
                 )
             seen.add(name)
         self._stages: tuple[tuple[str, RiskRule], ...] = tuple(stages)
+        # Bound once: evaluate() runs for every intent of a run.
+        self._checks = tuple((name, rule, rule.check) for name, rule in self._stages)
         self._on_error = on_error
 
     @property
@@ -73,9 +75,9 @@ class RiskChain:
         ``rule raised ExcType: message``.
         """
         vetoes: list[Veto] = []
-        for name, rule in self._stages:
+        for name, rule, check in self._checks:
             try:
-                veto = rule.check(intent, account)
+                veto = check(intent, account)
                 if veto is not None and not isinstance(veto, Veto):
                     raise TypeError(
                         f"{type(rule).__name__}.check returned {type(veto).__name__}, "
