@@ -136,18 +136,9 @@ class SimulatedBroker:
     ) -> Fill:
         self._fill_seq += 1
         order_id = pending.order.id if pending is not None else f"{intent_id}-{reason}"
-        return Fill(
-            order_id=order_id,
-            intent_id=intent_id,
-            ts=ts,
-            symbol=symbol,
-            side=side,
-            reduce_only=reduce_only,
-            qty=qty,
-            price=price,
-            fee=abs(qty * price) * fee_rate,
-            reason=reason,
-        )
+        fee = abs(qty * price) * fee_rate
+        # Positional, in Fill's field order: built for every execution.
+        return Fill(order_id, intent_id, ts, symbol, side, reduce_only, qty, price, fee, reason)
 
     def on_bar(
         self, symbol: str, ts: int, open_: float, high: float, low: float

@@ -144,21 +144,15 @@ class Ledger:
         """Book an entry fill; the symbol must be flat (one position per symbol)."""
         if fill.symbol in self.positions:
             raise RuntimeError(f"entry fill for {fill.symbol} while a position is open")
+        symbol, price, qty = fill.symbol, fill.price, fill.qty
+        # Positional, in Position's field order: built for every entry.
         pos = Position(
-            symbol=fill.symbol,
-            side=fill.side,
-            qty=fill.qty,
-            entry_price=fill.price,
-            entry_ts=fill.ts,
-            stop=stop,
-            take_profit=take_profit,
-            strategy=strategy,
-            intent_id=fill.intent_id,
+            symbol, fill.side, qty, price, fill.ts, stop, take_profit, strategy, fill.intent_id
         )
-        self.positions[fill.symbol] = pos
-        self.marks[fill.symbol] = fill.price
-        risk = abs(fill.price - stop) * fill.qty if stop is not None else None
-        self._books[fill.symbol] = _OpenBook(fill.fee, risk, signal_id)
+        self.positions[symbol] = pos
+        self.marks[symbol] = price
+        risk = abs(price - stop) * qty if stop is not None else None
+        self._books[symbol] = _OpenBook(fill.fee, risk, signal_id)
         self.balance -= fill.fee
         return pos
 
@@ -167,25 +161,26 @@ class Ledger:
         pos = self.positions.pop(fill.symbol)
         book = self._books.pop(fill.symbol)
         self.marks.pop(fill.symbol, None)
-        gross = (fill.price - pos.entry_price) * pos.qty * pos.side.sign
+        sign = 1 if pos.side is _LONG else -1
+        gross = (fill.price - pos.entry_price) * pos.qty * sign
         fees = book.entry_fee + fill.fee
         self.balance += gross - fill.fee
         pnl = gross - fees
         self._trade_seq += 1
         r = pnl / book.initial_risk if book.initial_risk else None
-        trade = Trade(
-            id=str(self._trade_seq),
-            symbol=pos.symbol,
-            side=pos.side,
-            qty=pos.qty,
-            entry_ts=pos.entry_ts,
-            entry_price=pos.entry_price,
-            exit_ts=fill.ts,
-            exit_price=fill.price,
-            exit_reason=reason,
-            pnl=pnl,
-            fees=fees,
-            r_multiple=r,
-            strategy=pos.strategy,
+        trade = Trade(  # positional, in Trade's field order
+            str(self._trade_seq),
+            pos.symbol,
+            pos.side,
+            pos.qty,
+            pos.entry_ts,
+            pos.entry_price,
+            fill.ts,
+            fill.price,
+            reason,
+            pnl,
+            fees,
+            r,
+            pos.strategy,
         )
         return trade, book.signal_id

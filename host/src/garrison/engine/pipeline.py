@@ -40,6 +40,11 @@ from garrison.engine.phantoms import PhantomTracker
 from garrison.journal import Journal
 from garrison.risk.chain import RiskChain
 
+# Enum members are descriptors in 3.11: module constants are plain global reads.
+_ENTRY = SignalKind.ENTRY
+_MARKET = OrderType.MARKET
+_INFO = Level.INFO
+
 
 class InvalidSignalError(ValueError):
     """A strategy returned something that is not a usable signal."""
@@ -51,14 +56,21 @@ def check_signal(signal: object, symbol: str) -> Signal:
         raise InvalidSignalError(f"returned {type(signal).__name__}, not a Signal")
     if signal.symbol != symbol:
         raise InvalidSignalError(f"signal for {signal.symbol!r} from a {symbol!r} candle")
-    if signal.kind is SignalKind.ENTRY:
-        if not math.isfinite(signal.entry) or signal.entry <= 0:
-            raise InvalidSignalError(f"entry price {signal.entry!r} is not a positive number")
-        for name in ("stop", "take_profit"):
-            value = getattr(signal, name)
-            if value is not None and (not math.isfinite(value) or value <= 0):
-                raise InvalidSignalError(f"{name} {value!r} is not a positive number")
+    if signal.kind is _ENTRY:
+        entry = signal.entry
+        if not (entry > 0 and entry != math.inf):  # also false for NaN
+            raise InvalidSignalError(f"entry price {entry!r} is not a positive number")
+        stop = signal.stop
+        if stop is not None and not (stop > 0 and stop != math.inf):
+            raise InvalidSignalError(f"stop {stop!r} is not a positive number")
+        take_profit = signal.take_profit
+        if take_profit is not None and not (take_profit > 0 and take_profit != math.inf):
+            raise InvalidSignalError(f"take_profit {take_profit!r} is not a positive number")
     return signal
+
+
+def _entries_last(pending: PendingOrder) -> bool:
+    return not pending.intent.reduce_only
 
 
 class Pipeline:
@@ -132,7 +144,7 @@ class Pipeline:
             signal_id = str(self._signal_seq)
             self.signal_count += 1
             self._journal.record_signal(signal_id, strategy, signal)
-            if signal.kind is SignalKind.ENTRY:
+            if signal.kind is _ENTRY:
                 self._entry(strategy, signal_id, signal, ts, ctx)
             else:
                 self._exit(strategy, signal_id, signal, ts, close)
@@ -164,9 +176,11 @@ class Pipeline:
         self, strategy: str, signal_id: str, signal: Signal, ts: int, ctx: StrategyContext
     ) -> None:
         self._phantoms.open(signal_id, strategy, signal)
-        score, go = self._score(signal_id, signal, ctx, ts)
-        if not go:
-            return
+        score: Score | None = None
+        if self._scorer is not None:
+            score, go = self._score(signal_id, signal, ctx, ts)
+            if not go:
+                return
         market = self._markets.get(signal.symbol)
         if market is None:
             self._bus.emit(
@@ -200,9 +214,7 @@ class Pipeline:
                         "exchange minimums, no stop, or no equity)",
                     )
                 )
-        intent = self._intent(
-            strategy, signal_id, signal, ts, market, qty or 0.0, reduce_only=False
-        )
+        intent = self._intent(strategy, signal_id, signal, ts, market, qty or 0.0, False, None)
         self._judge(intent, account, vetoes, signal)
 
     def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int, close: float) -> None:
@@ -213,9 +225,7 @@ class Pipeline:
         if pos is None or pos.side is not signal.side or pos.strategy != strategy:
             return  # nothing of this strategy's to close: the signal is journaled, no more
         market = self._markets[signal.symbol]
-        intent = self._intent(
-            strategy, signal_id, signal, ts, market, pos.qty, reduce_only=True, price=price
-        )
+        intent = self._intent(strategy, signal_id, signal, ts, market, pos.qty, True, price)
         self._judge(intent, self._ledger.snapshot(ts), [], signal)
 
     def _intent(
@@ -226,25 +236,29 @@ class Pipeline:
         ts: int,
         market: Market,
         qty: float,
-        *,
         reduce_only: bool,
-        price: float | None = None,
+        price: float | None,
     ) -> OrderIntent:
         self._intent_seq += 1
+        # Positional, in OrderIntent's field order: built for every signal.
+        if reduce_only:
+            stop = take_profit = None
+        else:
+            stop, take_profit = signal.stop, signal.take_profit
         return OrderIntent(
-            id=str(self._intent_seq),
-            ts=ts,
-            symbol=signal.symbol,
-            side=signal.side,
-            qty=qty,
-            price=signal.entry if price is None else price,
-            market=market,
-            reduce_only=reduce_only,
-            stop=None if reduce_only else signal.stop,
-            take_profit=None if reduce_only else signal.take_profit,
-            order_type=OrderType.MARKET,
-            strategy=strategy,
-            signal_id=signal_id,
+            str(self._intent_seq),
+            ts,
+            signal.symbol,
+            signal.side,
+            qty,
+            signal.entry if price is None else price,
+            market,
+            reduce_only,
+            stop,
+            take_profit,
+            _MARKET,
+            strategy,
+            signal_id,
         )
 
     def _judge(
@@ -253,19 +267,21 @@ class Pipeline:
         vetoes.extend(self._chain.evaluate(intent, account))
         approved = not vetoes
         self._journal.record_intent(intent, approved)
-        for veto in vetoes:
-            self._journal.record_veto(intent.id, veto)
+        if vetoes:
+            for veto in vetoes:
+                self._journal.record_veto(intent.id, veto)
         if approved:
-            order = Order(
-                id=intent.id,
-                intent_id=intent.id,
-                client_order_id=f"g{self._run_id}-{intent.id}"[:36],
-                ts=intent.ts,
-                symbol=intent.symbol,
-                side=intent.side,
-                reduce_only=intent.reduce_only,
-                qty=intent.qty,
-                order_type=intent.order_type,
+            intent_id = intent.id
+            order = Order(  # positional, in Order's field order
+                intent_id,
+                intent_id,
+                f"g{self._run_id}-{intent_id}"[:36],
+                intent.ts,
+                intent.symbol,
+                intent.side,
+                intent.reduce_only,
+                intent.qty,
+                intent.order_type,
             )
             self._staged.append(PendingOrder(intent, order, signal))
             return
@@ -294,7 +310,10 @@ class Pipeline:
     def release(self) -> None:
         """Hand committed intents to the broker (call only after the journal committed)."""
         # Exits before entries, so a symbol can be closed and reopened in one step.
-        for pending in sorted(self._staged, key=lambda p: not p.intent.reduce_only):
+        staged = self._staged
+        if len(staged) > 1:
+            staged.sort(key=_entries_last)  # stable: exits, then entries, each in order
+        for pending in staged:
             self._journal.record_order(pending.order)
             self._broker.submit(pending)
         self._staged.clear()
@@ -302,34 +321,40 @@ class Pipeline:
     def on_executions(self, executions: Sequence[Execution]) -> None:
         """Book what the broker executed during a bar."""
         ledger = self._ledger
+        journal = self._journal
+        emit = self._bus.emit
         for ex in executions:
             fill = ex.fill
-            self._journal.record_fill(fill)
+            journal.record_fill(fill)
             if ex.reason is None:
                 pending = ex.pending
                 assert pending is not None
-                signal_id = pending.intent.signal_id
+                intent = pending.intent
+                signal_id = intent.signal_id
                 pos = ledger.open_position(
                     fill,
                     stop=ex.stop,
                     take_profit=ex.take_profit,
-                    strategy=pending.intent.strategy,
+                    strategy=intent.strategy,
                     signal_id=signal_id,
                 )
+                symbol = pos.symbol
                 if signal_id is not None:
-                    self._phantoms.drop(fill.symbol, signal_id)
+                    self._phantoms.drop(symbol, signal_id)
                 if pending.signal is not None:
-                    self._open_signals[fill.symbol] = pending.signal
-                self._journal.record_position(fill.ts, "open", pos)
-                self._bus.emit(
-                    Event(
-                        ts=fill.ts,
-                        kind="position.opened",
-                        source=pos.strategy,
-                        message=f"{pos.side._value_} {pos.qty:g} {pos.symbol} at {fill.price:g}",
-                        data={
-                            "symbol": pos.symbol,
-                            "side": pos.side._value_,
+                    self._open_signals[symbol] = pending.signal
+                journal.record_position(fill.ts, "open", pos)
+                side = pos.side._value_
+                emit(
+                    Event(  # positional, in Event's field order
+                        fill.ts,
+                        "position.opened",
+                        f"{side} {pos.qty:g} {symbol} at {fill.price:g}",
+                        _INFO,
+                        pos.strategy,
+                        {
+                            "symbol": symbol,
+                            "side": side,
                             "qty": pos.qty,
                             "price": fill.price,
                             "stop": pos.stop,
@@ -342,30 +367,35 @@ class Pipeline:
                 continue
             trade, _signal_id = ledger.close_position(fill, ex.reason)
             self.trades.append(trade)
-            self._journal.record_position(fill.ts, "close", closing)
-            self._journal.record_trade(trade)
+            journal.record_position(fill.ts, "close", closing)
+            journal.record_trade(trade)
             # Equity is stamped with the clock (the bar's close), like the periodic
             # points, so the curve stays in time order; the fill keeps the bar's open.
-            self._journal.record_equity(
+            journal.record_equity(
                 self._clock.now_ms(), ledger.balance, ledger.equity(), len(ledger.positions)
             )
-            self._bus.emit(
+            side = trade.side._value_
+            reason = trade.exit_reason._value_
+            emit(
                 Event(
-                    ts=fill.ts,
-                    kind="trade.closed",
-                    source=trade.strategy,
-                    message=f"{trade.side._value_} {trade.symbol} closed by "
-                    f"{trade.exit_reason._value_}: pnl {trade.pnl:+.2f}",
-                    data={
+                    fill.ts,
+                    "trade.closed",
+                    f"{side} {trade.symbol} closed by {reason}: pnl {trade.pnl:+.2f}",
+                    _INFO,
+                    trade.strategy,
+                    {
                         "symbol": trade.symbol,
-                        "side": trade.side._value_,
+                        "side": side,
                         "pnl": trade.pnl,
                         "r": trade.r_multiple,
-                        "reason": trade.exit_reason._value_,
+                        "reason": reason,
                     },
                 )
             )
-            self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
+            if self._scorer is not None:
+                self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
+            else:
+                self._open_signals.pop(fill.symbol, None)
 
     def _learn_trade(self, trade: Trade, signal: Signal | None) -> None:
         if self._scorer is None or signal is None or trade.r_multiple is None:
