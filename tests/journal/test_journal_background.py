@@ -149,3 +149,18 @@ def test_a_value_that_cannot_reach_the_writer_is_refused_in_the_foreground(
     assert running.writer_problem is None
     with pytest.raises(JournalError):  # finishing discards the batch and marks the run failed
         running.finish_run(status="completed", finished_ms=T0, summary={})
+
+
+def test_the_writer_pipe_takes_a_whole_batch_at_once(running: Journal) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    get_size = getattr(fcntl, "F_GETPIPE_SZ", None)
+    if get_size is None:
+        pytest.skip("this platform cannot size pipes")
+    from garrison.journal.writer import PIPE_BYTES
+
+    running.start_background_writer()
+    stdin = running._writer._stdin()  # the pipe's host end
+    limit = Path("/proc/sys/fs/pipe-max-size")
+    if not limit.exists() or int(limit.read_text()) < PIPE_BYTES:
+        pytest.skip("this system caps pipes below PIPE_BYTES")
+    assert fcntl.fcntl(stdin.fileno(), get_size) == PIPE_BYTES

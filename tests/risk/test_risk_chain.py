@@ -109,6 +109,56 @@ def test_exits_pass_the_default_chain_unless_halted(
     assert tuple(v.stage for v in halted) == ("trading_state",)
 
 
+def test_rules_that_skip_exits_would_pass_them_anyway(
+    make_intent, make_account, make_position
+) -> None:
+    # The chain does not ask a rule with judges_exits = False about exits; each
+    # such host rule, asked directly about the worst exits, passes them.
+    from garrison.risk.rules import HOST_RULES
+
+    held = (make_position("BTCUSDT", qty=20.0, entry_price=60_000.0),)
+    accounts = [
+        make_account(
+            state=state,
+            equity=equity,
+            peak_equity=10_000.0,
+            day_start_equity=5_000.0,
+            used_margin=2_000.0,
+            positions=held,
+            leverage=1.0,
+        )
+        for state in TradingState
+        for equity in (1_000.0, -50.0, float("nan"))
+    ]
+    exits = [
+        make_intent(qty=qty, price=price, stop=None, reduce_only=True)
+        for qty in (20.0, 0.0, float("nan"), 1e12)
+        for price in (50_000.0, float("nan"), -1.0)
+    ]
+    skipping = [name for name, rule in HOST_RULES.items() if rule.judges_exits is False]
+    assert "trading_state" not in skipping
+    assert len(skipping) == len(HOST_RULES) - 1
+    for name in skipping:
+        rule = HOST_RULES[name]()
+        for intent in exits:
+            for account in accounts:
+                assert rule.check(intent, account) is None, name
+
+
+def test_a_plugin_rule_judges_exits_unless_it_says_otherwise(make_intent, make_account) -> None:
+    class RefuseAll:
+        def check(self, intent, account):
+            return Veto("", "no")
+
+    class EntriesOnly(RefuseAll):
+        judges_exits = False
+
+    chain = RiskChain([("all", RefuseAll()), ("entries", EntriesOnly())])
+    exit_intent = make_intent(reduce_only=True, stop=None)
+    assert [v.stage for v in chain.evaluate(exit_intent, make_account())] == ["all"]
+    assert [v.stage for v in chain.evaluate(make_intent(), make_account())] == ["all", "entries"]
+
+
 def test_a_raising_rule_vetoes_and_is_reported(make_intent, make_account) -> None:
     errors: list[tuple[str, Exception]] = []
     after = Counting(None)

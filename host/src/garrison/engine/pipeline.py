@@ -50,6 +50,14 @@ class InvalidSignalError(ValueError):
     """A strategy returned something that is not a usable signal."""
 
 
+def _price_problem(name: str, value: object) -> str | None:
+    if not isinstance(value, float | int):  # numpy's float32 and int64 are neither
+        return f"{name} {value!r} is a {type(value).__name__}, not a float"
+    if not (value > 0 and value != math.inf):  # also false for NaN
+        return f"{name} {value!r} is not a positive number"
+    return None
+
+
 def check_signal(signal: object, symbol: str) -> Signal:
     """The signal, if it is one the host can act on; InvalidSignalError says why not."""
     if not isinstance(signal, Signal):
@@ -57,15 +65,13 @@ def check_signal(signal: object, symbol: str) -> Signal:
     if signal.symbol != symbol:
         raise InvalidSignalError(f"signal for {signal.symbol!r} from a {symbol!r} candle")
     if signal.kind is _ENTRY:
-        entry = signal.entry
-        if not (entry > 0 and entry != math.inf):  # also false for NaN
-            raise InvalidSignalError(f"entry price {entry!r} is not a positive number")
-        stop = signal.stop
-        if stop is not None and not (stop > 0 and stop != math.inf):
-            raise InvalidSignalError(f"stop {stop!r} is not a positive number")
-        take_profit = signal.take_profit
-        if take_profit is not None and not (take_profit > 0 and take_profit != math.inf):
-            raise InvalidSignalError(f"take_profit {take_profit!r} is not a positive number")
+        problem = _price_problem("entry price", signal.entry)
+        if problem is None and signal.stop is not None:
+            problem = _price_problem("stop", signal.stop)
+        if problem is None and signal.take_profit is not None:
+            problem = _price_problem("take_profit", signal.take_profit)
+        if problem is not None:
+            raise InvalidSignalError(problem)
     return signal
 
 
@@ -201,8 +207,10 @@ class Pipeline:
         else:
             try:
                 qty = self._sizer.size(signal, score, account, market)
-                if qty is not None and (not math.isfinite(qty) or qty < 0):
-                    raise ValueError(f"quantity {qty!r} is not a non-negative number")
+                if qty is not None:
+                    if not math.isfinite(qty) or qty < 0:
+                        raise ValueError(f"quantity {qty!r} is not a non-negative number")
+                    qty = float(qty)  # a numpy scalar would reach the journal as one
             except Exception as exc:
                 self._bus.guard.failed(self._sizer_name, "size", exc, ts)
                 qty = None

@@ -29,7 +29,7 @@ class RiskChain:
     for each rule that raises; an exception from ``on_error`` itself propagates.
     """
 
-    __slots__ = ("_checks", "_on_error", "_stages")
+    __slots__ = ("_checks", "_exit_checks", "_on_error", "_stages")
 
     def __init__(
         self,
@@ -53,6 +53,11 @@ class RiskChain:
         self._stages: tuple[tuple[str, RiskRule], ...] = tuple(stages)
         # Bound once: evaluate() runs for every intent of a run.
         self._checks = tuple((name, rule, rule.check) for name, rule in self._stages)
+        # A rule with ``judges_exits = False`` (the host's entry-only rules) would
+        # pass every exit; any other rule, a plugin's included, judges them all.
+        self._exit_checks = tuple(
+            check for check in self._checks if getattr(check[1], "judges_exits", True) is not False
+        )
         self._on_error = on_error
 
     @property
@@ -75,7 +80,7 @@ class RiskChain:
         ``rule raised ExcType: message``.
         """
         vetoes: list[Veto] = []
-        for name, rule, check in self._checks:
+        for name, rule, check in self._exit_checks if intent.reduce_only else self._checks:
             try:
                 veto = check(intent, account)
                 if veto is not None and not isinstance(veto, Veto):

@@ -6,7 +6,8 @@ are pure: no I/O, no clock, no state; the chain stamps the stage name and the
 host acts on the veto (records it, halts when asked).
 
 Exits (``intent.reduce_only``) shrink risk, so every rule here passes them,
-except ``trading_state`` when the host is halted.
+except ``trading_state`` when the host is halted. Those rules say so with
+``judges_exits = False``, and the chain does not ask them about exits.
 
 Comparisons against limits allow a relative slack of ``REL_TOL`` so that a
 value sitting exactly on a limit after float arithmetic (0.001 × 100000 =
@@ -119,6 +120,8 @@ class TradingStateRule:
     """The kill switch: ``running`` passes all, ``reducing`` only exits, ``halted`` nothing."""
 
     Params: ClassVar[type] = TradingStateParams
+    #: A halt stops exits too.
+    judges_exits: ClassVar[bool] = True
 
     def __init__(self, params: TradingStateParams | None = None) -> None:
         self.params = TradingStateParams() if params is None else params
@@ -148,6 +151,7 @@ class OnePositionPerSymbol:
     """Refuses an entry in a symbol the account already holds (no pyramiding, no hedging)."""
 
     Params: ClassVar[type] = OnePositionPerSymbolParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: OnePositionPerSymbolParams | None = None) -> None:
         self.params = OnePositionPerSymbolParams() if params is None else params
@@ -182,6 +186,7 @@ class MaxOpenPositions:
     """
 
     Params: ClassVar[type] = MaxOpenPositionsParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: MaxOpenPositionsParams | None = None) -> None:
         self.params = MaxOpenPositionsParams() if params is None else params
@@ -213,6 +218,7 @@ class MaxNotional:
     """
 
     Params: ClassVar[type] = MaxNotionalParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: MaxNotionalParams | None = None) -> None:
         self.params = MaxNotionalParams() if params is None else params
@@ -253,6 +259,7 @@ class ExchangeMinimums:
     """
 
     Params: ClassVar[type] = ExchangeMinimumsParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: ExchangeMinimumsParams | None = None) -> None:
         self.params = ExchangeMinimumsParams() if params is None else params
@@ -315,6 +322,7 @@ class StopDistance:
     """
 
     Params: ClassVar[type] = StopDistanceParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: StopDistanceParams | None = None) -> None:
         self.params = StopDistanceParams() if params is None else params
@@ -370,6 +378,7 @@ class MaxDrawdown:
     """
 
     Params: ClassVar[type] = MaxDrawdownParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: MaxDrawdownParams | None = None) -> None:
         self.params = MaxDrawdownParams() if params is None else params
@@ -413,6 +422,7 @@ class DailyLossLimit:
     """
 
     Params: ClassVar[type] = DailyLossLimitParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: DailyLossLimitParams | None = None) -> None:
         self.params = DailyLossLimitParams() if params is None else params
@@ -458,6 +468,7 @@ class SameDirectionExposure:
     """
 
     Params: ClassVar[type] = SameDirectionExposureParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: SameDirectionExposureParams | None = None) -> None:
         self.params = SameDirectionExposureParams() if params is None else params
@@ -495,6 +506,7 @@ class FreeMargin:
     """
 
     Params: ClassVar[type] = FreeMarginParams
+    judges_exits: ClassVar[bool] = False
 
     def __init__(self, params: FreeMarginParams | None = None) -> None:
         self.params = FreeMarginParams() if params is None else params
