@@ -164,3 +164,33 @@ def test_the_writer_pipe_takes_a_whole_batch_at_once(running: Journal) -> None:
     if not limit.exists() or int(limit.read_text()) < PIPE_BYTES:
         pytest.skip("this system caps pipes below PIPE_BYTES")
     assert fcntl.fcntl(stdin.fileno(), get_size) == PIPE_BYTES
+
+
+def test_a_flush_while_the_writer_is_busy_keeps_the_rows_for_the_next_batch(
+    running: Journal, samples, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running.record_signal("1", "turtle", samples.signal(1))
+    running.flush(background=True)  # under way
+    monkeypatch.setattr(running._writer, "ready", lambda: False)
+    running.record_signal("2", "turtle", samples.signal(2))
+    running.flush(background=True)  # does not wait for the writer
+    assert running.pending == 1
+    monkeypatch.undo()
+    running.flush()
+    assert running.pending == 0
+    assert [r.signal_id for r in running.signals(running.run_id)] == ["1", "2"]
+
+
+def test_ready_turns_true_once_the_answer_is_in(running: Journal, samples) -> None:
+    import time
+
+    assert running._writer.ready()  # nothing under way
+    running.record_signal("1", "turtle", samples.signal(1))
+    running.flush(background=True)
+    deadline = time.monotonic() + 30
+    while not running._writer.ready():
+        assert time.monotonic() < deadline, "the writer never answered"
+        time.sleep(0.001)
+    running.flush()  # collects the answer without waiting
+    assert running._writer.ready()
+    assert [r.signal_id for r in running.signals(running.run_id)] == ["1"]

@@ -343,10 +343,14 @@ class Journal(JournalReader):
         the order they were flushed. Any later use of the journal (another
         flush, a read, ``commit_intent``, ``close``) first waits for that
         commit, and raises its JournalError if it failed; the failed rows are
-        kept and written by the next commit. Use it where nothing outside the
-        process depends on the rows yet (replay); before a real order is
+        kept and written by the next commit. While the writer is still busy
+        with the previous batch, a background flush does not wait: the rows
+        stay buffered and go with the next one. Use it where nothing outside
+        the process depends on the rows yet (replay); before a real order is
         sent, commit in the foreground.
         """
+        if background and self._inflight is not None and not self._writer.ready():
+            return
         self._settle()
         if not self._retry and not any(buffer.items for buffer in self._buffers):
             return

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import select
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -103,6 +104,16 @@ class BackgroundWriter:
             return False
         self._busy = True
         return True
+
+    def ready(self) -> bool:
+        """True when :meth:`wait` would not block: no batch under way, or its answer is in."""
+        if not self._busy or self._proc is None or self._proc.stdout is None:
+            return True
+        try:
+            readable, _, _ = select.select([self._proc.stdout], [], [], 0)
+        except (OSError, ValueError):
+            return True  # no way to look (pipes on Windows): waiting is always right
+        return bool(readable)
 
     def wait(self) -> None:
         """Wait for the batch under way; a JournalError says why it was not committed."""
