@@ -155,7 +155,9 @@ class RiskRule(Protocol):
     """One link of the veto chain. Pure: it may refuse, the host acts on the refusal.
 
     Every rule of the chain runs on every intent, so that every reason to
-    refuse is recorded, not just the first.
+    refuse is recorded, not just the first. A rule that passes every exit
+    (``intent.reduce_only``) may say so with a class attribute
+    ``judges_exits = False``; the host then asks it about entries only.
     """
 
     Params: ClassVar[type]
