@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
 from garrison_api import Clock, Event, KeyValueStore, Market, Position
 
@@ -58,8 +57,3 @@ class HostContext:
 
     def emit(self, event: Event) -> None:
         self._emit(event)
-
-
-def live_view(values: dict[str, float]) -> Mapping[str, float]:
-    """A read-only view that follows ``values`` as the engine updates it."""
-    return MappingProxyType(values)

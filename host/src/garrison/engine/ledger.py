@@ -88,7 +88,7 @@ class Ledger:
 
         Returns the equity.
         """
-        equity = self.balance + self._valued()[0]
+        equity = self.equity()
         self._mark_equity(ts, equity)
         return equity
 

@@ -182,11 +182,9 @@ class Pipeline:
         self, strategy: str, signal_id: str, signal: Signal, ts: int, ctx: StrategyContext
     ) -> None:
         self._phantoms.open(signal_id, strategy, signal)
-        score: Score | None = None
-        if self._scorer is not None:
-            score, go = self._score(signal_id, signal, ctx, ts)
-            if not go:
-                return
+        score, go = self._score(signal_id, signal, ctx, ts)
+        if not go:
+            return
         market = self._markets.get(signal.symbol)
         if market is None:
             self._bus.emit(
@@ -275,9 +273,8 @@ class Pipeline:
         vetoes.extend(self._chain.evaluate(intent, account))
         approved = not vetoes
         self._journal.record_intent(intent, approved)
-        if vetoes:
-            for veto in vetoes:
-                self._journal.record_veto(intent.id, veto)
+        for veto in vetoes:
+            self._journal.record_veto(intent.id, veto)
         if approved:
             intent_id = intent.id
             order = Order(  # positional, in Order's field order
@@ -400,10 +397,7 @@ class Pipeline:
                     },
                 )
             )
-            if self._scorer is not None:
-                self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
-            else:
-                self._open_signals.pop(fill.symbol, None)
+            self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
 
     def _learn_trade(self, trade: Trade, signal: Signal | None) -> None:
         if self._scorer is None or signal is None or trade.r_multiple is None:

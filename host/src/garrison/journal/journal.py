@@ -340,9 +340,9 @@ class Journal(JournalReader):
 
         With ``background`` the rows are encoded here and committed by the
         journal's writer process while the caller carries on; batches land in
-        the order they were flushed. Any later use of the journal (another
-        flush, a read, ``commit_intent``, ``close``) first waits for that
-        commit, and raises its JournalError if it failed; the failed rows are
+        the order they were flushed. Any later use of the journal (a
+        foreground flush, a read, ``commit_intent``, ``close``) first waits for
+        that commit, and raises its JournalError if it failed; the failed rows are
         kept and written by the next commit. While the writer is still busy
         with the previous batch, a background flush does not wait: the rows
         stay buffered and go with the next one. Use it where nothing outside
