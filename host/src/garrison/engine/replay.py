@@ -78,12 +78,14 @@ class _SeriesState:
     timeframe: str
     tf_ms: int
     ts: list[int]
-    # Columns as Python lists: indexing one is the cheapest read the loop has.
-    opens: list[float]
+    # Columns read on every bar are Python lists: indexing one is the cheapest
+    # read the loop has. Columns read only on some bars are memoryviews of the
+    # arrays: each read makes a float, but there is no list of them to build.
+    opens: Sequence[float]
     highs: list[float]
     lows: list[float]
     closes: list[float]
-    volumes: list[float]
+    volumes: Sequence[float]
     bindings: list[_Binding]
     #: Per bar: does any binding wake? (the OR of their ``wake`` lists)
     wake: list[bool]
@@ -104,7 +106,7 @@ class SeriesView(Mapping[str, float]):
 
     __slots__ = ("_columns", "_state")
 
-    def __init__(self, columns: dict[str, list[float]], state: _SeriesState) -> None:
+    def __init__(self, columns: dict[str, Sequence[float]], state: _SeriesState) -> None:
         self._columns = columns
         self._state = state
 
@@ -121,10 +123,16 @@ class SeriesView(Mapping[str, float]):
         return f"SeriesView({dict(self)!r})"
 
 
-def _with_nan_tail(column: FloatArray) -> list[float]:
-    values: list[float] = column.tolist()
-    values.append(math.nan)
-    return values
+def _floats(column: FloatArray) -> Sequence[float]:
+    """``column`` as a sequence of Python floats, without building a list of them."""
+    # A 1-d memoryview of float64 ("d") gives a Python float per index.
+    return memoryview(np.ascontiguousarray(column, dtype=np.float64))
+
+
+def _with_nan_tail(column: FloatArray) -> Sequence[float]:
+    # Strategies read indicators on a fraction of the bars: a memoryview costs
+    # nothing up front, where a list would make a float for every bar.
+    return _floats(np.append(column, math.nan))
 
 
 def _indicator_columns(strategy: Strategy, series: Series) -> dict[str, FloatArray]:
@@ -254,11 +262,11 @@ class ReplayEngine:
                 s.timeframe,
                 timeframe_ms(s.timeframe),
                 s.ts.tolist(),
-                s.open.tolist(),
+                _floats(s.open),
                 s.high.tolist(),
                 s.low.tolist(),
                 s.close.tolist(),
-                s.volume.tolist(),
+                _floats(s.volume),
                 [],
                 [],
                 self._broker.trigger(s.symbol),
