@@ -32,6 +32,7 @@ HEADER = "timestamp_ms,open,high,low,close,volume"
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class FeedError(ValueError):
@@ -269,15 +270,23 @@ class Timeline:
 
     series_index: IntArray
     row_index: IntArray
+    #: Close time (UTC ms) of each candle, in replay order.
+    close_ms: IntArray
 
     def __len__(self) -> int:
         return int(self.series_index.shape[0])
+
+    def step_starts(self) -> BoolArray:
+        """Per candle: does its close time differ from the one before (a new step begins)?"""
+        starts = np.ones(self.close_ms.shape[0], dtype=np.bool_)
+        starts[1:] = self.close_ms[1:] != self.close_ms[:-1]
+        return starts
 
 
 def merge(series: Sequence[Series]) -> Timeline:
     """Interleave series into one replay order (a stable sort by close time)."""
     if not series:
-        return Timeline(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return Timeline(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     close_times = []
     tf_keys = []
     sidx = []
@@ -293,4 +302,4 @@ def merge(series: Sequence[Series]) -> Timeline:
     tfk = np.concatenate(tf_keys)
     si = np.concatenate(sidx)
     order = np.lexsort((si, tfk, close))
-    return Timeline(si[order], np.concatenate(ridx)[order])
+    return Timeline(si[order], np.concatenate(ridx)[order], close[order])

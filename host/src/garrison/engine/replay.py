@@ -338,8 +338,12 @@ class ReplayEngine:
 
     async def _run(self) -> ReplayStats:
         states = self._states
-        sidx = self._timeline.series_index.tolist()
-        ridx = self._timeline.row_index.tolist()
+        timeline = self._timeline
+        sidx = timeline.series_index.tolist()
+        ridx = timeline.row_index.tolist()
+        # Where the close time moves on, worked out for all candles at once:
+        # the loop then reads a candle's open time only where it uses it.
+        starts = timeline.step_starts().tolist()
         n = len(sidx)
 
         on_bar = self._broker.on_bar
@@ -349,8 +353,10 @@ class ReplayEngine:
         on_phantoms = pipeline.on_phantoms
         on_signals = pipeline.on_signals
         staged = pipeline.staged
+        # Every symbol's mark follows its last close, held or not: storing it
+        # costs less than asking whether the symbol is held. The ledger values
+        # only positions, and sets the mark itself when one opens.
         marks = self._ledger.marks
-        positions = self._ledger.positions
         clock = self._clock
         interval = self._equity_interval
         next_equity = 0
@@ -362,20 +368,19 @@ class ReplayEngine:
         k = 0
         while k < n:
             stop_at = min(n, k + CHUNK)
-            for j in range(k, stop_at):
-                st = states[sidx[j]]
-                i = ridx[j]
-                ts = st.ts[i]
-                close_ts = ts + st.tf_ms
-                if close_ts != step_close:
+            for si, i, starts_step in zip(
+                sidx[k:stop_at], ridx[k:stop_at], starts[k:stop_at], strict=True
+            ):
+                st = states[si]
+                if starts_step:
                     if staged:
                         self._commit_step()
-                    step_close = close_ts
+                    step_close = st.ts[i] + st.tf_ms
                     self._steps += 1
-                    clock.advance_to(close_ts)
-                    if close_ts >= next_equity:
-                        self._record_equity(close_ts)
-                        next_equity = close_ts - close_ts % interval + interval
+                    clock.advance_to(step_close)
+                    if step_close >= next_equity:
+                        self._record_equity(step_close)
+                        next_equity = step_close - step_close % interval + interval
                 symbol = st.symbol
                 h = st.highs[i]
                 lo = st.lows[i]
@@ -383,20 +388,21 @@ class ReplayEngine:
                 # inside them cannot fill or stop anything, so it is not called.
                 trigger = st.trigger
                 if lo <= trigger[0] or h >= trigger[1]:
-                    done = on_bar(symbol, ts, st.opens[i], h, lo)
+                    done = on_bar(symbol, st.ts[i], st.opens[i], h, lo)
                     if done:
                         on_executions(done)
-                if symbol in positions:
-                    marks[symbol] = st.closes[i]
+                marks[symbol] = st.closes[i]
                 if st.phantoms:
-                    resolved = phantoms_on_bar(symbol, ts, st.opens[i], h, lo, st.closes[i])
+                    resolved = phantoms_on_bar(symbol, st.ts[i], st.opens[i], h, lo, st.closes[i])
                     if resolved:
                         on_phantoms(resolved)
                 st.pos = i
                 if not st.wake[i]:
                     continue
                 c = st.closes[i]
-                candle = new_candle(symbol, st.timeframe, ts, st.opens[i], h, lo, c, st.volumes[i])
+                candle = new_candle(
+                    symbol, st.timeframe, st.ts[i], st.opens[i], h, lo, c, st.volumes[i]
+                )
                 for on_candle, ctx, wake, name, view, swap in st.bindings:
                     if not wake[i]:
                         continue
@@ -406,13 +412,13 @@ class ReplayEngine:
                     try:
                         signals = on_candle(candle, ctx)
                     except Exception as exc:
-                        self._strategy_failed_named(name, exc, close_ts)
+                        self._strategy_failed_named(name, exc, step_close)
                         continue
                     if signals:
                         try:
-                            on_signals(name, signals, symbol, close_ts, c, ctx)
+                            on_signals(name, signals, symbol, step_close, c, ctx)
                         except InvalidSignalError as exc:
-                            self._strategy_failed_named(name, exc, close_ts)
+                            self._strategy_failed_named(name, exc, step_close)
             k = stop_at
             self.last_ts = step_close
             # Committed by the journal's writer process while the next chunk runs.
