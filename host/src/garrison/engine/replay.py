@@ -23,7 +23,7 @@ import gc
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import attrs
 import numpy as np
@@ -125,8 +125,9 @@ class SeriesView(Mapping[str, float]):
 
 def _floats(column: FloatArray) -> Sequence[float]:
     """``column`` as a sequence of Python floats, without building a list of them."""
-    # A 1-d memoryview of float64 ("d") gives a Python float per index.
-    return memoryview(np.ascontiguousarray(column, dtype=np.float64))
+    # The array's buffer as a 1-d memoryview of float64 ("d"): a Python float per index.
+    view: memoryview = np.ascontiguousarray(column, dtype=np.float64).data
+    return cast(Sequence[float], view)
 
 
 def _with_nan_tail(column: FloatArray) -> Sequence[float]:
