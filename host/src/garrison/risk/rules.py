@@ -85,14 +85,24 @@ def _check_params(rule: object, expected: type, params: object) -> None:
 # --- Number helpers -----------------------------------------------------------
 
 
+def _ceiling(limit: float) -> float:
+    """The largest value that does not exceed ``limit``: the limit plus its REL_TOL slack."""
+    return limit + REL_TOL * abs(limit)
+
+
+def _floor(limit: float) -> float:
+    """The smallest value that is not short of ``limit``: the limit minus its REL_TOL slack."""
+    return limit - REL_TOL * abs(limit)
+
+
 def _exceeds(value: float, limit: float) -> bool:
     """``value > limit``, with ``value`` on the limit (within REL_TOL) not exceeding it."""
-    return value > limit + REL_TOL * abs(limit)
+    return value > _ceiling(limit)
 
 
 def _falls_short(value: float, floor: float) -> bool:
     """``value < floor``, with ``value`` on the floor (within REL_TOL) not short of it."""
-    return value < floor - REL_TOL * abs(floor)
+    return value < _floor(floor)
 
 
 def _usd(value: float) -> str:
@@ -109,6 +119,15 @@ def _pct(fraction: float) -> str:
 
 
 # --- Rules ----------------------------------------------------------------------
+#
+# Every rule runs for every entry intent of a run, so limits that come from
+# Params are turned into the numbers the checks compare against (fractions,
+# ceilings with their slack) once, when the rule is built.
+
+# Module constants: enum members are descriptors in Python 3.11.
+_LONG = Side.LONG
+_SHORT = Side.SHORT
+_RUNNING = TradingState.RUNNING
 
 
 @attrs.frozen
@@ -130,7 +149,7 @@ class TradingStateRule:
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse according to ``account.state``."""
         state = account.state
-        if state is TradingState.RUNNING:
+        if state is _RUNNING:
             return None
         if state is TradingState.REDUCING:
             if intent.reduce_only:
@@ -191,14 +210,16 @@ class MaxOpenPositions:
     def __init__(self, params: MaxOpenPositionsParams | None = None) -> None:
         self.params = MaxOpenPositionsParams() if params is None else params
         _check_params(self, MaxOpenPositionsParams, self.params)
+        self._limit = self.params.limit
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry in a new symbol when ``limit`` positions are already open."""
-        if intent.reduce_only or account.position(intent.symbol) is not None:
+        if intent.reduce_only:
             return None
         open_count = len(account.positions)
-        limit = self.params.limit
-        if open_count < limit:
+        limit = self._limit
+        # Below the limit, whether the symbol is held does not matter: ask only at it.
+        if open_count < limit or account.position(intent.symbol) is not None:
             return None
         return Veto("", f"{open_count} open positions: limit of {limit} reached")
 
@@ -223,26 +244,26 @@ class MaxNotional:
     def __init__(self, params: MaxNotionalParams | None = None) -> None:
         self.params = MaxNotionalParams() if params is None else params
         _check_params(self, MaxNotionalParams, self.params)
+        self._ceiling = _ceiling(float(self.params.max_usd))
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry whose position notional would exceed ``max_usd``."""
         if intent.reduce_only:
             return None
-        max_usd = self.params.max_usd
         notional = intent.notional
         held = account.position(intent.symbol)
         if held is not None and held.side is intent.side:
             total = held.notional + notional
-            if _exceeds(total, max_usd) or math.isnan(total):
-                return Veto(
-                    "",
-                    f"notional {_usd(notional)} USDT on top of the held {_usd(held.notional)} "
-                    f"makes {_usd(total)}, exceeding max {_usd(max_usd)}",
-                )
+            if total <= self._ceiling:  # false past the limit and for NaN
+                return None
+            return Veto(
+                "",
+                f"notional {_usd(notional)} USDT on top of the held {_usd(held.notional)} "
+                f"makes {_usd(total)}, exceeding max {_usd(self.params.max_usd)}",
+            )
+        if notional <= self._ceiling:
             return None
-        if _exceeds(notional, max_usd) or math.isnan(notional):
-            return Veto("", f"notional {_usd(notional)} USDT exceeds max {_usd(max_usd)}")
-        return None
+        return Veto("", f"notional {_usd(notional)} USDT exceeds max {_usd(self.params.max_usd)}")
 
 
 @attrs.frozen
@@ -283,13 +304,16 @@ class ExchangeMinimums:
             problems.append(f"qty {_num(qty)} is below min qty {_num(market.min_qty)}")
         if market.max_qty is not None and _exceeds(qty, market.max_qty):
             problems.append(f"qty {_num(qty)} is above max qty {_num(market.max_qty)}")
-        if not (math.isfinite(intent.price) and intent.price > 0):
-            problems.append(f"price {_num(intent.price)} must be a positive number")
-        elif _falls_short(intent.notional, market.min_notional):
-            problems.append(
-                f"notional {_usd(intent.notional)} USDT is below min notional "
-                f"{_usd(market.min_notional)}"
-            )
+        price = intent.price
+        if not (math.isfinite(price) and price > 0):
+            problems.append(f"price {_num(price)} must be a positive number")
+        else:
+            notional = intent.notional
+            if _falls_short(notional, market.min_notional):
+                problems.append(
+                    f"notional {_usd(notional)} USDT is below min notional "
+                    f"{_usd(market.min_notional)}"
+                )
         if not problems:
             return None
         return Veto("", f"{market.symbol}: " + "; ".join(problems))
@@ -327,6 +351,10 @@ class StopDistance:
     def __init__(self, params: StopDistanceParams | None = None) -> None:
         self.params = StopDistanceParams() if params is None else params
         _check_params(self, StopDistanceParams, self.params)
+        self._max_fraction = self.params.max_pct / 100.0
+        self._min_fraction = self.params.min_pct / 100.0
+        self._max_ceiling = _ceiling(self._max_fraction)
+        self._min_floor = _floor(self._min_fraction)
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry whose stop is missing, on the wrong side, or out of bounds."""
@@ -342,24 +370,23 @@ class StopDistance:
             return Veto("", f"price {_num(price)} must be a positive number to place a stop")
         if not math.isfinite(stop):
             return Veto("", f"stop {_num(stop)} is not a price")
-        if intent.side is Side.LONG and stop >= price:
+        side = intent.side
+        if side is _LONG and stop >= price:
             return Veto("", f"long stop {_num(stop)} is not below price {_num(price)}")
-        if intent.side is Side.SHORT and stop <= price:
+        if side is _SHORT and stop <= price:
             return Veto("", f"short stop {_num(stop)} is not above price {_num(price)}")
         distance = abs(price - stop) / price
-        max_fraction = self.params.max_pct / 100.0
-        min_fraction = self.params.min_pct / 100.0
-        if _exceeds(distance, max_fraction):
+        if distance > self._max_ceiling:
             return Veto(
                 "",
                 f"stop {_num(stop)} is {_pct(distance)} from price {_num(price)}, "
-                f"beyond max {_pct(max_fraction)}",
+                f"beyond max {_pct(self._max_fraction)}",
             )
-        if _falls_short(distance, min_fraction):
+        if distance < self._min_floor:
             return Veto(
                 "",
                 f"stop {_num(stop)} is {_pct(distance)} from price {_num(price)}, "
-                f"inside min {_pct(min_fraction)}",
+                f"inside min {_pct(self._min_fraction)}",
             )
         return None
 
@@ -383,6 +410,8 @@ class MaxDrawdown:
     def __init__(self, params: MaxDrawdownParams | None = None) -> None:
         self.params = MaxDrawdownParams() if params is None else params
         _check_params(self, MaxDrawdownParams, self.params)
+        self._limit = self.params.max_pct / 100.0
+        self._limit_floor = _floor(self._limit)
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry, and ask for a halt, once drawdown reaches ``max_pct``."""
@@ -395,14 +424,13 @@ class MaxDrawdown:
                 f"equity {_num(account.equity)} / peak {_num(account.peak_equity)} is not a number",
                 halt=True,
             )
-        limit = self.params.max_pct / 100.0
         drawdown = account.drawdown
-        if _falls_short(drawdown, limit):
+        if drawdown < self._limit_floor:
             return None
         return Veto(
             "",
             f"drawdown {_pct(drawdown)} (equity {_usd(account.equity)} vs peak "
-            f"{_usd(account.peak_equity)}) reached max {_pct(limit)}",
+            f"{_usd(account.peak_equity)}) reached max {_pct(self._limit)}",
             halt=True,
         )
 
@@ -427,12 +455,13 @@ class DailyLossLimit:
     def __init__(self, params: DailyLossLimitParams | None = None) -> None:
         self.params = DailyLossLimitParams() if params is None else params
         _check_params(self, DailyLossLimitParams, self.params)
+        self._fraction = self.params.max_pct / 100.0
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry, and ask for a halt until tomorrow, once the day's loss is reached."""
         if intent.reduce_only:
             return None
-        fraction = self.params.max_pct / 100.0
+        fraction = self._fraction
         day_start = account.day_start_equity
         pnl = account.daily_pnl
         threshold = -fraction * day_start
@@ -473,15 +502,20 @@ class SameDirectionExposure:
     def __init__(self, params: SameDirectionExposureParams | None = None) -> None:
         self.params = SameDirectionExposureParams() if params is None else params
         _check_params(self, SameDirectionExposureParams, self.params)
+        self._cap_fraction = self.params.max_pct_of_equity / 100.0
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry that would push one side's exposure past the cap."""
         if intent.reduce_only:
             return None
-        held = sum(p.notional for p in account.positions if p.side is intent.side)
+        side = intent.side
+        held = 0.0
+        for p in account.positions:
+            if p.side is side:
+                held += p.notional
         total = held + intent.notional
-        cap = self.params.max_pct_of_equity / 100.0 * account.equity
-        if not _exceeds(total, cap) and math.isfinite(total) and math.isfinite(cap):
+        cap = self._cap_fraction * account.equity
+        if total <= _ceiling(cap) and math.isfinite(total) and math.isfinite(cap):
             return None
         return Veto(
             "",
@@ -511,6 +545,7 @@ class FreeMargin:
     def __init__(self, params: FreeMarginParams | None = None) -> None:
         self.params = FreeMarginParams() if params is None else params
         _check_params(self, FreeMarginParams, self.params)
+        self._buffer_factor = 1.0 + self.params.buffer_pct / 100.0
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry when its margin (plus buffer) exceeds ``account.free_margin``."""
@@ -519,11 +554,11 @@ class FreeMargin:
         leverage = account.leverage
         if not (math.isfinite(leverage) and leverage > 0):
             return Veto("", f"leverage {_num(leverage)} must be a positive number")
-        buffer = self.params.buffer_pct
-        needed = intent.notional / leverage * (1.0 + buffer / 100.0)
+        needed = intent.notional / leverage * self._buffer_factor
         free = account.free_margin
-        if not _exceeds(needed, free) and math.isfinite(needed) and math.isfinite(free):
+        if needed <= _ceiling(free) and math.isfinite(needed) and math.isfinite(free):
             return None
+        buffer = self.params.buffer_pct
         with_buffer = f" incl. {buffer:g}% buffer" if buffer else ""
         return Veto(
             "",
