@@ -112,7 +112,8 @@ class Candle:
     volume: float
 
 
-@attrs.frozen
+# The hash is cached: the journal looks a market's JSON up by it for every intent.
+@attrs.frozen(cache_hash=True)
 class Market:
     """Trading rules of one instrument, as the exchange publishes them."""
 

@@ -50,8 +50,13 @@ class PhantomTracker:
     def drop(self, symbol: str, signal_id: str) -> None:
         """Forget a phantom whose signal became a real position."""
         phantoms = self.by_symbol.get(symbol)
-        if phantoms:
-            phantoms[:] = [p for p in phantoms if p.signal_id != signal_id]
+        if not phantoms:
+            return
+        # Signal ids are unique: there is at most one to remove.
+        for at, p in enumerate(phantoms):
+            if p.signal_id == signal_id:
+                del phantoms[at]
+                return
 
     def exit_signal(
         self, symbol: str, strategy: str, side: Side, price: float, ts: int

@@ -50,8 +50,12 @@ class InvalidSignalError(ValueError):
     """A strategy returned something that is not a usable signal."""
 
 
+# A tuple: isinstance checks one faster than a union of the same types.
+_NUMBER = (float, int)
+
+
 def _price_problem(name: str, value: object) -> str | None:
-    if not isinstance(value, float | int):  # numpy's float32 and int64 are neither
+    if not isinstance(value, _NUMBER):  # numpy's float32 and int64 are neither
         return f"{name} {value!r} is a {type(value).__name__}, not a float"
     if not (value > 0 and value != math.inf):  # also false for NaN
         return f"{name} {value!r} is not a positive number"
