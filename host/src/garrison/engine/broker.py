@@ -14,6 +14,7 @@ semantics are exact, and live orders are rounded by the exchange adapter.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import attrs
 from garrison_api import ExitReason, Fill, Order, OrderIntent, Side, Signal
@@ -44,13 +45,16 @@ class _Resting:
     intent_id: str
 
 
-@attrs.frozen
-class Execution:
+class Execution(NamedTuple):
     """What happened at the exchange during a bar.
 
     ``reason`` is None for an entry; for an exit it says why the position
     closed. ``pending`` is the order that filled (None for stops and targets).
     ``stop``/``take_profit`` are the brackets now resting (for an entry).
+
+    A named tuple, immutable like a frozen attrs class but built without a
+    ``object.__setattr__`` per field: there is one per fill, and it lives
+    only until the pipeline has booked it.
     """
 
     fill: Fill
