@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -149,6 +151,20 @@ def test_floor_to_step_is_exact_on_the_lot_grid(qty: float, step: float, expecte
     result = floor_to_step(qty, step)
     assert result == expected
     assert repr(result) == repr(expected)
+
+
+@pytest.mark.parametrize(
+    "step", [1e-8, 1e-5, 0.0001, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.25, 1.0, 5.0, 10.0, 100.0]
+)
+def test_floor_to_step_equals_rounding_the_product_to_the_steps_decimals(step: float) -> None:
+    # floor_to_step divides an exact integer by a power of ten; rounding
+    # steps * step to the step's decimal places is the plain definition.
+    decimals = max(0, -Decimal(repr(step)).normalize().as_tuple().exponent)  # type: ignore[operator]
+    rng = random.Random(step)
+    for _ in range(5_000):
+        qty = rng.random() * 10 ** rng.uniform(-3, 7)
+        steps = math.floor(qty / step + 1e-9)
+        assert floor_to_step(qty, step) == round(steps * step, decimals), (qty, step)
 
 
 def test_quantities_sit_on_the_lot_grid_across_many_sizes() -> None:

@@ -76,10 +76,25 @@ def _decimals(step: float) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+@functools.lru_cache(maxsize=1024)
+def _lot_grid(step: float) -> tuple[int, int]:
+    """``step`` as a whole number over a power of ten: 0.001 -> (1, 1000), 0.25 -> (25, 100)."""
+    scale = 10 ** _decimals(step)
+    return round(step * scale), scale
+
+
 def floor_to_step(qty: float, step: float) -> float:
-    """``qty`` rounded down to a whole number of ``step`` (tolerant of float noise)."""
+    """``qty`` rounded down to a whole number of ``step`` (tolerant of float noise).
+
+    The result is the float nearest to ``steps × step`` written in decimals
+    (3 × 0.1 gives 0.3, not 0.30000000000000004): the count of steps times the
+    step's digits, an exact integer, divided once by the power of ten. This is
+    what ``round(steps * step, decimals)`` gives, without its decimal
+    conversion.
+    """
     steps = math.floor(qty / step + _LOT_TOLERANCE)
-    return round(steps * step, _decimals(step))
+    units, scale = _lot_grid(step)
+    return steps * units / scale
 
 
 class FixedRiskSizer:
