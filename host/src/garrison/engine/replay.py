@@ -382,24 +382,26 @@ class ReplayEngine:
                     if step_close >= next_equity:
                         self._record_equity(step_close)
                         next_equity = step_close - step_close % interval + interval
-                symbol = st.symbol
                 h = st.highs[i]
                 lo = st.lows[i]
                 # The broker keeps [low, high] trigger levels per symbol: a bar
                 # inside them cannot fill or stop anything, so it is not called.
                 trigger = st.trigger
                 if lo <= trigger[0] or h >= trigger[1]:
-                    done = on_bar(symbol, st.ts[i], st.opens[i], h, lo)
+                    done = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
                     if done:
                         on_executions(done)
-                marks[symbol] = st.closes[i]
+                marks[st.symbol] = st.closes[i]
                 if st.phantoms:
-                    resolved = phantoms_on_bar(symbol, st.ts[i], st.opens[i], h, lo, st.closes[i])
+                    resolved = phantoms_on_bar(
+                        st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
+                    )
                     if resolved:
                         on_phantoms(resolved)
                 st.pos = i
                 if not st.wake[i]:
                     continue
+                symbol = st.symbol
                 c = st.closes[i]
                 candle = new_candle(
                     symbol, st.timeframe, st.ts[i], st.opens[i], h, lo, c, st.volumes[i]
