@@ -138,6 +138,25 @@ class TestExchangeMinimums:
         intent = make_intent(qty=0.0004, reduce_only=True)
         assert ExchangeMinimums().check(intent, make_account()) is None
 
+    def test_quick_pass_agrees_with_the_full_check(
+        self, make_intent, make_account, markets, monkeypatch
+    ) -> None:
+        # check() lets an intent through on _meets() alone; with _meets() always
+        # saying "look closer", every verdict must be the same.
+        rule = ExchangeMinimums()
+        account = make_account()
+        cases = []
+        for market in markets.values():
+            step, low = market.lot_step, market.min_qty
+            for qty in (low, low - step, low + step / 3, low * 7, 3 * step, step / 2):
+                for price in (0.5, 5.0 / max(qty, 1e-12), 100.0, 62_500.0, math.nan, 0.0):
+                    cases.append(make_intent(market, qty=qty, price=price))
+        quick = [rule.check(intent, account) for intent in cases]
+        monkeypatch.setattr(ExchangeMinimums, "_meets", staticmethod(lambda *_: False))
+        assert [rule.check(intent, account) for intent in cases] == quick
+        assert any(v is None for v in quick)
+        assert any(v is not None for v in quick)
+
 
 class TestStopDistance:
     @pytest.mark.parametrize(("side", "stop"), [(Side.LONG, 58_800.0), (Side.SHORT, 61_200.0)])

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import attrs
-from garrison_api import AccountState, OrderIntent, Side, TradingState, Veto
+from garrison_api import AccountState, Market, OrderIntent, Side, TradingState, Veto
 
 from garrison.risk.defaults import next_utc_midnight_ms
 
@@ -294,6 +294,8 @@ class ExchangeMinimums:
         qty = intent.qty
         if not (math.isfinite(qty) and qty > 0):
             return Veto("", f"qty {_num(qty)} must be a positive number")
+        if self._meets(intent, market, qty):
+            return None
         problems: list[str] = []
         step = market.lot_step
         if step > 0:
@@ -317,6 +319,27 @@ class ExchangeMinimums:
         if not problems:
             return None
         return Veto("", f"{market.symbol}: " + "; ".join(problems))
+
+    @staticmethod
+    def _meets(intent: OrderIntent, market: Market, qty: float) -> bool:
+        """True when every size rule is met; False when ``check`` must look closer.
+
+        The same conditions as ``check``, asked the other way round and in one
+        expression, so the usual intent passes without a list of problems.
+        Anything unusual (NaN limits included) answers False and is judged
+        by ``check`` itself.
+        """
+        step = market.lot_step
+        max_qty = market.max_qty
+        price = intent.price
+        return (
+            (not step > 0 or abs(qty - round(qty / step) * step) <= REL_TOL * max(qty, step))
+            and qty >= _floor(market.min_qty)
+            and (max_qty is None or qty <= _ceiling(max_qty))
+            and math.isfinite(price)
+            and price > 0
+            and intent.notional >= _floor(market.min_notional)
+        )
 
 
 @attrs.frozen
@@ -512,7 +535,7 @@ class SameDirectionExposure:
         held = 0.0
         for p in account.positions:
             if p.side is side:
-                held += p.notional
+                held += abs(p.qty * p.entry_price)  # Position.notional, without a property call
         total = held + intent.notional
         cap = self._cap_fraction * account.equity
         if total <= _ceiling(cap) and math.isfinite(total) and math.isfinite(cap):
