@@ -139,6 +139,30 @@ def test_equity_marks_open_positions_at_the_last_close() -> None:
     assert state.drawdown == pytest.approx(1.0 - 9_985.0 / 10_030.0)
 
 
+class _Series:
+    """A mark source as the replay's series state is one: the close at ``pos``."""
+
+    def __init__(self, closes: list[float]) -> None:
+        self.closes = closes
+        self.pos = -1
+
+
+def test_a_mark_source_is_read_when_the_account_is_valued() -> None:
+    books = ledger()
+    series = _Series([101.0, 95.0, 110.0])
+    books.mark_sources["BTCUSDT"] = series
+    books.marks["BTCUSDT"] = 1.0  # ignored: the source speaks for the symbol
+    books.open_position(
+        fill(Side.LONG, 100.0), stop=None, take_profit=None, strategy="s", signal_id=None
+    )
+    assert books.unrealised() == pytest.approx(0.0)  # before its first bar: the entry price
+    series.pos = 1
+    assert books.unrealised() == pytest.approx(-10.0)
+    series.pos = 2
+    assert books.snapshot(T0 + BAR).equity == pytest.approx(10_020.0)
+    assert books.used_margin() == pytest.approx(2.0 * 110.0 / 5.0)
+
+
 # --- trading state -------------------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ positions at the last close it was told about.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import attrs
 from garrison_api import (
     AccountState,
@@ -21,6 +24,20 @@ from garrison_api import (
 DAY_MS = 86_400_000
 # A module constant: reading Side.LONG goes through a descriptor in Python 3.11.
 _LONG = Side.LONG
+
+
+class MarkSource(Protocol):
+    """Where a symbol's latest close can be read when it is needed, instead of pushed every bar.
+
+    The replay's series state is one: ``closes[pos]`` is the close of the bar
+    it is on (``pos`` is -1 before its first bar).
+    """
+
+    @property
+    def closes(self) -> Sequence[float]: ...
+
+    @property
+    def pos(self) -> int: ...
 
 
 @attrs.define
@@ -40,6 +57,9 @@ class Ledger:
         self.leverage = leverage
         self.positions: dict[str, Position] = {}
         self.marks: dict[str, float] = {}
+        #: Symbols whose mark is read from a source (the replay's one series of
+        #: the symbol) rather than taken from ``marks``.
+        self.mark_sources: dict[str, MarkSource] = {}
         self.peak_equity = starting_balance
         self.day_start_equity = starting_balance
         self._day = start_ms // DAY_MS
@@ -55,8 +75,14 @@ class Ledger:
         unrealised = 0.0
         exposure = 0.0
         marks = self.marks
+        sources = self.mark_sources
         for symbol, pos in self.positions.items():
-            price = marks.get(symbol, pos.entry_price)
+            source = sources.get(symbol)
+            if source is None:
+                price = marks.get(symbol, pos.entry_price)
+            else:
+                at = source.pos
+                price = source.closes[at] if at >= 0 else pos.entry_price
             qty = pos.qty
             move = (price - pos.entry_price) * qty
             unrealised += move if pos.side is _LONG else -move

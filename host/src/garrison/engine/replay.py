@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple, cast
@@ -93,6 +94,9 @@ class _SeriesState:
     phantoms: list[Any]
     #: Index of the bar being processed; -1 before the first.
     pos: int = -1
+    #: Push the close into the ledger's marks on every bar? Only where the
+    #: symbol has several series; otherwise the ledger reads ``closes[pos]``.
+    pushes_mark: bool = True
 
 
 class SeriesView(Mapping[str, float]):
@@ -290,6 +294,14 @@ class ReplayEngine:
                 self._calls_unscreened += max(0, len(s) - int(use.strategy.warmup or 0))
             state.wake = any_wake.tolist()
             states.append(state)
+        # A symbol replayed in one series is marked at that series' close, read
+        # by the ledger when it values the account. With several series, the
+        # latest close could be any of theirs: those push it on every bar.
+        series_per_symbol = Counter(state.symbol for state in states)
+        for state in states:
+            if series_per_symbol[state.symbol] == 1:
+                state.pushes_mark = False
+                self._ledger.mark_sources[state.symbol] = state
         return states
 
     def _commit_step(self) -> None:
@@ -354,9 +366,10 @@ class ReplayEngine:
         on_phantoms = pipeline.on_phantoms
         on_signals = pipeline.on_signals
         staged = pipeline.staged
-        # Every symbol's mark follows its last close, held or not: storing it
-        # costs less than asking whether the symbol is held. The ledger values
-        # only positions, and sets the mark itself when one opens.
+        # Where a symbol has several series, its mark follows its last close,
+        # held or not: storing it costs less than asking whether the symbol is
+        # held. The ledger values only positions, and sets the mark itself
+        # when one opens.
         marks = self._ledger.marks
         clock = self._clock
         interval = self._equity_interval
@@ -391,7 +404,8 @@ class ReplayEngine:
                     done = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
                     if done:
                         on_executions(done)
-                marks[st.symbol] = st.closes[i]
+                if st.pushes_mark:
+                    marks[st.symbol] = st.closes[i]
                 if st.phantoms:
                     resolved = phantoms_on_bar(
                         st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
