@@ -330,15 +330,20 @@ class ExchangeMinimums:
         by ``check`` itself.
         """
         step = market.lot_step
+        min_qty = market.min_qty
         max_qty = market.max_qty
+        min_notional = market.min_notional
         price = intent.price
+        # _floor and _ceiling written out, and intent.notional too: this runs
+        # for every entry, and each call would cost more than its arithmetic.
         return (
             (not step > 0 or abs(qty - round(qty / step) * step) <= REL_TOL * max(qty, step))
-            and qty >= _floor(market.min_qty)
-            and (max_qty is None or qty <= _ceiling(max_qty))
+            and qty >= min_qty - REL_TOL * abs(min_qty)
+            and (max_qty is None or qty <= max_qty + REL_TOL * abs(max_qty))
             and math.isfinite(price)
             and price > 0
-            and intent.notional >= _floor(market.min_notional)
+            and abs(qty * price * market.contract_size)
+            >= min_notional - REL_TOL * abs(min_notional)
         )
 
 
