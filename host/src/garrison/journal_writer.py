@@ -16,6 +16,7 @@ file and exits.
 from __future__ import annotations
 
 import enum
+import gc
 import json
 import os
 import pickle
@@ -177,6 +178,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("normal", "full"):
         sys.stderr.write("usage: python -m garrison.journal_writer PATH normal|full\n")
         return 2
+    # Batches are tuples and dicts of plain values, freed by reference counting;
+    # the cyclic collector would only walk every batch as it is unpickled.
+    gc.disable()
     # Answers go to a private copy of stdout; anything else printed lands on stderr.
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
