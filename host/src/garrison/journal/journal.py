@@ -405,10 +405,13 @@ class Journal(JournalReader):
                 self.flush()
         finally:
             self._closed = True
+            # This connection first: with the writer's still open it is not the
+            # file's last, so it does not checkpoint the WAL; the writer process
+            # does, after this returns.
             try:
-                self._writer.close()
-            finally:
                 self._db.close()
+            finally:
+                self._writer.close()
 
     def __enter__(self) -> Journal:
         return self

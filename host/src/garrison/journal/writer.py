@@ -20,6 +20,7 @@ import pickle
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -50,6 +51,17 @@ def _widen_pipe(stream: BinaryIO) -> None:
         return
     with contextlib.suppress(OSError):  # a smaller pipe only costs time
         fcntl.fcntl(stream.fileno(), set_size, PIPE_BYTES)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=BUSY_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 class BackgroundWriter:
@@ -138,20 +150,25 @@ class BackgroundWriter:
             raise JournalError(f"{error} (journal {self._path})")
 
     def close(self) -> None:
-        """Let the process finish, and stop it."""
+        """Tell the process its input has ended, and return.
+
+        Every batch it acknowledged is committed by then. It closes its
+        connection and exits on its own: as the file's last connection it
+        checkpoints the WAL, which no caller needs to wait for. A daemon
+        thread reaps it (killing it if it has not exited within
+        ``BUSY_TIMEOUT_S``).
+        """
         proc, self._proc = self._proc, None
         if proc is None:
             return
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
-            proc.wait(timeout=BUSY_TIMEOUT_S)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+        except OSError:
+            pass  # it died already: the reaper collects its exit status
+        threading.Thread(
+            target=_reap, args=(proc,), name="garrison-journal-writer-reaper", daemon=True
+        ).start()
 
     def _stdin(self) -> BinaryIO:
         assert self._proc is not None
