@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from garrison_api import Event, Level, Notifier
+from garrison_api import Event, Level, Notifier, Scalar
 
 
 class EventSink(Protocol):
     def record_event(self, event: Event) -> None: ...
+
+    def record_event_fields(
+        self,
+        ts: int,
+        kind: str,
+        message: str,
+        level: Level,
+        source: str,
+        data: Mapping[str, Scalar],
+    ) -> None: ...
 
 
 class PluginGuard:
@@ -108,6 +118,22 @@ class EventBus:
                 )
         if self._notifiers:
             self._queue.append(event)
+
+    def emit_fields(
+        self, ts: int, kind: str, message: str, level: Level, source: str, data: dict[str, Scalar]
+    ) -> None:
+        """``emit(Event(ts, kind, message, level, source, data))``.
+
+        When no hook and no notifier would see the event, only the journal
+        takes it, and it is journaled from its fields without an Event being
+        built (the pipeline emits two per trade). ``data`` must be a dict of
+        the caller's own that nobody changes afterwards.
+        """
+        if self._hook is None and not self._notifiers:
+            self._sink.record_event_fields(ts, kind, message, level, source, data)
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            return
+        self.emit(Event(ts, kind, message, level, source, data))
 
     def _emit_internal(self, event: Event) -> None:
         # Failure reports skip the hook broadcast (which may be what failed).

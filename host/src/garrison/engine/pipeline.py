@@ -331,7 +331,7 @@ class Pipeline:
         """Book what the broker executed during a bar."""
         ledger = self._ledger
         journal = self._journal
-        emit = self._bus.emit
+        emit = self._bus.emit_fields
         for ex in executions:
             fill = ex.fill
             journal.record_fill(fill)
@@ -355,20 +355,18 @@ class Pipeline:
                 journal.record_position(fill.ts, "open", pos)
                 side = pos.side._value_
                 emit(
-                    Event(  # positional, in Event's field order
-                        fill.ts,
-                        "position.opened",
-                        f"{side} {pos.qty:g} {symbol} at {fill.price:g}",
-                        _INFO,
-                        pos.strategy,
-                        {
-                            "symbol": symbol,
-                            "side": side,
-                            "qty": pos.qty,
-                            "price": fill.price,
-                            "stop": pos.stop,
-                        },
-                    )
+                    fill.ts,
+                    "position.opened",
+                    f"{side} {pos.qty:g} {symbol} at {fill.price:g}",
+                    _INFO,
+                    pos.strategy,
+                    {
+                        "symbol": symbol,
+                        "side": side,
+                        "qty": pos.qty,
+                        "price": fill.price,
+                        "stop": pos.stop,
+                    },
                 )
                 continue
             closing = ledger.positions.get(fill.symbol)
@@ -386,20 +384,18 @@ class Pipeline:
             side = trade.side._value_
             reason = trade.exit_reason._value_
             emit(
-                Event(
-                    fill.ts,
-                    "trade.closed",
-                    f"{side} {trade.symbol} closed by {reason}: pnl {trade.pnl:+.2f}",
-                    _INFO,
-                    trade.strategy,
-                    {
-                        "symbol": trade.symbol,
-                        "side": side,
-                        "pnl": trade.pnl,
-                        "r": trade.r_multiple,
-                        "reason": reason,
-                    },
-                )
+                fill.ts,
+                "trade.closed",
+                f"{side} {trade.symbol} closed by {reason}: pnl {trade.pnl:+.2f}",
+                _INFO,
+                trade.strategy,
+                {
+                    "symbol": trade.symbol,
+                    "side": side,
+                    "pnl": trade.pnl,
+                    "r": trade.r_multiple,
+                    "reason": reason,
+                },
             )
             self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
 

@@ -60,6 +60,8 @@ IntentItem = tuple[OrderIntent, bool]
 PositionItem = tuple[int, str, Position]
 PhantomItem = tuple[str, str, Outcome]
 EquityItem = tuple[int, float, float, int]
+#: An event as its fields: ts, kind, level value, source, message, data.
+EventItem = tuple[int, str, str, str, str, Mapping[str, Any]]
 
 
 def from_json(text: str | None) -> Any:
@@ -246,8 +248,9 @@ def equity_row(run_id: str, item: EquityItem) -> Row:
     return (run_id, int(ts), balance, equity, int(open_positions))
 
 
-def event_row(run_id: str, e: Event) -> Row:
-    return (run_id, int(e.ts), e.kind, e.level._value_, e.source, e.message, _plain(e.data))
+def event_row(run_id: str, item: EventItem) -> Row:
+    ts, kind, level, source, message, data = item
+    return (run_id, int(ts), kind, level, source, message, _plain(data))
 
 
 # --- decoders: sqlite3.Row -> value ------------------------------------------------------

@@ -32,10 +32,12 @@ import numpy.typing as npt
 from garrison_api import (
     Event,
     Fill,
+    Level,
     Order,
     OrderIntent,
     Outcome,
     Position,
+    Scalar,
     Score,
     Signal,
     Trade,
@@ -129,7 +131,7 @@ class Journal(JournalReader):
         self._trades = _Buffer[Trade](TABLES["trades"], codec.trade_row)
         self._phantoms = _Buffer[codec.PhantomItem](TABLES["phantoms"], codec.phantom_row)
         self._equity = _Buffer[codec.EquityItem](TABLES["equity"], codec.equity_row)
-        self._events = _Buffer[Event](TABLES["events"], codec.event_row)
+        self._events = _Buffer[codec.EventItem](TABLES["events"], codec.event_row)
         self._buffers: tuple[_Buffer[Any], ...] = (
             self._signals,
             self._scores,
@@ -301,7 +303,23 @@ class Journal(JournalReader):
         return list(self._curve)
 
     def record_event(self, event: Event) -> None:
-        self._add_event(event)
+        e = event
+        self._add_event((e.ts, e.kind, e.level._value_, e.source, e.message, e.data))
+
+    def record_event_fields(
+        self,
+        ts: int,
+        kind: str,
+        message: str,
+        level: Level,
+        source: str,
+        data: Mapping[str, Scalar],
+    ) -> None:
+        """``record_event(Event(...))`` of these fields, without building the Event.
+
+        ``data`` is journaled as it is at the next commit: pass a dict nobody changes.
+        """
+        self._add_event((ts, kind, level._value_, source, message, data))
 
     @property
     def pending(self) -> int:
