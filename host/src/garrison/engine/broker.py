@@ -88,9 +88,7 @@ class SimulatedBroker:
         return self._triggers.setdefault(symbol, [-math.inf, math.inf])
 
     def _retrigger(self, symbol: str) -> None:
-        levels = self._triggers.get(symbol)
-        if levels is None:
-            levels = self.trigger(symbol)
+        levels = self.trigger(symbol)
         if self._pending.get(symbol):
             levels[0], levels[1] = math.inf, -math.inf  # any bar: the order fills at its open
             return

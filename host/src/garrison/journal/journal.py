@@ -304,7 +304,7 @@ class Journal(JournalReader):
 
     def record_event(self, event: Event) -> None:
         e = event
-        self._add_event((e.ts, e.kind, e.level._value_, e.source, e.message, e.data))
+        self.record_event_fields(e.ts, e.kind, e.message, e.level, e.source, e.data)
 
     def record_event_fields(
         self,
