@@ -12,10 +12,15 @@ additive changes only within a major version.
 from garrison_api.components import (
     COMPONENT_KINDS,
     BarMask,
+    BlobStore,
     Clock,
     Columns,
+    ComponentServices,
+    FeatureScorer,
     KeyValueStore,
+    Lifecycle,
     Notifier,
+    OutcomeAware,
     RiskRule,
     Scorer,
     ScreenedStrategy,
@@ -51,7 +56,7 @@ from garrison_api.types import (
     Veto,
 )
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "COMPONENT_KINDS",
@@ -59,19 +64,23 @@ __all__ = [
     "AccountState",
     "Atr",
     "BarMask",
+    "BlobStore",
     "Candle",
     "Clock",
     "Columns",
     "ComponentEntry",
+    "ComponentServices",
     "DuplicateComponentError",
     "Ema",
     "Event",
     "ExitReason",
+    "FeatureScorer",
     "Fill",
     "Highest",
     "IndicatorSpec",
     "KeyValueStore",
     "Level",
+    "Lifecycle",
     "Lowest",
     "Market",
     "Notifier",
@@ -80,6 +89,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Outcome",
+    "OutcomeAware",
     "Position",
     "Registry",
     "RiskRule",

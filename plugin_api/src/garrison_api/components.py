@@ -40,13 +40,90 @@ class Clock(Protocol):
 
 
 class KeyValueStore(Protocol):
-    """A plugin's own persistent namespace in the host's storage (JSON-serialisable values)."""
+    """A plugin's own persistent namespace in the host's storage (JSON-serialisable values).
+
+    Each component use has its own namespace, kept apart per mode: a backtest
+    never sees (or overwrites) what a live or paper run of the same profile
+    stored. Every ``set`` is durable when it returns.
+    """
 
     def get(self, key: str, default: Any = None) -> Any: ...
 
     def set(self, key: str, value: Any) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class BlobStore(Protocol):
+    """A component's own store of named binary files (model weights, tables). API 1.1.
+
+    Scoped like :class:`KeyValueStore` (per component use and mode). ``put``
+    is durable when it returns and gives back the SHA-256 (hex) of the bytes,
+    so a model can be traced to the exact file that scored a signal.
+    """
+
+    def put(self, name: str, data: bytes) -> str:
+        """Store ``data`` under ``name`` (replacing it); return its SHA-256 hex digest."""
+        ...
+
+    def get(self, name: str) -> bytes | None:
+        """The bytes stored under ``name``, or None."""
+        ...
+
+    def sha256(self, name: str) -> str | None:
+        """The SHA-256 hex digest of what is stored under ``name``, or None."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Forget ``name``; deleting a missing name is not an error."""
+        ...
+
+    def names(self) -> list[str]:
+        """Every stored name, sorted."""
+        ...
+
+
+class ComponentServices(Protocol):
+    """What the host hands a component's optional ``start(services)``. API 1.1.
+
+    ``name`` is the component's use name in the profile; ``mode`` is
+    ``replay``, ``paper`` or ``live``. ``storage`` and ``blobs`` are the
+    component's own namespaces (see :class:`KeyValueStore`).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def storage(self) -> KeyValueStore: ...
+
+    @property
+    def blobs(self) -> BlobStore: ...
+
+    def emit(self, event: Event) -> None:
+        """Put an event on the host's bus (journaled, sent to notifiers)."""
+        ...
+
+
+@runtime_checkable
+class Lifecycle(Protocol):
+    """Optional for every component (API 1.1): set up before the first call, tidy up after.
+
+    ``start`` is called once, before the component's first call, with its
+    services (restore saved state there); ``stop`` once, after its last call,
+    also when the run fails or is interrupted. A component that raises in
+    ``start`` is not used for the run (the host says so with an event).
+    """
+
+    def start(self, services: ComponentServices) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class StrategyContext(Protocol):
@@ -58,10 +135,24 @@ class StrategyContext(Protocol):
     @property
     def storage(self) -> KeyValueStore: ...
 
-    def indicators(self, symbol: str) -> Mapping[str, float]:
+    def indicators(self, symbol: str, timeframe: str | None = None) -> Mapping[str, float]:
         """Current values of the indicators this strategy declared, for ``symbol``.
 
-        Values are ``nan`` until enough history has been seen.
+        Values are ``nan`` until enough history has been seen. ``timeframe``
+        (API 1.1) picks the series: one of the strategy's ``timeframes`` (its
+        ``indicators``) or a key of its ``context_indicators``. None means the
+        timeframe of the candle being decided on, or the symbol's only series.
+        A series of another timeframe is read as of its last *closed* bar.
+        """
+        ...
+
+    def candles(self, symbol: str, timeframe: str, n: int) -> Sequence[Candle]:
+        """The last ``n`` closed candles of ``symbol`` in ``timeframe``, oldest first. API 1.1.
+
+        Fewer at the start of the data. The series must be one the strategy
+        reads (a decision or context timeframe), and ``n`` at most the
+        strategy's ``warmup`` (at least 1): that is what the host keeps in
+        every mode, so a larger ``n`` is refused in replay as it would be live.
         """
         ...
 
@@ -81,9 +172,21 @@ class StrategyContext(Protocol):
 class Strategy(Protocol):
     """Turns closed candles into signals.
 
-    ``warmup`` is how many bars per symbol the strategy needs before its first
-    decision; ``timeframes`` lists the bar sizes it wants (``"5m"``, ``"4h"``);
-    ``indicators`` maps the names it reads from ``ctx.indicators`` to specs.
+    ``timeframes`` lists the bar sizes it decides on (``"5m"``, ``"4h"``; empty:
+    every timeframe the feed has); ``indicators`` maps the names it reads from
+    ``ctx.indicators`` to specs, computed on each of those timeframes.
+
+    The warm-up rule: ``on_candle`` is called on a bar only when at least
+    ``warmup`` earlier bars of the same series have closed; the host keeps the
+    last ``warmup`` closed bars of every series the strategy reads (for
+    ``ctx.candles``); and a replay that starts at a date loads ``warmup`` bars
+    of each of those series before it, so the first bar of the window is warm.
+
+    Optional (API 1.1): ``context_indicators``, a mapping of other timeframes
+    to the indicators the strategy reads there without deciding on them
+    (``{"4h": {"trend": Ema("close", 50)}}``; ``{"4h": {}}`` for candles only);
+    ``on_outcome`` (see :class:`OutcomeAware`); ``start``/``stop`` (see
+    :class:`Lifecycle`).
     """
 
     Params: ClassVar[type]
@@ -129,8 +232,24 @@ class ScreenedStrategy(Strategy, Protocol):
         ...
 
 
+@runtime_checkable
+class OutcomeAware(Protocol):
+    """Optional for strategies (API 1.1): told how each of their signals turned out.
+
+    The host calls ``on_outcome`` once per entry signal of the strategy that
+    resolves, as a closed trade or as a phantom, in market-time order and
+    before the strategy's next ``on_candle``.
+    """
+
+    def on_outcome(self, outcome: Outcome) -> None: ...
+
+
 class Scorer(Protocol):
-    """Rates signals; online scorers also learn from outcomes."""
+    """Rates signals; online scorers also learn from outcomes.
+
+    Optional (API 1.1): ``feature_names``, the ordered names of the signal
+    features the scorer reads (see :class:`FeatureScorer`).
+    """
 
     Params: ClassVar[type]
 
@@ -139,6 +258,17 @@ class Scorer(Protocol):
     def learn(self, outcome: Outcome) -> None:
         """Called once per closed trade and per resolved phantom."""
         ...
+
+
+@runtime_checkable
+class FeatureScorer(Protocol):
+    """A scorer that says which signal features it reads, in its model's order. API 1.1.
+
+    The host does not call ``score`` for a signal that lacks one of them; it
+    records the missing names instead (a gate then refuses, a shadow passes).
+    """
+
+    feature_names: tuple[str, ...]
 
 
 class Sizer(Protocol):
@@ -191,10 +321,15 @@ def component_params(component: type) -> type:
 __all__ = [
     "COMPONENT_KINDS",
     "BarMask",
+    "BlobStore",
     "Clock",
     "Columns",
+    "ComponentServices",
+    "FeatureScorer",
     "KeyValueStore",
+    "Lifecycle",
     "Notifier",
+    "OutcomeAware",
     "RiskRule",
     "Scorer",
     "ScreenedStrategy",

@@ -54,8 +54,10 @@ class TradingState(enum.StrEnum):
     """What the host lets through the risk chain.
 
     ``running`` lets everything through; ``reducing`` lets only orders that
-    shrink a position; ``halted`` lets nothing new through (protective stops
-    already resting at the exchange keep working).
+    shrink a position (an operator's choice); ``halted`` is the kill switch:
+    no entries, while exits still pass unless the profile's ``trading_state``
+    rule says ``halted_blocks_exits = true``. Protective stops already resting
+    at the exchange keep working in every state.
     """
 
     RUNNING = "running"
@@ -137,6 +139,10 @@ class Signal:
     ``entry`` and re-anchors them on the actual fill price (Turtle's "stop at
     fill − 2N"), otherwise they stay where they are. ``features`` are named
     numbers for scorers and the journal.
+
+    ``side`` is always the side of the *position*: an exit signal with
+    ``side=LONG`` asks to close a long (it sells). ``ts`` is the open time of
+    the candle the strategy decided on.
     """
 
     symbol: str
@@ -149,6 +155,13 @@ class Signal:
     reason: str = ""
     features: Mapping[str, float] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
     bracket_from_fill: bool = False
+    #: False makes the signal phantom-only: journaled, scored and followed to
+    #: its outcome like any other, but never sized or ordered. (API 1.1)
+    execute: bool = True
+    #: How long, in market milliseconds after its (phantom) fill, the phantom
+    #: of this signal may run before it resolves at the close as ``horizon``;
+    #: None takes the host's ``[engine] phantom_max_bars``. (API 1.1)
+    horizon_ms: int | None = None
 
     @property
     def risk_per_unit(self) -> float | None:
@@ -215,6 +228,8 @@ class Order:
     order_type: OrderType
     status: OrderStatus = OrderStatus.OPEN
     price: float | None = None
+    #: Why the order ended as it did (a rejection's or cancellation's reason). (API 1.1)
+    reason: str = ""
 
 
 @attrs.frozen
@@ -246,6 +261,8 @@ class Position:
     take_profit: float | None = None
     strategy: str = ""
     intent_id: str = ""
+    #: The journaled signal that opened the position, when one did. (API 1.1)
+    signal_id: str | None = None
 
     @property
     def notional(self) -> float:
@@ -273,7 +290,14 @@ class Trade:
 
 @attrs.frozen
 class Outcome:
-    """How a signal turned out, real or phantom; what online scorers learn from."""
+    """How a signal turned out, real or phantom; what online scorers learn from.
+
+    ``r_multiple`` is the result in units of the initial risk (entry to stop);
+    for a real trade it is net of fees. Since API 1.1 an outcome names the
+    journaled signal it belongs to (``signal_id``), the gating score the
+    signal got (``score``, None when no scorer rated it) and the prices it
+    was measured between.
+    """
 
     signal: Signal
     strategy: str
@@ -281,6 +305,10 @@ class Outcome:
     exit_reason: ExitReason
     closed_ts: int
     phantom: bool
+    signal_id: str = ""
+    score: float | None = None
+    entry_price: float = float("nan")
+    exit_price: float = float("nan")
 
     @property
     def won(self) -> bool:
@@ -306,7 +334,10 @@ class AccountState:
 
     ``equity`` is balance plus unrealised profit; ``peak_equity`` is the highest
     equity seen in this run; ``day_start_equity`` is equity at the start of the
-    current UTC day.
+    current UTC day. ``used_margin`` is the margin of the open positions.
+    ``pending`` (API 1.1) holds every order the risk chain has approved that
+    has not filled yet, those approved earlier in the same step included:
+    rules that count positions, exposure or margin must count them too.
     """
 
     ts: int
@@ -318,10 +349,31 @@ class AccountState:
     positions: tuple[Position, ...] = ()
     state: TradingState = TradingState.RUNNING
     leverage: float = 1.0
+    pending: tuple[OrderIntent, ...] = ()
+
+    @property
+    def pending_entries(self) -> tuple[OrderIntent, ...]:
+        """Approved, unfilled orders that open or add to a position."""
+        return tuple(p for p in self.pending if not p.reduce_only)
+
+    def pending_entry(self, symbol: str) -> OrderIntent | None:
+        """The first approved, unfilled entry in ``symbol``, if any."""
+        for intent in self.pending:
+            if intent.symbol == symbol and not intent.reduce_only:
+                return intent
+        return None
+
+    @property
+    def pending_margin(self) -> float:
+        """Margin the pending entries will take when they fill (notional / leverage)."""
+        if not self.pending or self.leverage <= 0:
+            return 0.0
+        return sum(p.notional for p in self.pending if not p.reduce_only) / self.leverage
 
     @property
     def free_margin(self) -> float:
-        return self.equity - self.used_margin
+        """Equity not yet committed as margin, to open positions or to pending entries."""
+        return self.equity - self.used_margin - self.pending_margin
 
     @property
     def drawdown(self) -> float:
