@@ -13,6 +13,7 @@
 It depends on ``garrison_api`` and numpy only, and never on the host.
 """
 
+from garrison_api.testing.blobs import MemoryBlobStore
 from garrison_api.testing.candles import CANDLE_COLUMNS, candles_from_csv, random_walk
 from garrison_api.testing.clock import FakeClock
 from garrison_api.testing.columns import screen_of, series_columns
@@ -22,6 +23,7 @@ from garrison_api.testing.contracts import SizerContract, StrategyContract
 from garrison_api.testing.lookahead import LookaheadMismatch, LookaheadReport, check_lookahead
 from garrison_api.testing.runner import RunResult, VetoedSignal, merge_candles, run_strategy
 from garrison_api.testing.screen import ScreenReport, check_screen
+from garrison_api.testing.services import StubServices
 from garrison_api.testing.store import MemoryStore
 from garrison_api.testing.timeframes import timeframe_ms
 
@@ -30,12 +32,14 @@ __all__ = [
     "FakeClock",
     "LookaheadMismatch",
     "LookaheadReport",
+    "MemoryBlobStore",
     "MemoryStore",
     "RunResult",
     "ScreenReport",
     "SizerContract",
     "StrategyContract",
     "StubContext",
+    "StubServices",
     "VetoedSignal",
     "candles_from_csv",
     "canonical",
