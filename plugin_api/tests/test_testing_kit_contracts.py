@@ -19,6 +19,7 @@ from garrison_api import (
     Score,
     Side,
     Signal,
+    Sma,
     StrategyContext,
 )
 from garrison_api.testing import SizerContract, StrategyContract
@@ -93,8 +94,10 @@ class ReadsTheClock(Channel):
 
 
 class SignalsEarly(Channel):
+    """Never asked before warm-up (the runner gates), it stamps its first signal at bar 0."""
+
     def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
-        if candle.ts == 0:
+        if candle.ts == self.warmup * 300_000:
             return (Signal(candle.symbol, 0, Side.LONG, entry=candle.close),)
         return super().on_candle(candle, ctx)
 
@@ -204,6 +207,85 @@ def test_a_contract_without_make_strategy_says_what_is_missing() -> None:
 
     with pytest.raises(AttributeError, match="Incomplete must set 'make_strategy'"):
         Incomplete().test_deterministic()
+
+
+# -- API 1.1: context timeframes and optional methods -------------------------
+
+
+# 50 hourly bars per symbol: the same 50 hours as the 5m CANDLES.
+HOURLY = [
+    attrs.evolve(c, timeframe="1h", ts=c.ts * 12)
+    for symbol, seed in (("AUSDT", 5), ("BUSDT", 6))
+    for c in random_walk(symbol, 50, seed)
+]
+
+
+class HourlyFiltered(Channel):
+    """Decides on 5m; takes breakouts only while the last closed hourly close is above its SMA."""
+
+    timeframes: tuple[str, ...] = ("5m",)
+
+    def __init__(self, params: ChannelParams | None = None) -> None:
+        super().__init__(params)
+        self.context_indicators: Mapping[str, Mapping[str, IndicatorSpec]] = {
+            "1h": {"sma": Sma("close", 3)}
+        }
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        last = ctx.candles(candle.symbol, "1h", 1)
+        if last and last[-1].close > ctx.indicators(candle.symbol, "1h")["sma"]:
+            return super().on_candle(candle, ctx)
+        return ()
+
+    def on_outcome(self, outcome: object) -> None:
+        pass
+
+
+class TestHourlyFilteredContract(StrategyContract):
+    make_strategy = HourlyFiltered
+    candles = CANDLES + HOURLY
+    lookahead_cutoffs = 4
+
+
+def with_context(context: object, **attributes: Any) -> Callable[[], Any]:
+    def make() -> Any:
+        strategy = HourlyFiltered()
+        strategy.context_indicators = context  # type: ignore[assignment]
+        for name, value in attributes.items():
+            setattr(strategy, name, value)
+        return strategy
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (with_context(["1h"]), "context_indicators must be a Mapping"),
+        (with_context({"1 hour": {}}), "timeframe '1 hour' is not a bar size"),
+        (with_context({"1h": {"sma": 3}}), r"context_indicators\['1h'\]\['sma'\] = 3 is not an"),
+        (with_context({"1h": {"sma": Sma("close", 30)}}), "warmup = 10 is shorter than indicator"),
+        (with_context({"5m": {}}), "also a decision timeframe"),
+        (with_context({"1h": {}}, on_outcome=3), "on_outcome must be a method, got 3"),
+        (with_context({"1h": {}}, start="go"), "start must be a method"),
+    ],
+)
+def test_badly_declared_1_1_attributes_fail(factory: Callable[[], Any], message: str) -> None:
+    contract = contract_for(factory)
+    with pytest.raises(AssertionError, match=message):
+        contract.test_declares_optional_api_1_1_attributes_well()
+
+
+def test_a_context_strategy_needs_candles_of_its_context_timeframes() -> None:
+    contract = contract_for(HourlyFiltered)  # given 5m candles only
+    with pytest.raises(AssertionError, match=r"has no candles of \['1h'\], which HourlyFiltered"):
+        contract.test_runs_with_its_context_timeframes()
+
+
+def test_a_strategy_without_1_1_attributes_passes_those_checks() -> None:
+    contract = contract_for(Channel)
+    contract.test_declares_optional_api_1_1_attributes_well()
+    contract.test_runs_with_its_context_timeframes()
 
 
 # -- sizers -------------------------------------------------------------------

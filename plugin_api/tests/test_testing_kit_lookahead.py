@@ -7,8 +7,18 @@ from typing import ClassVar
 
 import attrs
 import pytest
-from garrison_api import Atr, Candle, Highest, IndicatorSpec, Lowest, Side, Signal, StrategyContext
-from garrison_api.testing import check_lookahead, random_walk
+from garrison_api import (
+    Atr,
+    Candle,
+    Highest,
+    IndicatorSpec,
+    Lowest,
+    Side,
+    Signal,
+    Sma,
+    StrategyContext,
+)
+from garrison_api.testing import check_lookahead, random_walk, run_strategy
 
 
 @attrs.frozen
@@ -130,3 +140,62 @@ def test_bad_arguments() -> None:
         check_lookahead(Breakout, CANDLES, cutoffs=0)
     with pytest.raises(ValueError, match="check_lookahead needs candles, got none"):
         check_lookahead(Breakout, [])
+
+
+# -- several timeframes: cut by close time ------------------------------------
+
+HOUR = 3_600_000
+FIVE = random_walk("AUSDT", 1_200, 5)
+# An hourly series of its own that starts 20 hours in: the first cut sees none of it.
+HOURLY = [attrs.evolve(c, ts=c.ts + 20 * HOUR) for c in random_walk("AUSDT", 80, 6, timeframe="1h")]
+
+
+class HourlyTrend(Breakout):
+    """Honest: 5m breakouts taken only with the last closed hourly bar above its SMA(5)."""
+
+    timeframes: tuple[str, ...] = ("5m",)
+    context_indicators: Mapping[str, Mapping[str, IndicatorSpec]] = {"1h": {"sma": Sma("close", 5)}}
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        hourly = ctx.candles(candle.symbol, "1h", 1)
+        sma = ctx.indicators(candle.symbol, "1h")["sma"]
+        if not hourly or not hourly[-1].close > sma:
+            return ()
+        return super().on_candle(candle, ctx)
+
+
+class HourlyBackdater(HourlyTrend):
+    """Peeks: when an hourly bar closes up, it signals as of that hour's first 5m bar."""
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        hourly = ctx.candles(candle.symbol, "1h", 1)
+        if not hourly or hourly[-1].ts + HOUR != ctx.clock.now_ms():
+            return ()
+        bar = hourly[-1]
+        if bar.close <= bar.open:
+            return ()
+        return (Signal(candle.symbol, bar.ts, Side.LONG, entry=bar.open),)
+
+
+def test_several_timeframes_are_cut_by_close_time() -> None:
+    report = check_lookahead(HourlyTrend, [*FIVE, *HOURLY], cutoffs=8)
+    assert report.ok, report.describe()
+    assert report.by_close
+    closes = {c.ts + 300_000 for c in FIVE} | {c.ts + HOUR for c in HOURLY}
+    assert set(report.cutoffs) <= closes
+    assert report.cutoffs[0] < HOURLY[0].ts + HOUR  # a prefix without any hourly bar works
+    assert len(run_strategy(HourlyTrend(), [*FIVE, *HOURLY]).signals) > 3
+
+
+def test_a_strategy_back_dating_what_a_longer_bar_told_it_fails() -> None:
+    report = check_lookahead(HourlyBackdater, [*FIVE, *HOURLY], cutoffs=8)
+    assert not report.ok
+    assert {m.what for m in report.mismatches} == {"signal"}
+    assert all(m.by_close for m in report.mismatches)
+    assert "cut at close time" in report.describe()
+
+
+def test_one_timeframe_reports_open_times_as_before() -> None:
+    report = check_lookahead(Breakout, CANDLES[:100], cutoffs=3)
+    assert not report.by_close
+    assert report.cutoffs == (24 * 300_000, 49 * 300_000, 74 * 300_000)

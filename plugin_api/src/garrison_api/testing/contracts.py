@@ -28,15 +28,35 @@ from unittest import mock
 import attrs
 
 from garrison_api.components import Sizer, Strategy, component_params
-from garrison_api.indicators import Atr, Ema, Highest, Lowest, Sma
 from garrison_api.testing.compare import same
+from garrison_api.testing.incremental import make_updater
 from garrison_api.testing.lookahead import check_lookahead
 from garrison_api.testing.runner import RunResult, run_strategy
 from garrison_api.testing.screen import check_screen
+from garrison_api.testing.steps import plan_steps
 from garrison_api.testing.timeframes import timeframe_ms
 from garrison_api.types import AccountState, Candle, Market, Score, Side, Signal
 
-_SPEC_TYPES = (Highest, Lowest, Atr, Sma, Ema)
+
+def _is_spec(spec: object) -> bool:
+    """Whether ``spec`` is an indicator spec the host can compute (the kit can update it)."""
+    try:
+        make_updater(spec)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_specs(where: str, specs: object, warmup: int) -> None:
+    assert isinstance(specs, Mapping), f"{where} must be a Mapping, got {specs!r}"
+    for key, spec in specs.items():
+        assert isinstance(key, str), f"{where} key {key!r} is not a str"
+        assert key, f"{where} has an empty name"
+        assert _is_spec(spec), f"{where}[{key!r}] = {spec!r} is not an indicator spec"
+        assert warmup >= spec.warmup, (
+            f"warmup = {warmup} is shorter than indicator {key!r} of {where} needs "
+            f"({spec.warmup}): the host loads only warmup bars of each series before a window"
+        )
 
 
 def _resolve(owner: object, name: str) -> Any:
@@ -100,6 +120,9 @@ class StrategyContract:
     - ``candles``: candles (one or more symbols) on which it signals at least
       once, as a list or a zero-argument method returning one;
     - optionally ``markets`` (symbol -> Market) and ``lookahead_cutoffs``.
+
+    A strategy that declares ``context_indicators`` needs candles of those
+    timeframes too (each symbol it decides on, every context timeframe).
     """
 
     markets: ClassVar[Mapping[str, Market] | None] = None
@@ -140,15 +163,46 @@ class StrategyContract:
         assert isinstance(timeframes, tuple), f"{name}.timeframes must be a tuple"
         for timeframe in timeframes:
             timeframe_ms(timeframe)
-        indicators = strategy.indicators
-        assert isinstance(indicators, Mapping), f"{name}.indicators must be a Mapping"
-        for key, spec in indicators.items():
-            assert isinstance(key, str), f"{name}.indicators key {key!r} is not a str"
-            assert key, f"{name}.indicators has an empty name"
-            assert isinstance(spec, _SPEC_TYPES), f"{name}.indicators[{key!r}] = {spec!r}"
-            assert warmup >= spec.warmup, (
-                f"{name}.warmup = {warmup} is shorter than indicator {key!r} needs ({spec.warmup})"
-            )
+        _check_specs(f"{name}.indicators", strategy.indicators, warmup)
+
+    def test_declares_optional_api_1_1_attributes_well(self) -> None:
+        strategy = self._make()
+        name = type(strategy).__qualname__
+        context = getattr(strategy, "context_indicators", None)
+        if context is not None:
+            where = f"{name}.context_indicators"
+            assert isinstance(context, Mapping), f"{where} must be a Mapping, got {context!r}"
+            for timeframe, specs in context.items():
+                assert isinstance(timeframe, str), f"{where} key {timeframe!r} is not a str"
+                try:
+                    timeframe_ms(timeframe)
+                except ValueError as exc:
+                    raise AssertionError(f"{where}: {exc}") from None
+                assert timeframe not in strategy.timeframes, (
+                    f"{where} has {timeframe!r}, which is also a decision timeframe: "
+                    "context timeframes are read without deciding on them"
+                )
+                _check_specs(f"{where}[{timeframe!r}]", specs, strategy.warmup)
+        for method in ("on_outcome", "start", "stop"):
+            if hasattr(strategy, method):
+                value = getattr(strategy, method)
+                assert callable(value), f"{name}.{method} must be a method, got {value!r}"
+
+    def test_runs_with_its_context_timeframes(self) -> None:
+        # Only a strategy that reads other timeframes promises anything here.
+        strategy = self._make()
+        context = getattr(strategy, "context_indicators", None)
+        if not context:
+            return
+        candles = self._candles()
+        given = {c.timeframe for c in candles}
+        missing = sorted(set(context) - given)
+        assert not missing, (
+            f"{type(self).__name__}.candles has no candles of {missing}, which "
+            f"{type(strategy).__qualname__} reads as context; give them with the decision ones"
+        )
+        result = run_strategy(strategy, candles, markets=self.markets)
+        assert result.signals, "the strategy never signals on these candles; the checks need some"
 
     def test_signals_on_the_given_candles(self) -> None:
         result = self._run()
@@ -157,19 +211,21 @@ class StrategyContract:
             assert isinstance(signal, Signal)
 
     def test_no_signals_before_warmup(self) -> None:
+        # The runner never asks before warm-up; a signal stamped earlier was back-dated.
         strategy = self._make()
-        first_allowed: dict[str, int] = {}
-        per_symbol: dict[str, list[int]] = {}
-        for candle in sorted(self._candles(), key=lambda c: (c.ts, c.symbol)):
-            if strategy.timeframes and candle.timeframe not in strategy.timeframes:
-                continue
-            per_symbol.setdefault(candle.symbol, []).append(candle.ts)
-        for symbol, stamps in per_symbol.items():
-            if len(stamps) > strategy.warmup:
-                first_allowed[symbol] = stamps[strategy.warmup]
-        for signal in run_strategy(strategy, self._candles(), markets=self.markets).signals:
-            allowed = first_allowed.get(signal.symbol)
-            early = f"signal before warm-up ({strategy.warmup} bars of {signal.symbol}): {signal!r}"
+        plan = plan_steps(strategy, self._candles())
+        first_allowed = {
+            key: bars[strategy.warmup].ts
+            for key, bars in plan.series.items()
+            if len(bars) > strategy.warmup
+        }
+        result = run_strategy(strategy, self._candles(), markets=self.markets)
+        for signal, candle in zip(result.signals, result.decided_on, strict=True):
+            allowed = first_allowed.get((candle.symbol, candle.timeframe))
+            early = (
+                f"signal before warm-up ({strategy.warmup} bars of {candle.symbol} "
+                f"{candle.timeframe}): {signal!r}"
+            )
             assert allowed is not None, early
             assert signal.ts >= allowed, early
 

@@ -1,19 +1,31 @@
 """A small, plain pipeline runner: one strategy, quantity 1, no fees, no slippage.
 
 It is the reference the host's replay engine is compared against, so it is
-written to be obviously right rather than fast. Per symbol, for each closed bar:
+written to be obviously right rather than fast. It follows the host's steps
+(see :mod:`garrison_api.testing.steps`): a step is every bar that closes at
+one instant, across symbols and timeframes, and steps go in close-time
+order. Per symbol, the finest timeframe given is the *execution series*;
+coarser series only give context. Within a step:
 
-1. an order decided at the previous bar's close fills at this bar's open
-   (an entry opens the position; its stop and take-profit are re-anchored on
-   the fill when the signal says ``bracket_from_fill``);
-2. the open position's stop and take-profit rest from the entry bar on: when
-   the bar touches one, the position exits at that level, or at the bar's
-   open if the bar opened beyond it; when a bar touches both, the stop wins;
-3. the strategy decides at the bar's close: an entry while a position is open
-   (or an entry already waits) is refused and recorded as a veto; an exit
-   closes the position at the next bar's open.
+1. every execution bar of the step is booked, for all symbols: an order
+   decided earlier fills at the bar's open (an entry opens the position; its
+   stop and take-profit are re-anchored on the fill when the signal says
+   ``bracket_from_fill``); then the position's stop and take-profit rest
+   intrabar from the entry bar on: when the bar touches one, the position
+   exits at that level, or at the bar's open if the bar opened beyond it;
+   when a bar touches both, the stop wins;
+2. the bars of the series the strategy reads update its context (a 4h bar
+   closing at this instant is already in ``ctx.indicators(symbol, "4h")``);
+3. the strategy decides on every bar of the step in a decision timeframe,
+   longer timeframes first, then symbols in sorted order, each only once
+   ``strategy.warmup`` earlier bars of that series have closed. An entry
+   while a position is open (or an entry already waits) is refused and
+   recorded as a veto; an exit closes the position. Either order fills at
+   the symbol's next execution bar's open, whatever timeframe decided it.
+   A signal with ``execute=False`` is recorded and never ordered.
 
-A position still open when the data ends is not a trade.
+A position still open when the data ends is not a trade. The runner follows
+no phantoms and so calls no ``on_outcome``.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ import attrs
 from garrison_api.components import BarMask, Strategy
 from garrison_api.testing.columns import screen_of
 from garrison_api.testing.context import StubContext
+from garrison_api.testing.services import StubServices
+from garrison_api.testing.steps import SeriesKey, Step, StepPlan, plan_steps
 from garrison_api.types import (
     Candle,
     Event,
@@ -61,6 +75,10 @@ class RunResult:
     events: tuple[Event, ...] = ()
     #: Positions still open when the data ended (not trades).
     open_positions: tuple[Position, ...] = ()
+    #: The candle each signal was decided on, one per signal, in the same order.
+    decided_on: tuple[Candle, ...] = ()
+    #: The signals with ``execute=False``: among ``signals``, never ordered, not vetoes.
+    phantom_only: tuple[Signal, ...] = ()
 
 
 @attrs.frozen
@@ -78,8 +96,10 @@ class _Open:
 
 
 def merge_candles(candles: Iterable[Candle], timeframes: Sequence[str] = ()) -> list[Candle]:
-    """Candles of one or more symbols in pipeline order: by ``ts``, then by ``symbol``.
+    """Candles of one or more symbols, one timeframe each, ordered by ``ts`` then ``symbol``.
 
+    The single-series order of garrison-api 1.0 (:func:`run_strategy` cuts
+    candles into steps instead; see :func:`garrison_api.testing.steps.plan_steps`).
     Keeps only ``timeframes`` when given. Refuses a symbol with two candles at
     one ``ts`` or with candles of more than one timeframe (fills are simulated
     on one bar series per symbol).
@@ -153,14 +173,25 @@ class _Runner:
     def __init__(
         self,
         strategy: Strategy,
+        plan: StepPlan,
         markets: Mapping[str, Market] | None,
-        masks: Mapping[str, BarMask] | None = None,
+        masks: Mapping[SeriesKey, BarMask] | None = None,
     ) -> None:
+        warmup = strategy.warmup
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            name = type(strategy).__qualname__
+            raise ValueError(f"{name}.warmup must be an int of 0 or more, got {warmup!r}")
         self.strategy = strategy
+        self.warmup = warmup
         self.masks = masks
-        self.bar_index: dict[str, int] = {}
-        self.ctx = StubContext(strategy.indicators, markets=markets)
+        self.ctx = StubContext.for_strategy(
+            strategy, markets=markets, timeframes=plan.decision_timeframes
+        )
+        for symbol, timeframe in plan.read_series():
+            self.ctx.add_series(symbol, timeframe)
         self.signals: list[Signal] = []
+        self.decided_on: list[Candle] = []
+        self.phantom_only: list[Signal] = []
         self.fills: list[Fill] = []
         self.trades: list[Trade] = []
         self.vetoes: list[VetoedSignal] = []
@@ -169,7 +200,30 @@ class _Runner:
         self.exits: dict[str, _Pending] = {}
         self.sequence = 0
 
-    def step(self, candle: Candle) -> None:
+    def run(self, steps: Sequence[Step]) -> None:
+        ctx, masks, warmup = self.ctx, self.masks, self.warmup
+        on_candle = self.strategy.on_candle
+        for step in steps:
+            for bar in step.execution:
+                self.book(bar)
+            for bar in step.updates:
+                ctx.push(bar)
+            for bar, index in step.decisions:
+                if index < warmup:
+                    continue  # the warm-up rule: ``warmup`` earlier bars of the series closed
+                if masks is not None and not masks[(bar.symbol, bar.timeframe)][index]:
+                    continue  # screened out: the strategy is not asked
+                ctx.set_decision_candle(bar)
+                for signal in _check_output(bar, on_candle(bar, ctx)):
+                    self.signals.append(signal)
+                    self.decided_on.append(bar)
+                    if signal.execute:
+                        self._route(signal)
+                    else:
+                        self.phantom_only.append(signal)
+
+    def book(self, candle: Candle) -> None:
+        """What an execution bar does: pending orders fill at its open, then brackets rest."""
         symbol = candle.symbol
         exit_order = self.exits.pop(symbol, None)
         if exit_order is not None:
@@ -182,16 +236,6 @@ class _Runner:
             hit = _bracket_exit(candle, held.position)
             if hit is not None:
                 self._close(candle, *hit)
-        self.ctx.push(candle)
-        if self.masks is not None:
-            i = self.bar_index.get(symbol, 0)
-            self.bar_index[symbol] = i + 1
-            if not self.masks[symbol][i]:
-                return  # screened out: the strategy is not asked
-        output = _check_output(candle, self.strategy.on_candle(candle, self.ctx))
-        for signal in output:
-            self.signals.append(signal)
-            self._route(signal)
 
     def _route(self, signal: Signal) -> None:
         symbol = signal.symbol
@@ -281,15 +325,47 @@ class _Runner:
             )
         )
 
-    def result(self) -> RunResult:
+    def result(self, events: Sequence[Event]) -> RunResult:
         return RunResult(
             signals=tuple(self.signals),
             fills=tuple(self.fills),
             trades=tuple(self.trades),
             vetoes=tuple(self.vetoes),
-            events=tuple(self.ctx.events),
+            events=tuple(events),
             open_positions=tuple(held.position for held in self.open.values()),
+            decided_on=tuple(self.decided_on),
+            phantom_only=tuple(self.phantom_only),
         )
+
+
+def run_plan(
+    strategy: Strategy,
+    plan: StepPlan,
+    *,
+    markets: Mapping[str, Market] | None = None,
+    screen: bool = False,
+) -> RunResult:
+    """Run ``strategy`` through the steps of ``plan`` (see :func:`run_strategy`)."""
+    masks: dict[SeriesKey, BarMask] | None = None
+    if screen:
+        masks = {key: screen_of(strategy, plan.series[key]) for key in plan.decision_series()}
+    runner = _Runner(strategy, plan, markets, masks)
+    services = StubServices(
+        type(strategy).__name__,
+        clock=runner.ctx.clock,
+        storage=runner.ctx.storage,
+        events=runner.ctx.events,
+    )
+    start = getattr(strategy, "start", None)
+    if callable(start):
+        start(services)
+    try:
+        runner.run(plan.steps)
+    finally:
+        stop = getattr(strategy, "stop", None)
+        if callable(stop):
+            stop()
+    return runner.result(runner.ctx.events)
 
 
 def run_strategy(
@@ -299,24 +375,18 @@ def run_strategy(
     markets: Mapping[str, Market] | None = None,
     screen: bool = False,
 ) -> RunResult:
-    """Run ``strategy`` over ``candles`` (one or more symbols) and simulate its trades.
+    """Run ``strategy`` over ``candles`` (symbols and timeframes mixed) and simulate its trades.
 
-    Candles are merged by ``ts`` then ``symbol``; when the strategy declares
-    ``timeframes`` only those are fed. Every position has quantity 1 and pays
-    no fees or slippage; see the module docs for the exact fill rules.
-    ``markets`` gives ``ctx.market`` its answers (default: permissive rules).
-    With ``screen``, ``on_candle`` is called only on the bars the strategy's
-    screen flags (computed over each symbol's whole series first), as a
-    replay host does; the strategy must declare one.
+    The candles are cut into steps and handled as the module docs say: each
+    symbol's finest timeframe executes, the strategy decides on its
+    ``timeframes`` (all when empty) and reads its ``context_indicators``
+    timeframes, other candles are ignored. Every position has quantity 1 and
+    pays no fees or slippage. ``markets`` gives ``ctx.market`` its answers
+    (default: permissive rules). With ``screen``, ``on_candle`` is called only
+    on the bars the strategy's screen flags (computed over each decision
+    series first), as a replay host does; the strategy must declare one.
+    A strategy's optional ``start(services)`` is called before the first
+    step (with :class:`StubServices` in mode ``replay`` sharing the context's
+    clock, storage and events) and ``stop()`` after the last, also on error.
     """
-    ordered = merge_candles(candles, strategy.timeframes)
-    masks: dict[str, BarMask] | None = None
-    if screen:
-        per_symbol: dict[str, list[Candle]] = {}
-        for candle in ordered:
-            per_symbol.setdefault(candle.symbol, []).append(candle)
-        masks = {symbol: screen_of(strategy, bars) for symbol, bars in per_symbol.items()}
-    runner = _Runner(strategy, markets, masks)
-    for candle in ordered:
-        runner.step(candle)
-    return runner.result()
+    return run_plan(strategy, plan_steps(strategy, candles), markets=markets, screen=screen)
