@@ -58,6 +58,8 @@ class Samples:
             "reason": f"breakout {i}",
             "features": {"atr": 1.25, "rsi": 55.5 + i, "neg": -3.0},
             "bracket_from_fill": i % 2 == 1,
+            "execute": i % 4 != 3,
+            "horizon_ms": 7_200_000 if i % 2 else None,
         }
         values.update(changes)
         return Signal(**values)  # type: ignore[arg-type]
@@ -105,6 +107,7 @@ class Samples:
             order_type=OrderType.LIMIT,
             status=status,
             price=101.0 if status is OrderStatus.OPEN else None,
+            reason="no position to close" if status is OrderStatus.REJECTED else "",
         )
 
     def fill(self) -> Fill:
@@ -121,7 +124,7 @@ class Samples:
             reason="entry",
         )
 
-    def position(self) -> Position:
+    def position(self, signal_id: str | None = "sig-0") -> Position:
         return Position(
             symbol="BTCUSDT",
             side=Side.SHORT,
@@ -132,6 +135,7 @@ class Samples:
             take_profit=None,
             strategy="turtle",
             intent_id="intent-0",
+            signal_id=signal_id,
         )
 
     def trade(self, i: int = 0) -> Trade:
@@ -151,7 +155,8 @@ class Samples:
             strategy="pullback",
         )
 
-    def outcome(self, signal: Signal) -> Outcome:
+    def outcome(self, signal: Signal, signal_id: str = "sig-2") -> Outcome:
+        # Prices set: an Outcome left with its NaN prices is not equal to itself.
         return Outcome(
             signal=signal,
             strategy="turtle",
@@ -159,6 +164,10 @@ class Samples:
             exit_reason=ExitReason.STOP,
             closed_ts=T0 + 900_000,
             phantom=True,
+            signal_id=signal_id,
+            score=0.42,
+            entry_price=102.5,
+            exit_price=101.0,
         )
 
     def event(self) -> Event:

@@ -19,7 +19,7 @@ from garrison.journal import (
     SignalRecord,
     VetoRecord,
 )
-from garrison_api import OrderStatus, Side
+from garrison_api import ExitReason, OrderStatus, Outcome, Side
 
 T0 = 1_763_732_712_000
 
@@ -32,7 +32,7 @@ def _count(path: Path, table: str) -> int:
 
 def test_every_record_type_round_trips(running: Journal, samples) -> None:
     run = running.run_id
-    signals = [samples.signal(i) for i in range(3)]
+    signals = [samples.signal(i) for i in range(4)]  # sig-3 is phantom-only
     for i, s in enumerate(signals):
         running.record_signal(f"sig-{i}", "turtle", s)
     running.record_score("sig-0", "river", samples.score(), "shadow", True)
@@ -41,9 +41,10 @@ def test_every_record_type_round_trips(running: Journal, samples) -> None:
     running.record_veto("intent-1", samples.veto(halt=True))
     running.record_order(samples.order())
     running.record_order(samples.order(OrderStatus.FILLED))
+    running.record_order(samples.order(OrderStatus.REJECTED))
     running.record_fill(samples.fill())
     running.record_position(T0, "open", samples.position())
-    running.record_position(T0 + 1, "close", samples.position())
+    running.record_position(T0 + 1, "close", samples.position(signal_id=None))
     running.record_trade(samples.trade(0))
     running.record_trade(samples.trade(1))
     running.record_phantom("sig-2", "turtle", samples.outcome(signals[2]))
@@ -67,17 +68,60 @@ def test_every_record_type_round_trips(running: Journal, samples) -> None:
         IntentRecord(samples.intent(0), True),
         IntentRecord(samples.intent(1), False),
     ]
-    assert running.orders(run) == [samples.order(), samples.order(OrderStatus.FILLED)]
+    assert running.orders(run) == [
+        samples.order(),
+        samples.order(OrderStatus.FILLED),
+        samples.order(OrderStatus.REJECTED),
+    ]
+    assert running.orders(run)[2].reason == "no position to close"
     assert running.fills(run) == [samples.fill()]
     assert running.positions(run) == [
         PositionRecord(T0, "open", samples.position()),
-        PositionRecord(T0 + 1, "close", samples.position()),
+        PositionRecord(T0 + 1, "close", samples.position(signal_id=None)),
     ]
     assert running.trades(run) == [samples.trade(0), samples.trade(1)]
     assert running.phantoms(run) == [PhantomRecord("sig-2", "turtle", samples.outcome(signals[2]))]
     assert running.equity(run) == [(T0, 10_050.5)]
     assert running.equity_points(run) == [EquityPoint(T0, 10_000.0, 10_050.5, 1)]
     assert running.events(run) == [samples.event()]
+
+
+def test_api_1_1_fields_round_trip(running: Journal, samples) -> None:
+    phantom_only = samples.signal(3)
+    assert (phantom_only.execute, phantom_only.horizon_ms) == (False, 7_200_000)
+    running.record_signal("sig-3", "turtle", phantom_only)
+    running.record_signal("sig-2", "turtle", samples.signal(2))
+    # An outcome that leaves its 1.1 fields unset: no score, NaN prices, no signal id.
+    bare = Outcome(
+        signal=samples.signal(2),
+        strategy="turtle",
+        r_multiple=0.5,
+        exit_reason=ExitReason.HORIZON,
+        closed_ts=T0,
+        phantom=True,
+    )
+    running.record_phantom("sig-2", "turtle", bare)
+    running.record_phantom("sig-3", "turtle", samples.outcome(phantom_only, "sig-3"))
+    running.flush()
+    signals = {r.signal_id: r.signal for r in running.signals(running.run_id)}
+    assert signals["sig-3"] == phantom_only
+    assert signals["sig-2"].execute is True
+    first, second = (record.outcome for record in running.phantoms(running.run_id))
+    # The phantom row's signal id is the outcome's.
+    assert (first.signal_id, first.score) == ("sig-2", None)
+    assert math.isnan(first.entry_price)
+    assert math.isnan(first.exit_price)
+    assert second == samples.outcome(phantom_only, "sig-3")
+    assert (second.score, second.entry_price, second.exit_price) == (0.42, 102.5, 101.0)
+
+
+def test_a_phantom_of_another_signal_is_refused(running: Journal, samples) -> None:
+    running.record_signal("sig-2", "turtle", samples.signal(2))
+    running.record_phantom("sig-2", "turtle", samples.outcome(samples.signal(2), "sig-9"))
+    with pytest.raises(JournalError, match=r"'phantoms'.*signal 'sig-2'.*of signal 'sig-9'"):
+        running.flush()
+    with pytest.raises(JournalError):  # finishing discards the batch and marks the run failed
+        running.finish_run(status="completed", finished_ms=T0, summary={})
 
 
 def test_columns_hold_plain_sql_values(running: Journal, journal_path: Path, samples) -> None:

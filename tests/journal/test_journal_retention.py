@@ -1,4 +1,4 @@
-"""Retention: rows of old finished runs go; trades, runs, candles and kv stay."""
+"""Retention: rows of old finished runs go; trades, runs, candles, kv and blobs stay."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def _fill_run(journal: Journal, samples, started_ms: int) -> str:
     journal.record_event(samples.event())
     journal.record_equity(started_ms, 1.0, 1.0, 0)
     journal.record_trade(samples.trade())
+    journal.record_checkpoint(started_ms, {"step": 1})
     journal.commit_intent(samples.intent(0), True)
     return run
 
@@ -34,11 +35,12 @@ def test_retention_deletes_only_old_finished_runs(
     journal.flush()
     journal.write_candles("bybit", "BTCUSDT", "5m", make_candles(3))
     journal.kv("river").set("w", 1)
+    journal.blobs("river").put("m", b"x")
 
     deleted = journal.retention(30, now_ms=T0 + 40 * DAY)
 
-    assert deleted == 5  # signal, score, event, equity, intent of the old run
-    for table in ("signals", "scores", "events", "equity", "intents"):
+    assert deleted == 6  # signal, score, event, equity, checkpoint, intent of the old run
+    for table in ("signals", "scores", "events", "equity", "checkpoints", "intents"):
         assert journal.count(table, old) == 0, table
         assert journal.count(table, recent) == 1, table
         assert journal.count(table, current) == 1, table
@@ -46,6 +48,9 @@ def test_retention_deletes_only_old_finished_runs(
     assert [r["id"] for r in journal.runs()] == [old, recent, current]
     assert journal.count("candles") == 3
     assert journal.kv("river").get("w") == 1
+    assert journal.blobs("river").get("m") == b"x"
+    assert journal.last_checkpoint(old) is None
+    assert journal.last_checkpoint(recent) == (T0 + 35 * DAY, {"step": 1})
     assert journal.retention(30, now_ms=T0 + 40 * DAY) == 0
 
 
@@ -53,6 +58,38 @@ def test_running_runs_are_never_trimmed(journal: Journal, samples) -> None:
     run = _fill_run(journal, samples, T0)
     assert journal.retention(0, now_ms=T0 + 400 * DAY) == 0
     assert journal.count("signals", run) == 1
+    assert journal.last_checkpoint(run) == (T0, {"step": 1})
+
+
+def test_a_resumed_run_is_running_again_and_kept(journal: Journal, samples) -> None:
+    run = _fill_run(journal, samples, T0)
+    journal.finish_run(status="interrupted", finished_ms=T0 + DAY, summary={})
+    journal.resume_run(run)
+    assert journal.retention(0, now_ms=T0 + 400 * DAY) == 0
+    assert journal.last_checkpoint(run) == (T0, {"step": 1})
+    journal.finish_run(status="completed", finished_ms=T0 + 2 * DAY, summary={})
+    assert journal.retention(1, now_ms=T0 + 400 * DAY) == 6
+
+
+def test_every_delete_finds_its_rows_through_a_run_id_index(journal: Journal) -> None:
+    # Retention runs at every run start: on a big journal it must seek each old
+    # run's rows, never scan a table. SQLite's plan says which it does.
+    from garrison.journal.journal import OLD_RUNS_SQL
+    from garrison.journal.schema import TABLES
+
+    for spec in TABLES.values():
+        if not spec.per_run or spec.name in ("runs", "trades"):
+            continue
+        plan = journal._conn.execute(
+            f"EXPLAIN QUERY PLAN DELETE FROM {spec.name} WHERE run_id IN ({OLD_RUNS_SQL})", (0,)
+        ).fetchall()
+        steps = [row[-1] for row in plan]
+        target = [step for step in steps if f" {spec.name} " in f" {step} "]
+        assert target, (spec.name, steps)
+        assert all("USING" in step and "(run_id=?" in step for step in target), (
+            spec.name,
+            steps,
+        )
 
 
 @pytest.mark.parametrize("days", [-1, 1.5, True])

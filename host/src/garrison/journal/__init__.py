@@ -1,5 +1,6 @@
 """The SQLite journal: the source of truth of every run (see :mod:`garrison.journal.journal`)."""
 
+from garrison.journal.blobs import BlobStore
 from garrison.journal.errors import JournalError
 from garrison.journal.journal import Journal
 from garrison.journal.kv import KvStore
@@ -9,6 +10,7 @@ from garrison.journal.records import (
     IntentRecord,
     PhantomRecord,
     PositionRecord,
+    RunRow,
     ScoreRecord,
     SignalRecord,
     VetoRecord,
@@ -17,6 +19,7 @@ from garrison.journal.schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BlobStore",
     "EquityPoint",
     "IntentRecord",
     "Journal",
@@ -25,6 +28,7 @@ __all__ = [
     "KvStore",
     "PhantomRecord",
     "PositionRecord",
+    "RunRow",
     "ScoreRecord",
     "SignalRecord",
     "VetoRecord",

@@ -7,7 +7,9 @@ a table's ``json_columns`` stay dicts in the row; they are encoded where the
 row is inserted (:func:`garrison.journal_writer.insert_rows`). Integers
 that may arrive as numpy scalars (``ts`` from a candle array) go through
 ``int()`` because sqlite3 cannot bind them. SQLite stores a float NaN as
-NULL, so decoders turn NULL back into NaN for required float fields.
+NULL, so decoders turn NULL back into NaN for required float fields. Columns
+added by schema v2 are NULL in rows a v1 journal held; decoders read them as
+the field's default.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from garrison.journal.records import (
     IntentRecord,
     PhantomRecord,
     PositionRecord,
+    RunRow,
     ScoreRecord,
     SignalRecord,
     VetoRecord,
@@ -60,6 +63,8 @@ IntentItem = tuple[OrderIntent, bool]
 PositionItem = tuple[int, str, Position]
 PhantomItem = tuple[str, str, Outcome]
 EquityItem = tuple[int, float, float, int]
+#: A restart checkpoint: the step's ts and the engine's JSON-able state.
+CheckpointItem = tuple[int, Mapping[str, Any]]
 #: An event as its fields: ts, kind, level value, source, message, data.
 EventItem = tuple[int, str, str, str, str, Mapping[str, Any]]
 
@@ -114,6 +119,8 @@ def signal_row(run_id: str, item: SignalItem) -> Row:
         s.reason,
         _plain(s.features),
         int(s.bracket_from_fill),
+        int(s.execute),
+        _opt_int(s.horizon_ms),
     )
 
 
@@ -171,6 +178,7 @@ def order_row(run_id: str, order: Order) -> Row:
         order.order_type._value_,
         order.status._value_,
         order.price,
+        order.reason,
     )
 
 
@@ -205,6 +213,7 @@ def position_row(run_id: str, item: PositionItem) -> Row:
         p.take_profit,
         p.strategy,
         p.intent_id,
+        p.signal_id,
     )
 
 
@@ -229,6 +238,11 @@ def trade_row(run_id: str, t: Trade) -> Row:
 
 def phantom_row(run_id: str, item: PhantomItem) -> Row:
     signal_id, strategy, o = item
+    if o.signal_id and o.signal_id != signal_id:
+        raise ValueError(
+            f"phantom recorded for signal {signal_id!r} carries an outcome of signal "
+            f"{o.signal_id!r}"
+        )
     return (
         run_id,
         signal_id,
@@ -240,6 +254,9 @@ def phantom_row(run_id: str, item: PhantomItem) -> Row:
         o.exit_reason._value_,
         int(o.closed_ts),
         int(o.phantom),
+        o.score,
+        o.entry_price,
+        o.exit_price,
     )
 
 
@@ -251,6 +268,11 @@ def equity_row(run_id: str, item: EquityItem) -> Row:
 def event_row(run_id: str, item: EventItem) -> Row:
     ts, kind, level, source, message, data = item
     return (run_id, int(ts), kind, level, source, message, _plain(data))
+
+
+def checkpoint_row(run_id: str, item: CheckpointItem) -> Row:
+    ts, state = item
+    return (run_id, int(ts), _plain(state))
 
 
 # --- decoders: sqlite3.Row -> value ------------------------------------------------------
@@ -268,6 +290,8 @@ def signal_from(r: sqlite3.Row) -> SignalRecord:
         reason=r["reason"],
         features=from_json(r["features"]),
         bracket_from_fill=bool(r["bracket_from_fill"]),
+        execute=r["execute"] != 0,  # NULL (a v1 row): signals were all executed then
+        horizon_ms=r["horizon_ms"],
     )
     return SignalRecord(signal_id=r["id"], strategy=r["strategy"], signal=signal)
 
@@ -322,6 +346,7 @@ def order_from(r: sqlite3.Row) -> Order:
         order_type=OrderType(r["order_type"]),
         status=OrderStatus(r["status"]),
         price=r["price"],
+        reason=r["reason"] or "",
     )
 
 
@@ -351,6 +376,7 @@ def position_from(r: sqlite3.Row) -> PositionRecord:
         take_profit=r["take_profit"],
         strategy=r["strategy"],
         intent_id=r["intent_id"],
+        signal_id=r["signal_id"],
     )
     return PositionRecord(ts=r["ts"], action=r["action"], position=position)
 
@@ -374,6 +400,8 @@ def trade_from(r: sqlite3.Row) -> Trade:
 
 
 def phantom_from(r: sqlite3.Row, signal: Signal) -> PhantomRecord:
+    # Unknown prices (NULL: NaN or a v1 row) are left to the Outcome's own default.
+    prices = {name: r[name] for name in ("entry_price", "exit_price") if r[name] is not None}
     outcome = Outcome(
         signal=signal,
         strategy=r["strategy"],
@@ -381,6 +409,9 @@ def phantom_from(r: sqlite3.Row, signal: Signal) -> PhantomRecord:
         exit_reason=ExitReason(r["exit_reason"]),
         closed_ts=r["closed_ts"],
         phantom=bool(r["phantom"]),
+        signal_id=r["signal_id"],
+        score=r["score"],
+        **prices,
     )
     return PhantomRecord(signal_id=r["signal_id"], strategy=r["strategy"], outcome=outcome)
 
@@ -402,4 +433,24 @@ def event_from(r: sqlite3.Row) -> Event:
         level=Level(r["level"]),
         source=r["source"],
         data=from_json(r["data"]),
+    )
+
+
+def checkpoint_from(r: sqlite3.Row) -> tuple[int, dict[str, Any]]:
+    return (r["ts"], from_json(r["state"]))
+
+
+def run_from(r: sqlite3.Row) -> RunRow:
+    return RunRow(
+        id=r["id"],
+        profile_name=r["profile_name"],
+        mode=r["mode"],
+        status=r["status"],
+        started_ms=r["started_ms"],
+        finished_ms=r["finished_ms"],
+        pid=r["pid"],
+        hostname=r["hostname"],
+        selection=from_json(r["selection"]),
+        resumed_ms=r["resumed_ms"],
+        summary=from_json(r["summary"]),
     )

@@ -18,12 +18,21 @@ commit. Rows still buffered when the process dies are lost by design.
 Threads: a journal belongs to the ONE thread that opened it (the engine's);
 sqlite3 refuses use from another thread. Other processes may read the file
 at the same time (WAL), see :meth:`JournalReader.open_readonly`.
+
+Runs and processes: a run's row names the process running it. Opening a
+journal for writing marks ``interrupted`` every run left ``running`` by a
+process of this host that is gone (see :mod:`garrison.journal.owners`);
+:attr:`Journal.abandoned_runs` lists them. :meth:`Journal.resume_run` makes
+an interrupted run the open run again, to carry on from its last
+checkpoint (:meth:`Journal.record_checkpoint`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -46,8 +55,10 @@ from garrison_api import (
 from sqlite_utils import Database
 
 from garrison.journal import candles, codec
+from garrison.journal.blobs import BlobStore
 from garrison.journal.errors import JournalError
 from garrison.journal.kv import KvStore
+from garrison.journal.owners import Owner, abandoned
 from garrison.journal.reader import JournalReader
 from garrison.journal.run_ids import new_run_id
 from garrison.journal.schema import TABLES, TableSpec, prepare_schema
@@ -58,12 +69,18 @@ from garrison.profile.model import Mode
 SYNCHRONOUS = ("normal", "full")
 MODES = tuple(mode.value for mode in Mode)
 FINISHED_STATUSES = ("completed", "failed", "interrupted")
+#: Statuses a run cannot be resumed from: it ended on its own.
+ENDED_STATUSES = ("completed", "failed")
 POSITION_ACTIONS = frozenset({"open", "close", "update"})
 SCORER_MODES = frozenset({"gate", "shadow"})
 
 _DAY_MS = 86_400_000
 # Retention keeps trades and runs forever: they are the record a report is built from.
 _KEPT_BY_RETENTION = frozenset({"runs", "trades"})
+#: The runs whose rows retention deletes: finished before the cutoff (the parameter).
+OLD_RUNS_SQL = (
+    "SELECT id FROM runs WHERE status != 'running' AND finished_ms IS NOT NULL AND finished_ms < ?"
+)
 
 T = TypeVar("T")
 
@@ -100,6 +117,17 @@ def _write_rows(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows
         raise JournalError(problem)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _describe(owner: tuple[int | None, str | None]) -> str:
+    pid, hostname = owner
+    if pid is None:
+        return "no recorded process (journal schema v1)"
+    return f"process {pid} on {hostname}"
+
+
 class Journal(JournalReader):
     """The journal of one host process; see the module docstring for commits and durability.
 
@@ -120,6 +148,10 @@ class Journal(JournalReader):
         self._retry: list[TableRows] = []
         self._curve: list[tuple[int, float]] = []
         self._curve_append = self._curve.append
+        self._owner = Owner.current()
+        #: Runs this journal found abandoned when it was opened and marked
+        #: ``interrupted`` (see the module docstring), for the caller to report.
+        self.abandoned_runs: tuple[str, ...] = ()
 
         self._signals = _Buffer[codec.SignalItem](TABLES["signals"], codec.signal_row)
         self._scores = _Buffer[codec.ScoreItem](TABLES["scores"], codec.score_row)
@@ -132,6 +164,9 @@ class Journal(JournalReader):
         self._phantoms = _Buffer[codec.PhantomItem](TABLES["phantoms"], codec.phantom_row)
         self._equity = _Buffer[codec.EquityItem](TABLES["equity"], codec.equity_row)
         self._events = _Buffer[codec.EventItem](TABLES["events"], codec.event_row)
+        self._checkpoints = _Buffer[codec.CheckpointItem](
+            TABLES["checkpoints"], codec.checkpoint_row
+        )
         self._buffers: tuple[_Buffer[Any], ...] = (
             self._signals,
             self._scores,
@@ -144,6 +179,7 @@ class Journal(JournalReader):
             self._phantoms,
             self._equity,
             self._events,
+            self._checkpoints,
         )
         # Bound appends: the whole cost of a record_* call in the hot loop.
         self._add_signal = self._signals.items.append
@@ -157,6 +193,7 @@ class Journal(JournalReader):
         self._add_phantom = self._phantoms.items.append
         self._add_equity = self._equity.items.append
         self._add_event = self._events.items.append
+        self._add_checkpoint = self._checkpoints.items.append
 
     # --- opening and runs ----------------------------------------------------------------
 
@@ -166,7 +203,8 @@ class Journal(JournalReader):
 
         ``synchronous`` is ``"normal"`` (survives a killed process) or
         ``"full"`` (also survives power loss); see the module docstring.
-        Missing parent directories are created.
+        Missing parent directories are created. Runs abandoned by a process
+        that is gone are marked ``interrupted`` (:attr:`abandoned_runs`).
         """
         if synchronous not in SYNCHRONOUS:
             raise JournalError(
@@ -193,12 +231,60 @@ class Journal(JournalReader):
             if db is not None:
                 db.close()
             raise
-        return cls(db, path, synchronous=synchronous)
+        journal = cls(db, path, synchronous=synchronous)
+        try:
+            journal._mark_abandoned()
+        except sqlite3.Error as exc:
+            journal.close()
+            raise JournalError(f"cannot mark abandoned runs in journal {path}: {exc}") from exc
+        except BaseException:
+            journal.close()
+            raise
+        return journal
 
-    def start_run(self, *, profile_name: str, mode: str, profile_toml: str, started_ms: int) -> str:
+    def _mark_abandoned(self) -> None:
+        """Mark ``interrupted`` the runs left ``running`` by a process that is gone."""
+        here = self._owner
+        select = "SELECT id, pid, hostname FROM runs WHERE status = 'running' ORDER BY started_ms"
+        if not any(
+            abandoned(pid, host, here) for _, pid, host in self._conn.execute(select).fetchall()
+        ):
+            return  # the usual case: no write lock taken
+        marked = []
+        now = _now_ms()
+        with self._immediate() as conn:
+            # Again under the write lock: another process may have resumed one meanwhile.
+            for run_id, pid, host in conn.execute(select).fetchall():
+                if not abandoned(pid, host, here):
+                    continue
+                message = (
+                    f"run found abandoned when process {here.pid} on {here.hostname} opened "
+                    f"the journal: it was left running by {_describe((pid, host))}, which is gone"
+                )
+                summary = {"status": "interrupted", "abandoned": True, "message": message}
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_ms = ?, summary = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    (now, to_json(summary), run_id),
+                )
+                marked.append(run_id)
+        self.abandoned_runs = tuple(marked)
+
+    def start_run(
+        self,
+        *,
+        profile_name: str,
+        mode: str,
+        profile_toml: str,
+        started_ms: int,
+        selection: Mapping[str, Any] | None = None,
+    ) -> str:
         """Begin a new run: insert its ``runs`` row (status ``running``), commit, return its id.
 
-        Earlier runs in the file are kept; a journal holds one open run at a time.
+        ``selection`` is what the user asked to replay, recorded as JSON with
+        the run (``{"paths": [...], "from": "2025-10-01", "to": None}``); the
+        row also names this process (pid and hostname). Earlier runs in the
+        file are kept; a journal holds one open run at a time.
         """
         self._check_open()
         if self._run_open:
@@ -211,6 +297,7 @@ class Journal(JournalReader):
             )
         if mode not in MODES:
             raise JournalError(f"start_run: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        selection_json = None if selection is None else self._selection_json(selection)
         started_ms = int(started_ms)
         for _ in range(100):
             run_id = new_run_id(started_ms)
@@ -219,11 +306,82 @@ class Journal(JournalReader):
                 break
         else:  # pragma: no cover - 100 clashes of a random suffix
             raise JournalError(f"could not find a free run id in {self.path}")
+        owner = self._owner
         with self._db.atomic():
             self._conn.execute(
-                "INSERT INTO runs (id, profile_name, mode, status, started_ms, profile_toml) "
-                "VALUES (?, ?, ?, 'running', ?, ?)",
-                (run_id, profile_name, mode, started_ms, profile_toml),
+                "INSERT INTO runs (id, profile_name, mode, status, started_ms, profile_toml, "
+                "pid, hostname, selection) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    profile_name,
+                    mode,
+                    started_ms,
+                    profile_toml,
+                    owner.pid,
+                    owner.hostname,
+                    selection_json,
+                ),
+            )
+        self._run_id = run_id
+        self._run_open = True
+        self._curve.clear()
+        return run_id
+
+    @staticmethod
+    def _selection_json(selection: Mapping[str, Any]) -> str:
+        if not isinstance(selection, Mapping):
+            raise JournalError(
+                f"start_run: selection must be a mapping, got {type(selection).__name__}"
+            )
+        try:
+            return to_json(dict(selection))
+        except (TypeError, ValueError) as exc:
+            raise JournalError(f"start_run: selection is not JSON-serialisable: {exc}") from exc
+
+    def resume_run(self, run_id: str) -> str:
+        """Make the interrupted run ``run_id`` this journal's open run again; return its id.
+
+        The run's row becomes ``running`` again, names this process, gets
+        ``resumed_ms`` (now) and loses its finish time and summary until it
+        finishes again. Refused with a JournalError naming the run when it
+        ended on its own (``completed``, ``failed``), or when it is
+        ``running`` in a process that is alive (or on another host, where
+        that cannot be checked).
+        """
+        self._check_open()
+        if self._run_open:
+            raise JournalError(
+                f"run {self._run_id} is still open in {self.path}; finish_run() it before "
+                f"resuming run {run_id}"
+            )
+        here = self._owner
+        with self._immediate() as conn:
+            row = conn.execute(
+                "SELECT status, pid, hostname FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"no run {run_id!r} in {self.path} to resume")
+            status, pid, hostname = row
+            if status in ENDED_STATUSES:
+                raise JournalError(
+                    f"run {run_id} in {self.path} is {status}: only an interrupted run can be "
+                    "resumed"
+                )
+            if status == "running" and not abandoned(pid, hostname, here):
+                if hostname != here.hostname:
+                    where = f"process {pid} on {hostname} (another host: it cannot be checked)"
+                elif pid == here.pid:
+                    where = "this process"
+                else:
+                    where = f"process {pid} on {hostname}"
+                raise JournalError(
+                    f"run {run_id} in {self.path} is still running in {where}; stop that "
+                    "process before resuming it"
+                )
+            conn.execute(
+                "UPDATE runs SET status = 'running', finished_ms = NULL, summary = NULL, "
+                "resumed_ms = ?, pid = ?, hostname = ? WHERE id = ?",
+                (_now_ms(), here.pid, here.hostname, run_id),
             )
         self._run_id = run_id
         self._run_open = True
@@ -321,6 +479,19 @@ class Journal(JournalReader):
         """
         self._add_event((ts, kind, level._value_, source, message, data))
 
+    def record_checkpoint(self, ts: int, state: Mapping[str, Any]) -> None:
+        """Buffer the engine's restart state at ``ts``; it commits with the rows before it.
+
+        ``state`` is a JSON-able mapping, journaled as it is at the next
+        commit: pass one nobody changes. :meth:`last_checkpoint` reads the
+        newest committed one back.
+        """
+        if not isinstance(state, Mapping):
+            raise JournalError(
+                f"record_checkpoint: state must be a mapping, got {type(state).__name__}"
+            )
+        self._add_checkpoint((ts, state))
+
     @property
     def pending(self) -> int:
         """How many recorded rows wait for the next commit (not counting one under way)."""
@@ -415,7 +586,11 @@ class Journal(JournalReader):
             raise flush_error
 
     def close(self) -> None:
-        """Flush buffered rows and close the file. A run not finished stays ``running``."""
+        """Flush buffered rows and close the file. A run not finished stays ``running``.
+
+        Once this process has ended, the next :meth:`open` marks such a run
+        ``interrupted`` (see the module docstring).
+        """
         if self._closed:
             return
         try:
@@ -459,32 +634,51 @@ class Journal(JournalReader):
         self._settle()
         return KvStore(self._db, namespace)
 
+    def blobs(self, namespace: str) -> BlobStore:
+        """The blob store of one plugin namespace (named files, kept across runs)."""
+        self._check_open()
+        self._settle()
+        return BlobStore(self._db, namespace)
+
     def retention(self, days: int, now_ms: int) -> int:
         """Delete rows of runs finished more than ``days`` days before ``now_ms``.
 
         Trades and the runs themselves are kept, as are candles and plugin
-        storage (not per run). Returns how many rows were deleted.
+        storage (kv and blobs, not per run). Checkpoints of those runs go
+        too, so a run interrupted that long ago can no longer be resumed. A
+        ``running`` run is never touched. One transaction; every delete
+        finds its rows through an index that starts with ``run_id``. Meant
+        to be called at each run start. Returns how many rows were deleted.
         """
         self._check_open()
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             raise JournalError(f"retention: days must be a whole number >= 0, got {days!r}")
         self._settle()
         cutoff = int(now_ms) - days * _DAY_MS
-        old_runs = (
-            "SELECT id FROM runs WHERE status != 'running' "
-            "AND finished_ms IS NOT NULL AND finished_ms < ?"
-        )
         deleted = 0
-        with self._db.atomic():
+        # The write lock first: no run can be resumed between two of the deletes.
+        with self._immediate() as conn:
             for spec in TABLES.values():
                 if spec.per_run and spec.name not in _KEPT_BY_RETENTION:
-                    cur = self._conn.execute(
-                        f"DELETE FROM {spec.name} WHERE run_id IN ({old_runs})", (cutoff,)
+                    cur = conn.execute(
+                        f"DELETE FROM {spec.name} WHERE run_id IN ({OLD_RUNS_SQL})", (cutoff,)
                     )
                     deleted += cur.rowcount
         return deleted
 
     # --- internals -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """A transaction holding the write lock from the start, for read-then-write changes."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -24,6 +24,7 @@ from garrison.journal.records import (
     IntentRecord,
     PhantomRecord,
     PositionRecord,
+    RunRow,
     ScoreRecord,
     SignalRecord,
     VetoRecord,
@@ -101,7 +102,7 @@ class JournalReader:
     # --- runs and counts -----------------------------------------------------------------
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, oldest first, with ``summary`` decoded from JSON."""
+        """Every run, oldest first, with ``summary`` and ``selection`` decoded from JSON."""
         cur = self._cursor()
         cur.execute("SELECT * FROM runs ORDER BY started_ms, id")
         return [_run_dict(r) for r in cur.fetchall()]
@@ -113,6 +114,37 @@ class JournalReader:
         if row is None:
             raise JournalError(f"no run {run_id!r} in the journal")
         return _run_dict(row)
+
+    def latest_run(self, profile_name: str, mode: str) -> RunRow | None:
+        """The last run started of ``profile_name`` in ``mode`` (any status), or None."""
+        cur = self._cursor()
+        row = cur.execute(
+            "SELECT * FROM runs WHERE profile_name = ? AND mode = ? "
+            "ORDER BY started_ms DESC, id DESC LIMIT 1",
+            (profile_name, mode),
+        ).fetchone()
+        return None if row is None else codec.run_from(row)
+
+    def run_row(self, run_id: str) -> RunRow:
+        """One run as a :class:`RunRow`; an error names the id when there is no such run."""
+        cur = self._cursor()
+        row = cur.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no run {run_id!r} in the journal")
+        return codec.run_from(row)
+
+    def last_checkpoint(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
+        """The newest committed checkpoint of ``run_id`` as (ts, state), or None."""
+        cur = self._cursor()
+        row = cur.execute(
+            "SELECT ts, state FROM checkpoints WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return None if row is None else codec.checkpoint_from(row)
+
+    def checkpoints(self, run_id: str) -> list[tuple[int, dict[str, Any]]]:
+        """Every committed checkpoint of ``run_id`` as (ts, state), oldest first."""
+        return self._select("checkpoints", run_id, codec.checkpoint_from)
 
     def count(self, table: str, run_id: str | None = None) -> int:
         """Rows in ``table``, or only those of ``run_id`` for a per-run table."""
@@ -205,4 +237,5 @@ class JournalReader:
 def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
     run["summary"] = codec.from_json(run["summary"])
+    run["selection"] = codec.from_json(run["selection"])
     return run

@@ -6,6 +6,8 @@ as themselves; these wrap the ones the journal records with context.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 from garrison_api import OrderIntent, Outcome, Position, Score, Signal, Veto
 
@@ -72,3 +74,26 @@ class EquityPoint:
     balance: float
     equity: float
     open_positions: int
+
+
+@attrs.frozen
+class RunRow:
+    """One run as the ``runs`` table holds it, JSON columns decoded.
+
+    ``pid`` and ``hostname`` name the process that runs it (or last ran it);
+    both are None for runs written by schema v1. ``selection`` is what the
+    run was asked to replay (``{"paths": [...], "from": ..., "to": ...}``) or
+    None. ``resumed_ms`` is when it was last resumed, None if never.
+    """
+
+    id: str
+    profile_name: str
+    mode: str
+    status: str
+    started_ms: int
+    finished_ms: int | None
+    pid: int | None
+    hostname: str | None
+    selection: dict[str, Any] | None
+    resumed_ms: int | None
+    summary: dict[str, Any] | None = None

@@ -3,11 +3,17 @@
 Every per-run table carries ``run_id``. A table is keyed either by
 ``(run_id, id)`` (runs' own ids for signals, intents and trades) or by an
 integer ``seq`` (SQLite's rowid), which also keeps rows in the order they
-were recorded. Nothing is updated in place except ``runs.status``,
-``runs.finished_ms`` and ``runs.summary`` (and the ``kv`` store, which
-belongs to plugins, not to a run). Enums are stored as their string values,
-mappings as JSON text, prices and quantities as REAL, times as INTEGER
-epoch milliseconds, booleans as INTEGER 0/1.
+were recorded. Nothing is updated in place except a run's own row
+(status, finish, summary, and who runs it after a resume) and the ``kv`` and
+``blobs`` stores, which belong to plugins, not to a run. Enums are stored as
+their string values, mappings as JSON text, prices and quantities as REAL,
+times as INTEGER epoch milliseconds, booleans as INTEGER 0/1, files as BLOB.
+
+Schema history: v1 (garrison 0.1.0); v2 adds who ran a run and what it was
+asked to replay (``runs.pid``, ``hostname``, ``selection``, ``resumed_ms``),
+``signals.execute`` and ``horizon_ms``, ``orders.reason``,
+``positions.signal_id``, the phantoms' ``score`` and prices, and the
+``blobs`` and ``checkpoints`` tables.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from garrison.journal.errors import JournalError
 
 #: The version this code writes. Bump it with every schema change and add a
 #: step to ``MIGRATIONS`` that takes a journal from the previous version.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-TEXT, INTEGER, REAL = "TEXT", "INTEGER", "REAL"
+TEXT, INTEGER, REAL, BLOB = "TEXT", "INTEGER", "REAL", "BLOB"
 
 
 @attrs.frozen
@@ -96,6 +102,11 @@ RUNS = TableSpec(
         ("finished_ms", INTEGER),
         ("profile_toml", TEXT),
         ("summary", TEXT),
+        # v2: the process that runs (or last ran) it, and what it was asked to replay.
+        ("pid", INTEGER),
+        ("hostname", TEXT),
+        ("selection", TEXT),
+        ("resumed_ms", INTEGER),
     ),
     pk=("id",),
     not_null=("profile_name", "mode", "status", "started_ms"),
@@ -118,6 +129,9 @@ SIGNALS = TableSpec(
         ("reason", TEXT),
         ("features", TEXT),
         ("bracket_from_fill", INTEGER),
+        # v2: phantom-only signals (execute 0) and their phantom horizon.
+        ("execute", INTEGER),
+        ("horizon_ms", INTEGER),
     ),
     pk=("run_id", "id"),
     not_null=("run_id", "id", "ts"),
@@ -185,6 +199,7 @@ ORDERS = _seq_table(
         ("order_type", TEXT),
         ("status", TEXT),
         ("price", REAL),
+        ("reason", TEXT),  # v2
     ),
     index=("id",),
 )
@@ -218,6 +233,7 @@ POSITIONS = _seq_table(
         ("take_profit", REAL),
         ("strategy", TEXT),
         ("intent_id", TEXT),
+        ("signal_id", TEXT),  # v2
     ),
     index=("symbol",),
 )
@@ -257,6 +273,10 @@ PHANTOMS = _seq_table(
         ("exit_reason", TEXT),
         ("closed_ts", INTEGER),
         ("phantom", INTEGER),
+        # v2: the gating score the signal got and the prices the outcome was measured between.
+        ("score", REAL),
+        ("entry_price", REAL),
+        ("exit_price", REAL),
     ),
     index=("signal_id",),
 )
@@ -298,11 +318,34 @@ CANDLES = TableSpec(
     not_null=("exchange", "symbol", "timeframe", "ts"),
 )
 
+# The engine's restart state at the end of a step, committed with the rows before it.
+CHECKPOINTS = _seq_table(
+    "checkpoints",
+    (("ts", INTEGER), ("state", TEXT)),
+    index=(),
+    json_columns=("state",),
+)
+
 KV = TableSpec(
     name="kv",
     columns=(("namespace", TEXT), ("key", TEXT), ("value", TEXT)),
     pk=("namespace", "key"),
     not_null=("namespace", "key", "value"),
+)
+
+# A component's named files (model weights): not per run, like kv.
+BLOBS = TableSpec(
+    name="blobs",
+    columns=(
+        ("namespace", TEXT),
+        ("name", TEXT),
+        ("sha256", TEXT),
+        ("data", BLOB),
+        ("size", INTEGER),
+        ("updated_ms", INTEGER),
+    ),
+    pk=("namespace", "name"),
+    not_null=("namespace", "name", "sha256", "data", "size", "updated_ms"),
 )
 
 SCHEMA_VERSION_TABLE = TableSpec(
@@ -327,15 +370,42 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
             PHANTOMS,
             EQUITY,
             EVENTS,
+            CHECKPOINTS,
             CANDLES,
             KV,
+            BLOBS,
             SCHEMA_VERSION_TABLE,
         )
     }
 )
 
-#: ``MIGRATIONS[v]`` takes a journal from schema version ``v`` to ``v + 1``.
-MIGRATIONS: Mapping[int, Callable[[Database], None]] = MappingProxyType({})
+#: Columns v2 added to v1 tables, in the order ALTER TABLE appends them (the
+#: order the specs above list them in, so new and migrated files agree).
+_V2_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "runs",
+        (("pid", INTEGER), ("hostname", TEXT), ("selection", TEXT), ("resumed_ms", INTEGER)),
+    ),
+    ("signals", (("execute", INTEGER), ("horizon_ms", INTEGER))),
+    ("orders", (("reason", TEXT),)),
+    ("positions", (("signal_id", TEXT),)),
+    ("phantoms", (("score", REAL), ("entry_price", REAL), ("exit_price", REAL))),
+)
+
+
+def _v1_to_v2(db: Database) -> None:
+    """Schema v1 (garrison 0.1.0) to v2: new columns (NULL in old rows) and two new tables."""
+    for table, columns in _V2_COLUMNS:
+        for name, sql_type in columns:
+            db.table(table).add_column(name, sql_type)
+    # The tables as v2 defines them; a later version that changes them adds its own step.
+    _create_table(db, CHECKPOINTS)
+    _create_table(db, BLOBS)
+
+
+#: ``MIGRATIONS[v]`` takes a journal from schema version ``v`` to ``v + 1``, in
+#: the transaction that opens the file (a failed step leaves it as it was).
+MIGRATIONS: Mapping[int, Callable[[Database], None]] = MappingProxyType({1: _v1_to_v2})
 
 
 def prepare_schema(db: Database, path: Path) -> None:
