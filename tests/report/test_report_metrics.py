@@ -54,7 +54,8 @@ def test_zero_trades_and_no_equity_is_a_flat_report() -> None:
     assert report.net_pnl == 0.0
     assert report.gross_loss == 0.0
     assert math.copysign(1.0, report.gross_loss) == 1.0  # not -0.0
-    assert report.ending_balance == 1000.0
+    assert report.ending_balance == report.ending_equity == 1000.0
+    assert report.open_positions is None
     assert report.return_pct == 0.0
     assert report.max_drawdown == 0.0
     assert report.max_drawdown_usdt == 0.0
@@ -110,7 +111,8 @@ def test_max_drawdown_from_equity_curve() -> None:
     report = compute_report([], equity, starting_balance=1000.0)
     assert report.max_drawdown == pytest.approx(0.25)
     assert report.max_drawdown_usdt == pytest.approx(400.0)
-    assert report.ending_balance == 1700.0
+    assert report.ending_equity == 1700.0
+    assert report.ending_balance == 1000.0  # nothing realised: no closed trade
     assert report.return_pct == pytest.approx(70.0)
 
 
@@ -187,6 +189,27 @@ def test_per_symbol_stats() -> None:
     assert sol.net_pnl == 13.0
     assert sol.profit_factor == pytest.approx(18.0 / 5.0)
     assert sol.expectancy_r == pytest.approx(2.5 / 3)
+
+
+def test_ending_equity_and_realised_balance_are_apart() -> None:
+    # Two closed trades (+120, -20, fees already in pnl) and a position still
+    # open that is 55 USDT in profit at the last mark.
+    trades = [
+        trade(120.0, entry_ts=T0, exit_ts=T0 + HOUR, fees=1.5),
+        trade(-20.0, entry_ts=T0 + HOUR, exit_ts=T0 + 2 * HOUR, fees=1.0),
+    ]
+    equity = [(T0, 1000.0), (T0 + HOUR, 1120.0), (T0 + 2 * HOUR, 1100.0), (T0 + DAY, 1155.0)]
+    report = compute_report(trades, equity, starting_balance=1000.0, open_positions=1)
+    assert report.ending_balance == 1100.0
+    assert report.ending_equity == 1155.0
+    assert report.return_pct == pytest.approx(15.5)  # on equity
+    assert report.open_positions == 1
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_bad_open_positions_is_named(bad: object) -> None:
+    with pytest.raises(ValueError, match="open_positions must be a whole number >= 0"):
+        compute_report([], [], starting_balance=1.0, open_positions=bad)  # type: ignore[arg-type]
 
 
 def test_report_is_frozen() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 
-from garrison.report import compute_report, equity_chart, render_report
+from garrison.report import compute_report, equity_chart, halt_lines, render_report
 from garrison_api.types import ExitReason, Side, Trade
 from rich.console import Console
 
@@ -29,10 +30,19 @@ def make_trade(symbol: str, pnl: float, r: float, entry_ts: int) -> Trade:
     )
 
 
-def render(report_trades: list[Trade], equity: list[tuple[int, float]], width: int = 100) -> str:
+def render(
+    report_trades: list[Trade],
+    equity: list[tuple[int, float]],
+    width: int = 100,
+    *,
+    open_positions: int | None = None,
+    halts: tuple[tuple[int, str], ...] = (),
+) -> str:
     console = Console(file=io.StringIO(), width=width)
-    report = compute_report(report_trades, equity, starting_balance=10_000.0)
-    render_report(report, equity, console, title="Backtest turtle BTC")
+    report = compute_report(
+        report_trades, equity, starting_balance=10_000.0, open_positions=open_positions
+    )
+    render_report(report, equity, console, title="Backtest turtle BTC", halts=halts)
     output = console.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(output, str)
     return output
@@ -61,6 +71,44 @@ def test_summary_and_per_symbol_numbers_are_shown() -> None:
     assert "+150.00" in out  # BTCUSDT net pnl
     assert "∞ (no losses)" in out  # SOLUSDT has no losing trade
     assert "Per symbol" in out
+
+
+def row(out: str, label: str) -> str:
+    """The value cell of the summary row ``label``."""
+    match = re.search(rf"│ {re.escape(label)} +│ +(.+?) +│", out)
+    assert match is not None, f"no {label!r} row in:\n{out}"
+    return match.group(1)
+
+
+def test_ending_equity_and_realised_balance_are_both_shown() -> None:
+    trades, equity = sample()
+    equity.append((equity[-1][0] + HOUR, 10_725.25))  # an open position in profit at the end
+    out = render(trades, equity, width=120, open_positions=2)
+    assert row(out, "Ending equity") == "10,725.25"
+    assert row(out, "Ending balance (realised)") == "10,550.00"  # 10,000 + 550 closed
+    assert row(out, "Open positions at end") == "2"
+    assert row(out, "Return") == "+7.25%"
+
+
+def test_open_positions_row_only_when_given() -> None:
+    trades, equity = sample()
+    assert "Open positions at end" not in render(trades, equity)
+
+
+def test_halts_say_when_trading_stopped() -> None:
+    trades, equity = sample()
+    halt_ts = T0 + 21 * HOUR + 20 * 60_000  # 2025-10-10 21:20 UTC
+    out = render(
+        trades,
+        equity,
+        width=120,
+        halts=((halt_ts, "drawdown 15.2 % > 15 % (max_drawdown)"), (halt_ts + DAY, "daily loss")),
+    )
+    assert "Trading halted at 2025-10-10 21:20 UTC: drawdown 15.2 % > 15 % (max_drawdown)" in out
+    assert "Trading halted at 2025-10-11 21:20 UTC: daily loss" in out
+    assert out.index("Trading halted") < out.index("Per symbol")
+    assert "Trading halted" not in render(trades, equity)
+    assert halt_lines([]) == []
 
 
 def test_chart_has_dates_and_fits_the_console() -> None:

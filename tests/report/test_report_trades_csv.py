@@ -1,12 +1,15 @@
-"""write_trades_csv: exact header and row format, atomic replace."""
+"""write_trades_csv: exact header and row format, atomic replace; paths that must not be written."""
 
 from __future__ import annotations
 
 import csv
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
-from garrison.report import write_trades_csv
+from garrison.journal import Journal
+from garrison.report import TradesCsvError, check_trades_csv_target, write_trades_csv
 from garrison_api.types import ExitReason, Side, Trade
 
 
@@ -92,3 +95,72 @@ def test_accepts_str_path(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     write_trades_csv(str(path), [])
     assert path.exists()
+
+
+# --- refused paths -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def journal_file(tmp_path: Path) -> Path:
+    """Where the tests put a journal (a folder of its own, for the ``..`` detour)."""
+    return tmp_path / "runs" / "j.sqlite"
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+def test_the_journal_and_its_side_files_are_refused(journal_file: Path, suffix: str) -> None:
+    with Journal.open(journal_file) as journal:
+        journal.kv("p").set("k", 1)  # the WAL files exist while it is open
+        target = Path(f"{journal_file}{suffix}")
+        with pytest.raises(TradesCsvError, match="it is the run's journal"):
+            check_trades_csv_target(target, journal=journal_file)
+        # Spelled another way: relative to another folder, or through a symlink.
+        detour = journal_file.parent / ".." / "runs" / target.name
+        with pytest.raises(TradesCsvError, match="it is the run's journal"):
+            check_trades_csv_target(detour, journal=journal_file)
+    link = journal_file.parent / "link.sqlite"
+    link.symlink_to(journal_file)
+    with pytest.raises(TradesCsvError, match="it is the run's journal"):
+        check_trades_csv_target(link, journal=journal_file)
+    with pytest.raises(TradesCsvError, match="it is the run's journal"):
+        check_trades_csv_target(journal_file, journal=link)
+
+
+def test_a_hard_link_to_the_journal_is_refused(journal_file: Path) -> None:
+    Journal.open(journal_file).close()
+    other = journal_file.parent / "other-name.csv"
+    os.link(journal_file, other)
+    with pytest.raises(TradesCsvError, match="it is the run's journal"):
+        check_trades_csv_target(other, journal=journal_file)
+
+
+def test_any_sqlite_database_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "notes.csv"  # the name does not matter, the content does
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    before = database.read_bytes()
+    with pytest.raises(TradesCsvError, match=f"{database}: the file is a SQLite database"):
+        check_trades_csv_target(database, journal=tmp_path / "j.sqlite")
+    with pytest.raises(TradesCsvError, match="is a SQLite database"):
+        write_trades_csv(database, [])
+    assert database.read_bytes() == before
+
+
+def test_protected_files_folders_and_directories_are_refused(tmp_path: Path) -> None:
+    profile = tmp_path / "demo.toml"
+    profile.write_text("[profile]\n", encoding="utf-8")
+    with pytest.raises(TradesCsvError, match=f"it is {profile}"):
+        check_trades_csv_target(profile, protected=(profile,))
+    with pytest.raises(TradesCsvError, match="is a directory"):
+        check_trades_csv_target(tmp_path)
+    with pytest.raises(TradesCsvError, match=r"folder .*absent does not exist"):
+        check_trades_csv_target(tmp_path / "absent" / "t.csv")
+
+
+def test_ordinary_paths_pass(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    Journal.open(journal).close()
+    check_trades_csv_target(tmp_path / "trades.csv", journal=journal)  # new file
+    old = tmp_path / "old.csv"
+    write_trades_csv(old, [])
+    check_trades_csv_target(old, journal=journal)  # an earlier CSV is replaced
+    check_trades_csv_target(tmp_path / "j.sqlite.csv", journal=journal)

@@ -1,14 +1,21 @@
 """Backtest reporting: metrics, a rich rendering with an equity chart, and the trades CSV."""
 
 from garrison.report.metrics import Report, SymbolStats, compute_report
-from garrison.report.render import equity_chart, render_report
-from garrison.report.trades_csv import write_trades_csv
+from garrison.report.render import equity_chart, halt_lines, render_report
+from garrison.report.trades_csv import (
+    TradesCsvError,
+    check_trades_csv_target,
+    write_trades_csv,
+)
 
 __all__ = [
     "Report",
     "SymbolStats",
+    "TradesCsvError",
+    "check_trades_csv_target",
     "compute_report",
     "equity_chart",
+    "halt_lines",
     "render_report",
     "write_trades_csv",
 ]

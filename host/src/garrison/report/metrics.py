@@ -18,6 +18,10 @@ Conventions, chosen once here so every consumer reads the same numbers:
   risk-free rate is 0. ``None`` with fewer than 2 days or flat equity.
 - With an empty equity curve, the realised curve (starting balance plus
   cumulative pnl at each exit) stands in for it.
+- ``ending_equity`` is the last point of the equity curve (open positions
+  marked to market); ``ending_balance`` is realised: the starting balance
+  plus the pnl of the closed trades (net of their fees). They differ by the
+  open positions' unrealised pnl. ``return_pct`` is on equity.
 """
 
 from __future__ import annotations
@@ -53,8 +57,11 @@ class Report:
     """Summary of a backtest (or of any closed run). Amounts in USDT, times in UTC epoch ms."""
 
     starting_balance: float
+    #: Realised: starting balance plus the closed trades' pnl.
     ending_balance: float
-    #: Percent, e.g. 12.5 for +12.5 %.
+    #: The last equity point: balance plus the open positions' unrealised pnl.
+    ending_equity: float
+    #: Percent of equity, e.g. 12.5 for +12.5 %.
     return_pct: float
     start_ts: int | None
     end_ts: int | None
@@ -83,6 +90,8 @@ class Report:
     avg_duration_ms: float | None
     max_duration_ms: int | None
     per_symbol: tuple[SymbolStats, ...]
+    #: Positions still open when the run ended (not trades), when the caller said.
+    open_positions: int | None = None
 
 
 @attrs.frozen
@@ -220,20 +229,27 @@ def compute_report(
     equity: Sequence[tuple[int, float]],
     *,
     starting_balance: float,
+    open_positions: int | None = None,
 ) -> Report:
     """Compute the :class:`Report` of a run (conventions in the module docstring).
 
     ``equity`` is ``(ts, equity)`` points in time order, ideally with a point at
-    every trade close. Raises ``ValueError`` naming the trade or point at fault
-    for a non-positive starting balance, a non-finite pnl or equity, an exit
-    before its entry, or an equity curve out of time order.
+    every trade close. ``open_positions`` is how many positions were still
+    open at the end, when known. Raises ``ValueError`` naming the trade or
+    point at fault for a non-positive starting balance, a non-finite pnl or
+    equity, an exit before its entry, an equity curve out of time order, or a
+    negative ``open_positions``.
     """
     if not (math.isfinite(starting_balance) and starting_balance > 0):
         raise ValueError(f"starting_balance must be a positive number, got {starting_balance!r}")
+    whole = isinstance(open_positions, int) and not isinstance(open_positions, bool)
+    if open_positions is not None and not (whole and open_positions >= 0):
+        raise ValueError(f"open_positions must be a whole number >= 0, got {open_positions!r}")
     _check_trades(trades)
     ts, values = _equity_arrays(equity, trades, starting_balance)
     totals = _trade_stats(trades)
-    ending = float(values[-1]) if values.size else starting_balance + totals.net_pnl
+    balance = starting_balance + totals.net_pnl
+    ending = float(values[-1]) if values.size else balance
     max_dd, max_dd_usdt = _max_drawdown(values, starting_balance)
 
     bounds = [int(x) for x in ts[[0, -1]]] if ts.size else []
@@ -250,7 +266,8 @@ def compute_report(
 
     return Report(
         starting_balance=starting_balance,
-        ending_balance=ending,
+        ending_balance=balance,
+        ending_equity=ending,
         return_pct=(ending / starting_balance - 1.0) * 100.0,
         start_ts=start_ts,
         end_ts=end_ts,
@@ -277,6 +294,7 @@ def compute_report(
         avg_duration_ms=_mean([float(d) for d in durations]),
         max_duration_ms=max(durations) if durations else None,
         per_symbol=per_symbol,
+        open_positions=open_positions,
     )
 
 

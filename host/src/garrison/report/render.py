@@ -77,7 +77,10 @@ def _summary_table(report: Report, title: str) -> Table:
     table.add_column("value", justify="right")
     table.add_row("Period", f"{_when(report.start_ts)} → {_when(report.end_ts)}")
     table.add_row("Starting balance", _money(report.starting_balance))
-    table.add_row("Ending balance", _money(report.ending_balance))
+    table.add_row("Ending equity", _money(report.ending_equity))
+    table.add_row("Ending balance (realised)", _money(report.ending_balance))
+    if report.open_positions is not None:
+        table.add_row("Open positions at end", str(report.open_positions))
     table.add_row("Net PnL", _pnl_text(report.net_pnl))
     table.add_row("Return", Text(f"{report.return_pct:+.2f}%"))
     table.add_row(
@@ -196,19 +199,32 @@ def equity_chart(
     return chart
 
 
+def halt_lines(halts: Sequence[tuple[int, str]]) -> list[str]:
+    """One line per halt of trading: when (UTC) and why.
+
+    ``message`` says why (the rule and its reason), e.g. ``drawdown 15.2 % >
+    15 %``; the line adds the time: ``Trading halted at 2025-10-10 21:20 UTC: ...``.
+    """
+    return [f"Trading halted at {_when(ts)} UTC: {message}" for ts, message in halts]
+
+
 def render_report(
     report: Report,
     equity: Sequence[tuple[int, float]],
     console: Console,
     *,
     title: str,
+    halts: Sequence[tuple[int, str]] = (),
 ) -> None:
-    """Print ``report`` to ``console``: summary, per-symbol table and equity chart.
+    """Print ``report`` to ``console``: summary, halts, per-symbol table and equity chart.
 
-    The chart is as wide as the console and is left out (with a note) when
-    the curve has fewer than 2 points.
+    ``halts`` are the (ts ms, message) of every time the kill switch fired,
+    in order (see :func:`halt_lines`). The chart is as wide as the console
+    and is left out (with a note) when the curve has fewer than 2 points.
     """
     console.print(_summary_table(report, title))
+    for line in halt_lines(halts):
+        console.print(Text(line, style="bold red"))
     if report.per_symbol:
         console.print(_symbol_table(report))
     chart = equity_chart(
