@@ -26,10 +26,18 @@ from garrison.profile.errors import ProfileError
 from garrison.profile.load import load_profile
 from garrison.report.metrics import compute_report
 from garrison.report.render import render_report
-from garrison.report.trades_csv import write_trades_csv
+from garrison.report.trades_csv import TradesCsvError, check_trades_csv_target, write_trades_csv
 
 #: Errors a user can fix from the message alone: no traceback for them.
-_USER_ERRORS = (ProfileError, FeedError, RunError, SnapshotError, JournalError, OSError)
+_USER_ERRORS = (
+    ProfileError,
+    FeedError,
+    RunError,
+    SnapshotError,
+    JournalError,
+    TradesCsvError,
+    OSError,
+)
 
 
 def _configure_logging(level: str) -> None:
@@ -96,6 +104,14 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
         if info.status != "ok":
             console.print(f"[yellow]plugin {info.name} not loaded ({info.status}): {info.error}")
     profile = load_profile(request.profile, plugins.registry)
+    if request.trades_csv is not None:
+        # Before the replay: a path that would destroy the journal (or another
+        # database, or the profile) is refused before anything is written.
+        check_trades_csv_target(
+            request.trades_csv,
+            journal=request.journal or profile.resolve(profile.journal.path),
+            protected=(request.profile,),
+        )
     bar, factory = _progress_bar(console, show_progress)
     run = functools.partial(
         replay,
@@ -113,8 +129,13 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
 
 
 def _report(result: RunResult, console: Console, title: str) -> None:
-    report = compute_report(result.trades, result.equity, starting_balance=result.starting_balance)
-    render_report(report, result.equity, console, title=title)
+    report = compute_report(
+        result.trades,
+        result.equity,
+        starting_balance=result.starting_balance,
+        open_positions=result.open_positions,
+    )
+    render_report(report, result.equity, console, title=title, halts=result.halts)
     stats = result.stats
     console.print(
         f"run [bold]{result.run_id}[/] · {stats.candles:,} candles of {len(result.symbols)} "
@@ -224,7 +245,8 @@ def run(
 @click.option(
     "--trades-csv",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the closed trades to this CSV file.",
+    help="Write the closed trades to this CSV file (never the journal or another SQLite "
+    "database: those are refused before the replay starts).",
 )
 def backtest(
     profile: Path,
