@@ -4,7 +4,8 @@ The five real Bybit 5m files (433,020 candles) keep ``garrison backtest`` busy f
 a few seconds. The tests watch the journal read-only from outside, as the console
 would, and stop the process once intents and fills are committed. After SIGKILL the
 file must pass its integrity check, keep every row seen before the kill unchanged,
-hold no fill without its intent, and still show the run as ``running``.
+hold no fill without its intent, and still show the run as ``running`` until a
+journal is opened for writing again, which marks it ``interrupted``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Protocol
 
 import attrs
 import pytest
+from garrison.journal import Journal
 
 Snapshot = dict[str, list[tuple[object, ...]]]
 
@@ -111,6 +113,14 @@ def test_sigkill_leaves_every_committed_row(
     assert fills[: len(snapshot["fills"])] == snapshot["fills"]
     assert orphans == []
     assert runs == [("running", None)]
+
+    # Its process is gone: the next journal opened for writing marks the run interrupted.
+    with Journal.open(journal) as reopened:
+        (run,) = reopened.runs()
+        assert reopened.abandoned_runs == (run["id"],)
+        assert (run["status"], run["summary"]["abandoned"]) == ("interrupted", True)
+        assert run["pid"] == proc.pid
+        assert run["finished_ms"] is not None
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------------
