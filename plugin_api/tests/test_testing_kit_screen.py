@@ -151,7 +151,8 @@ def test_a_malformed_screen_or_none_is_an_error() -> None:
 def test_series_columns_are_what_a_host_hands_the_screen() -> None:
     a = [c for c in CANDLES if c.symbol == "AUSDT"]
     columns = series_columns(a, Channel())
-    assert set(columns) == {"open", "high", "low", "close", "volume", *Channel.indicators}
+    assert set(columns) == {"ts", "open", "high", "low", "close", "volume", *Channel.indicators}
+    assert columns["ts"].tolist() == [float(c.ts) for c in a]
     assert columns["close"].tolist() == [c.close for c in a]
     assert np.isnan(columns["hi20"][19])
     assert columns["hi20"][20] == max(c.high for c in a[:20])

@@ -21,6 +21,7 @@ from garrison_api.testing.compare import canonical, same
 from garrison_api.testing.context import StubContext, default_market
 from garrison_api.testing.contracts import SizerContract, StrategyContract
 from garrison_api.testing.lookahead import LookaheadMismatch, LookaheadReport, check_lookahead
+from garrison_api.testing.parity import IndicatorParityReport, check_indicator_parity
 from garrison_api.testing.runner import RunResult, VetoedSignal, merge_candles, run_strategy
 from garrison_api.testing.screen import ScreenReport, check_screen
 from garrison_api.testing.services import StubServices
@@ -30,6 +31,7 @@ from garrison_api.testing.timeframes import timeframe_ms
 __all__ = [
     "CANDLE_COLUMNS",
     "FakeClock",
+    "IndicatorParityReport",
     "LookaheadMismatch",
     "LookaheadReport",
     "MemoryBlobStore",
@@ -43,6 +45,7 @@ __all__ = [
     "VetoedSignal",
     "candles_from_csv",
     "canonical",
+    "check_indicator_parity",
     "check_lookahead",
     "check_screen",
     "default_market",

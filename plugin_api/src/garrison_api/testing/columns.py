@@ -10,18 +10,26 @@ from garrison_api.components import BarMask, Strategy
 from garrison_api.indicators import FloatArray, compute
 from garrison_api.types import Candle
 
-_FIELDS = ("open", "high", "low", "close", "volume")
+_FIELDS = ("ts", "open", "high", "low", "close", "volume")
+
+
+def candle_columns(candles: Sequence[Candle]) -> dict[str, FloatArray]:
+    """The candles' own columns, as :func:`garrison_api.indicators.compute` reads them.
+
+    ``ts`` (bar open time, UTC ms) and ``open``..``volume``, all float64.
+    """
+    return {
+        name: np.array([getattr(c, name) for c in candles], dtype=np.float64) for name in _FIELDS
+    }
 
 
 def series_columns(candles: Sequence[Candle], strategy: Strategy) -> dict[str, FloatArray]:
     """Whole-series columns of one symbol's candles, as a host hands them to ``screen``.
 
-    ``open``..``volume`` plus every indicator the strategy declared, computed
-    over these candles only.
+    ``ts`` (bar open time, UTC ms, float64), ``open``..``volume`` plus every
+    indicator the strategy declared, computed over these candles only.
     """
-    columns: dict[str, FloatArray] = {
-        name: np.array([getattr(c, name) for c in candles], dtype=np.float64) for name in _FIELDS
-    }
+    columns = candle_columns(candles)
     prices = dict(columns)
     for name, spec in dict(strategy.indicators).items():
         columns[name] = compute(spec, prices)
