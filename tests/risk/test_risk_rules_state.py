@@ -28,9 +28,20 @@ class TestTradingState:
         assert not veto.halt
         assert rule.check(make_intent(reduce_only=True), account) is None
 
+    def test_halted_refuses_entries_and_lets_exits_through(self, make_intent, make_account) -> None:
+        # A halt is a kill switch on new risk; an exit only lowers it.
+        halted = make_account(state=TradingState.HALTED)
+        veto = TradingStateRule().check(make_intent(), halted)
+        assert veto is not None
+        assert veto.reason == "trading state is halted: no entries"
+        assert TradingStateRule().check(make_intent(reduce_only=True), halted) is None
+
     @pytest.mark.parametrize("reduce_only", [False, True])
-    def test_halted_refuses_everything(self, make_intent, make_account, reduce_only) -> None:
-        veto = TradingStateRule().check(
+    def test_halted_blocks_exits_when_the_profile_says_so(
+        self, make_intent, make_account, reduce_only
+    ) -> None:
+        rule = TradingStateRule(TradingStateRule.Params(halted_blocks_exits=True))
+        veto = rule.check(
             make_intent(reduce_only=reduce_only), make_account(state=TradingState.HALTED)
         )
         assert veto is not None

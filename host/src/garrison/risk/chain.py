@@ -14,7 +14,7 @@ import attrs
 from garrison_api import AccountState, OrderIntent, RiskRule, Veto
 
 from garrison.risk.defaults import DEFAULT_RISK_CHAIN
-from garrison.risk.rules import HOST_RULES
+from garrison.risk.rules import HOST_RULES, KillSwitch
 
 #: Called with the stage name and the exception when a rule fails.
 ErrorCallback = Callable[[str, Exception], None]
@@ -59,6 +59,19 @@ class RiskChain:
             check for check in self._checks if getattr(check[1], "judges_exits", True) is not False
         )
         self._on_error = on_error
+
+    @property
+    def kill_switches(self) -> tuple[tuple[str, KillSwitch], ...]:
+        """(stage name, rule) of every host rule that is also a kill switch, in order.
+
+        Only the host's own rules: a plugin's code never runs on every mark.
+        """
+        host_rules = set(HOST_RULES.values())
+        return tuple(
+            (name, rule)
+            for name, rule in self._stages
+            if type(rule) in host_rules and isinstance(rule, KillSwitch)
+        )
 
     @property
     def stages(self) -> tuple[tuple[str, RiskRule], ...]:

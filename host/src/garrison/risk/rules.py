@@ -6,8 +6,19 @@ are pure: no I/O, no clock, no state; the chain stamps the stage name and the
 host acts on the veto (records it, halts when asked).
 
 Exits (``intent.reduce_only``) shrink risk, so every rule here passes them,
-except ``trading_state`` when the host is halted. Those rules say so with
-``judges_exits = False``, and the chain does not ask them about exits.
+except ``trading_state`` when the profile makes a halt block exits. Those
+rules say so with ``judges_exits = False``, and the chain does not ask them
+about exits.
+
+Rules that count positions, exposure or margin count the account's pending
+orders too (``AccountState.pending``: approved, not filled yet, those
+approved earlier in the same step included), so two entries decided in one
+step cannot both slip under a limit that only one of them fits.
+
+``max_drawdown`` and ``daily_loss_limit`` are also kill switches: besides
+refusing entries, they implement :class:`KillSwitch`, which the step
+processor evaluates on every mark of the account, so a halt happens at the
+close where the limit is crossed, not at the next entry.
 
 Comparisons against limits allow a relative slack of ``REL_TOL`` so that a
 value sitting exactly on a limit after float arithmetic (0.001 × 100000 =
@@ -19,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 from garrison_api import AccountState, Market, OrderIntent, Side, TradingState, Veto
@@ -130,21 +141,52 @@ _SHORT = Side.SHORT
 _RUNNING = TradingState.RUNNING
 
 
+@runtime_checkable
+class KillSwitch(Protocol):
+    """A rule the host also evaluates on every mark of the account, not only on entries.
+
+    ``breach`` gets the account's numbers after every fill and mark of a
+    step has been booked; a Veto (with ``halt``) halts trading at once.
+    Host rules only: the step processor calls it on every step with open
+    positions, so it must be cheap.
+    """
+
+    def breach(
+        self, ts: int, equity: float, peak_equity: float, day_start_equity: float
+    ) -> Veto | None: ...
+
+    def floor(self, peak_equity: float, day_start_equity: float) -> float:
+        """An equity above which ``breach`` cannot fire (generous: it may fire at or below)."""
+        ...
+
+
 @attrs.frozen
 class TradingStateParams:
-    """No settings: the trading state comes from the account."""
+    """``halted_blocks_exits``: while halted, refuse exits too (default: exits still pass).
+
+    A halt is a kill switch on new risk; letting a strategy's exit through
+    usually loses less than waiting for the stop. Set it where an operator
+    wants nothing at all sent while halted (the resting stops still work).
+    """
+
+    halted_blocks_exits: bool = attrs.field(default=False, validator=_flag)
 
 
 class TradingStateRule:
-    """The kill switch: ``running`` passes all, ``reducing`` only exits, ``halted`` nothing."""
+    """``running`` passes all; ``reducing`` and ``halted`` pass only exits.
+
+    ``reducing`` is an operator's choice (wind down); ``halted`` is the kill
+    switch, lifted by an operator or, for a timed halt, by the clock. With
+    ``halted_blocks_exits`` a halt refuses exits too.
+    """
 
     Params: ClassVar[type] = TradingStateParams
-    #: A halt stops exits too.
     judges_exits: ClassVar[bool] = True
 
     def __init__(self, params: TradingStateParams | None = None) -> None:
         self.params = TradingStateParams() if params is None else params
         _check_params(self, TradingStateParams, self.params)
+        self._block_exits = self.params.halted_blocks_exits
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse according to ``account.state``."""
@@ -156,7 +198,11 @@ class TradingStateRule:
                 return None
             return Veto("", "trading state is reducing: exits only")
         if state is TradingState.HALTED:
-            return Veto("", "trading state is halted: no orders, exits included")
+            if intent.reduce_only and not self._block_exits:
+                return None
+            if intent.reduce_only:
+                return Veto("", "trading state is halted and halted_blocks_exits is on: no exits")
+            return Veto("", "trading state is halted: no entries")
         # A state this rule does not know about: fail closed.
         return Veto("", f"unknown trading state {state!r}")
 
@@ -177,12 +223,22 @@ class OnePositionPerSymbol:
         _check_params(self, OnePositionPerSymbolParams, self.params)
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
-        """Refuse an entry when ``account`` has a position in ``intent.symbol``."""
+        """Refuse an entry in a symbol held, or with an entry already approved and unfilled."""
         if intent.reduce_only:
             return None
         held = account.position(intent.symbol)
         if held is None:
-            return None
+            if not account.pending:
+                return None
+            waiting = account.pending_entry(intent.symbol)
+            if waiting is None:
+                return None
+            return Veto(
+                "",
+                f"an entry in {intent.symbol} is already approved and not filled yet: "
+                f"{waiting.side.value} qty {_num(waiting.qty)} (intent {waiting.id}"
+                + (f", {waiting.strategy})" if waiting.strategy else ")"),
+            )
         return Veto(
             "",
             f"already holding a {held.side.value} position in {intent.symbol}: "
@@ -198,10 +254,12 @@ class MaxOpenPositionsParams:
 
 
 class MaxOpenPositions:
-    """Caps how many positions may be open at once.
+    """Caps how many positions may be open at once, counting approved unfilled entries.
 
-    Adding to a symbol already held opens no new position, so it is not counted
-    here (``one_position_per_symbol`` and ``max_notional`` see to that case).
+    Adding to a symbol already held (or with an entry pending) opens no new
+    position, so it is not counted here (``one_position_per_symbol`` and
+    ``max_notional`` see to that case). Pending exits are not subtracted:
+    an exit may still fail to fill.
     """
 
     Params: ClassVar[type] = MaxOpenPositionsParams
@@ -213,11 +271,23 @@ class MaxOpenPositions:
         self._limit = self.params.limit
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
-        """Refuse an entry in a new symbol when ``limit`` positions are already open."""
+        """Refuse an entry in a new symbol when ``limit`` positions are open or pending."""
         if intent.reduce_only:
             return None
         open_count = len(account.positions)
         limit = self._limit
+        pending = account.pending
+        if pending:
+            held = {p.symbol for p in account.positions}
+            waiting = {p.symbol for p in pending if not p.reduce_only and p.symbol not in held}
+            symbol = intent.symbol
+            if open_count + len(waiting) < limit or symbol in held or symbol in waiting:
+                return None
+            return Veto(
+                "",
+                f"{open_count} open positions and {len(waiting)} approved entries not filled "
+                f"yet ({', '.join(sorted(waiting))}): limit of {limit} reached",
+            )
         # Below the limit, whether the symbol is held does not matter: ask only at it.
         if open_count < limit or account.position(intent.symbol) is not None:
             return None
@@ -235,7 +305,8 @@ class MaxNotional:
     """Caps the notional of one position, in USDT.
 
     An entry that adds to a same-side position in the same symbol is judged on
-    the position it would make (held notional at entry price plus the intent).
+    the position it would make (held notional at entry price, plus approved
+    unfilled entries of that side and symbol, plus the intent).
     """
 
     Params: ClassVar[type] = MaxNotionalParams
@@ -252,6 +323,26 @@ class MaxNotional:
             return None
         notional = intent.notional
         held = account.position(intent.symbol)
+        waiting = 0.0
+        if account.pending:
+            waiting = sum(
+                p.notional
+                for p in account.pending
+                if p.symbol == intent.symbol and p.side is intent.side and not p.reduce_only
+            )
+            if waiting:
+                held_notional = (
+                    held.notional if held is not None and held.side is intent.side else 0.0
+                )
+                total = held_notional + waiting + notional
+                if total <= self._ceiling:
+                    return None
+                return Veto(
+                    "",
+                    f"notional {_usd(notional)} USDT on top of {_usd(held_notional)} held and "
+                    f"{_usd(waiting)} approved but not filled makes {_usd(total)}, exceeding "
+                    f"max {_usd(self.params.max_usd)}",
+                )
         if held is not None and held.side is intent.side:
             total = held.notional + notional
             if total <= self._ceiling:  # false past the limit and for NaN
@@ -430,6 +521,7 @@ class MaxDrawdown:
     """Halts trading when equity has fallen ``max_pct`` percent below its peak.
 
     The halt has no end time: an operator looks at what happened and resumes.
+    A kill switch: judged on every mark of the account (see :class:`KillSwitch`).
     """
 
     Params: ClassVar[type] = MaxDrawdownParams
@@ -440,6 +532,24 @@ class MaxDrawdown:
         _check_params(self, MaxDrawdownParams, self.params)
         self._limit = self.params.max_pct / 100.0
         self._limit_floor = _floor(self._limit)
+
+    def floor(self, peak_equity: float, day_start_equity: float) -> float:
+        """Equity above this is less than ``max_pct`` below the peak (with room for rounding)."""
+        return peak_equity * (1.0 - self._limit_floor) + REL_TOL * abs(peak_equity)
+
+    def breach(
+        self, ts: int, equity: float, peak_equity: float, day_start_equity: float
+    ) -> Veto | None:
+        """A halting Veto once ``equity`` is ``max_pct`` below ``peak_equity``."""
+        if peak_equity > 0 and 1.0 - equity / peak_equity < self._limit_floor:
+            return None  # false for NaN too: an account that cannot be valued halts
+        drawdown = max(0.0, 1.0 - equity / peak_equity) if peak_equity > 0 else math.nan
+        return Veto(
+            "",
+            f"drawdown {_pct(drawdown)} (equity {_usd(equity)} vs peak {_usd(peak_equity)}) "
+            f"reached max {_pct(self._limit)}",
+            halt=True,
+        )
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry, and ask for a halt, once drawdown reaches ``max_pct``."""
@@ -474,7 +584,8 @@ class DailyLossLimit:
     """Halts trading for the rest of the UTC day once the day's loss reaches ``max_pct``.
 
     The loss is measured against equity at the start of the day; the halt lasts
-    until the next UTC midnight after ``account.ts``.
+    until the next UTC midnight after ``account.ts``. A kill switch: judged on
+    every mark of the account (see :class:`KillSwitch`).
     """
 
     Params: ClassVar[type] = DailyLossLimitParams
@@ -484,6 +595,26 @@ class DailyLossLimit:
         self.params = DailyLossLimitParams() if params is None else params
         _check_params(self, DailyLossLimitParams, self.params)
         self._fraction = self.params.max_pct / 100.0
+
+    def floor(self, peak_equity: float, day_start_equity: float) -> float:
+        """Equity above this has lost less than ``max_pct`` today (with room for rounding)."""
+        return day_start_equity * (1.0 - self._fraction) + 2 * REL_TOL * abs(day_start_equity)
+
+    def breach(
+        self, ts: int, equity: float, peak_equity: float, day_start_equity: float
+    ) -> Veto | None:
+        """A Veto halting until the next UTC midnight once the day's loss reaches the limit."""
+        threshold = -self._fraction * day_start_equity
+        pnl = equity - day_start_equity
+        if _exceeds(pnl, threshold):
+            return None
+        return Veto(
+            "",
+            f"daily pnl {_usd(pnl)} USDT reached the loss limit of {_pct(self._fraction)} of "
+            f"day-start equity {_usd(day_start_equity)} ({_usd(threshold)})",
+            halt=True,
+            halt_until=next_utc_midnight_ms(ts),
+        )
 
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
         """Refuse an entry, and ask for a halt until tomorrow, once the day's loss is reached."""
@@ -521,7 +652,8 @@ class SameDirectionExposureParams:
 class SameDirectionExposure:
     """Caps the summed notional of positions on one side, as a percent of equity.
 
-    Held positions count at entry price; the intent adds its own notional.
+    Held positions count at entry price, approved unfilled entries of that
+    side at their intent price; the intent adds its own notional.
     """
 
     Params: ClassVar[type] = SameDirectionExposureParams
@@ -541,6 +673,9 @@ class SameDirectionExposure:
         for p in account.positions:
             if p.side is side:
                 held += abs(p.qty * p.entry_price)  # Position.notional, without a property call
+        for w in account.pending:
+            if w.side is side and not w.reduce_only:
+                held += w.notional
         total = held + intent.notional
         cap = self._cap_fraction * account.equity
         if total <= _ceiling(cap) and math.isfinite(total) and math.isfinite(cap):
@@ -564,7 +699,9 @@ class FreeMargin:
     """Refuses entries whose initial margin the account cannot post.
 
     Margin is ``notional / account.leverage``, raised by ``buffer_pct`` percent
-    as headroom for fees and adverse moves before the fill.
+    as headroom for fees and adverse moves before the fill. The free margin
+    already excludes what approved unfilled entries will take
+    (``AccountState.free_margin``).
     """
 
     Params: ClassVar[type] = FreeMarginParams
