@@ -294,9 +294,10 @@ class Outcome:
 
     ``r_multiple`` is the result in units of the initial risk (entry to stop);
     for a real trade it is net of fees. Since API 1.1 an outcome names the
-    journaled signal it belongs to (``signal_id``), the gating score the
-    signal got (``score``, None when no scorer rated it) and the prices it
-    was measured between.
+    journaled signal it belongs to (``signal_id``), the score the signal
+    got (``score``: its first gating scorer's, else its first shadow
+    scorer's; None when no scorer rated it) and the prices it was measured
+    between (None from a host older than 1.1).
     """
 
     signal: Signal
@@ -307,8 +308,8 @@ class Outcome:
     phantom: bool
     signal_id: str = ""
     score: float | None = None
-    entry_price: float = float("nan")
-    exit_price: float = float("nan")
+    entry_price: float | None = None
+    exit_price: float | None = None
 
     @property
     def won(self) -> bool:
