@@ -165,4 +165,8 @@ def test_ctrl_c_marks_the_run_interrupted(
     interrupted: Interrupted, read_journal: Callable[..., list[sqlite3.Row]]
 ) -> None:
     (run,) = read_journal(interrupted.journal, "SELECT status, summary FROM runs")
-    assert (run["status"], run["summary"]) == ("interrupted", '{"status":"interrupted"}')
+    # Ctrl-C lands between chunks, after a checkpoint: the run can be resumed.
+    assert (run["status"], run["summary"]) == (
+        "interrupted",
+        '{"status":"interrupted","resumable":true}',
+    )

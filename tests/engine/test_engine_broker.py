@@ -1,4 +1,4 @@
-"""The simulated broker against hand-made bars: fills, slippage, stops, targets, triggers."""
+"""The simulated broker against hand-made bars: fills, slippage, brackets, triggers, refusals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import math
 from typing import Literal
 
 import pytest
-from garrison.engine.broker import Execution, PendingOrder, SimulatedBroker
+from garrison.engine.broker import SimulatedBroker
+from garrison.engine.execution import (
+    CommittedOrder,
+    ExecutionReport,
+    ReportKind,
+    seal_order,
+)
 from garrison.profile.model import BrokerConfig
 from garrison_api import ExitReason, Market, Order, OrderIntent, OrderType, Side, Signal
 
@@ -42,7 +48,7 @@ def order(
     take_profit: float | None = None,
     signal: Signal | None = None,
     price: float = 100.0,
-) -> PendingOrder:
+) -> CommittedOrder:
     intent = OrderIntent(
         id=intent_id,
         ts=T0,
@@ -68,10 +74,17 @@ def order(
         qty=qty,
         order_type=OrderType.MARKET,
     )
-    return PendingOrder(intent, placed, signal)
+    return seal_order(intent, placed, signal, durable=False)
 
 
-def bar(b: SimulatedBroker, i: int, open_: float, high: float, low: float) -> list[Execution]:
+def bar(b: SimulatedBroker, i: int, open_: float, high: float, low: float) -> list[ExecutionReport]:
+    """Reports of the bar, refusals left out (tests of refusals look at them directly)."""
+    return [r for r in all_reports(b, i, open_, high, low) if r.kind is not ReportKind.REJECT]
+
+
+def all_reports(
+    b: SimulatedBroker, i: int, open_: float, high: float, low: float
+) -> list[ExecutionReport]:
     return b.on_bar(SYMBOL, T0 + i * BAR, open_, high, low)
 
 
@@ -87,7 +100,7 @@ def opened(
     b = broker(slippage_bps, both_touched)
     b.submit(order("1", side, stop=stop, take_profit=take_profit))
     (entry,) = bar(b, 1, 100.0, 100.0, 100.0)
-    assert entry.reason is None
+    assert entry.exit_reason is None
     return b
 
 
@@ -103,9 +116,10 @@ def test_long_entry_fills_at_next_open_plus_slippage() -> None:
     assert fill.ts == T0 + BAR
     assert (fill.side, fill.reduce_only, fill.qty, fill.reason) == (Side.LONG, False, 2.0, "entry")
     assert fill.fee == pytest.approx(2.0 * 200.2 * TAKER, rel=1e-12)
-    assert (ex.reason, ex.stop, ex.take_profit) == (None, 90.0, None)
-    assert ex.pending is not None
-    assert ex.pending.intent.id == "1"
+    assert (ex.exit_reason, ex.stop, ex.take_profit) == (None, 90.0, None)
+    assert ex.kind is ReportKind.FILL
+    assert ex.order is not None
+    assert ex.order.intent.id == "1"
 
 
 def test_short_entry_receives_less_by_the_slippage() -> None:
@@ -120,25 +134,43 @@ def test_order_waits_for_its_own_symbol() -> None:
     b = broker()
     b.submit(order("1", Side.LONG))
     assert b.on_bar("ETHUSDT", T0 + BAR, 10.0, 11.0, 9.0) == []
-    assert [p.intent.id for p in b.pending_orders()] == ["1"]
+    assert [p.intent.id for p in b.open_orders()] == ["1"]
     (ex,) = bar(b, 1, 100.0, 100.0, 100.0)
     assert ex.fill.intent_id == "1"
-    assert b.pending_orders() == []
+    assert b.open_orders() == []
 
 
-def test_second_entry_while_holding_does_not_fill() -> None:
+def test_second_entry_while_holding_is_rejected_with_its_reason() -> None:
     b = opened(Side.LONG, stop=90.0)
     b.submit(order("2", Side.LONG, stop=90.0))
-    assert bar(b, 2, 100.0, 100.5, 99.5) == []
+    (refused,) = all_reports(b, 2, 100.0, 100.5, 99.5)
+    assert refused.kind is ReportKind.REJECT
+    assert refused.fill is None
+    assert refused.order is not None
+    assert refused.order.intent.id == "2"
+    assert "already holds a long position" in refused.reason
+    assert b.open_orders() == []
 
 
-def test_cancel_pending_drops_unfilled_orders() -> None:
+def test_cancel_open_cancels_unfilled_orders_with_a_report_each() -> None:
     b = broker()
     b.submit(order("1", Side.LONG))
-    dropped = b.cancel_pending()
-    assert [p.intent.id for p in dropped] == ["1"]
+    (canceled,) = b.cancel_open(T0 + BAR, "the data ended")
+    assert canceled.kind is ReportKind.CANCEL
+    assert canceled.order is not None
+    assert canceled.order.intent.id == "1"
+    assert canceled.reason == "the data ended"
     assert bar(b, 1, 100.0, 100.0, 100.0) == []
-    assert SYMBOL not in b.active
+    assert b.open_orders() == []
+
+
+def test_the_broker_takes_committed_orders_only() -> None:
+    b = broker()
+    committed = order("1", Side.LONG)
+    with pytest.raises(TypeError, match="CommittedOrder"):
+        b.submit(committed.intent)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="journal commit policy"):
+        CommittedOrder(object(), committed.intent, committed.order, None, True)
 
 
 # --- stops ---------------------------------------------------------------------------------
@@ -148,17 +180,18 @@ def test_long_stop_fills_intrabar_at_the_stop() -> None:
     b = opened(Side.LONG, stop=95.0)
     assert bar(b, 2, 100.0, 101.0, 95.01) == []
     (ex,) = bar(b, 3, 99.0, 99.5, 94.0)
-    assert ex.reason is ExitReason.STOP
+    assert ex.exit_reason is ExitReason.STOP
     assert (ex.fill.price, ex.fill.ts, ex.fill.reason) == (95.0, T0 + 3 * BAR, "stop")
     assert (ex.fill.reduce_only, ex.fill.side, ex.fill.qty) == (True, Side.LONG, 2.0)
     assert ex.fill.fee == pytest.approx(2.0 * 95.0 * TAKER, rel=1e-12)
-    assert ex.pending is None
+    assert ex.kind is ReportKind.BRACKET
+    assert ex.order is None
 
 
 def test_stop_touched_exactly_fills() -> None:
     b = opened(Side.SHORT, stop=105.0)
     (ex,) = bar(b, 2, 100.0, 105.0, 99.0)
-    assert (ex.reason, ex.fill.price) == (ExitReason.STOP, 105.0)
+    assert (ex.exit_reason, ex.fill.price) == (ExitReason.STOP, 105.0)
 
 
 def test_stop_pays_slippage_against_the_trader() -> None:
@@ -179,14 +212,14 @@ def test_gap_through_stop_exits_at_the_open(
 ) -> None:
     b = opened(side, stop=stop)
     (ex,) = bar(b, 2, open_, high, low)
-    assert (ex.reason, ex.fill.price) == (ExitReason.STOP, open_)
+    assert (ex.exit_reason, ex.fill.price) == (ExitReason.STOP, open_)
 
 
 def test_stop_rests_from_the_entry_bar_on() -> None:
     b = broker()
     b.submit(order("1", Side.LONG, stop=97.0))
     entry, stop = bar(b, 1, 100.0, 100.5, 96.0)
-    assert (entry.reason, stop.reason) == (None, ExitReason.STOP)
+    assert (entry.exit_reason, stop.exit_reason) == (None, ExitReason.STOP)
     assert (entry.fill.price, stop.fill.price) == (100.0, 97.0)
 
 
@@ -196,7 +229,7 @@ def test_stop_rests_from_the_entry_bar_on() -> None:
 def test_long_take_profit_fills_at_its_price_with_maker_fee() -> None:
     b = opened(Side.LONG, stop=90.0, take_profit=110.0, slippage_bps=10.0)
     (ex,) = bar(b, 2, 105.0, 111.0, 104.0)
-    assert (ex.reason, ex.fill.price, ex.fill.reason) == (
+    assert (ex.exit_reason, ex.fill.price, ex.fill.reason) == (
         ExitReason.TAKE_PROFIT,
         110.0,
         "take_profit",
@@ -217,13 +250,13 @@ def test_take_profit_takes_the_better_open(
     stop = 80.0 if side is Side.LONG else 120.0
     b = opened(side, stop=stop, take_profit=target)
     (ex,) = bar(b, 2, open_, high, low)
-    assert (ex.reason, ex.fill.price) == (ExitReason.TAKE_PROFIT, open_)
+    assert (ex.exit_reason, ex.fill.price) == (ExitReason.TAKE_PROFIT, open_)
 
 
 def test_short_take_profit_fills_at_its_price() -> None:
     b = opened(Side.SHORT, stop=110.0, take_profit=90.0)
     (ex,) = bar(b, 2, 95.0, 96.0, 89.0)
-    assert (ex.reason, ex.fill.price) == (ExitReason.TAKE_PROFIT, 90.0)
+    assert (ex.exit_reason, ex.fill.price) == (ExitReason.TAKE_PROFIT, 90.0)
 
 
 @pytest.mark.parametrize(
@@ -238,7 +271,7 @@ def test_bar_touching_both_follows_the_configured_rule(
 ) -> None:
     b = opened(Side.LONG, stop=95.0, take_profit=110.0, both_touched=rule)
     (ex,) = bar(b, 2, 100.0, 111.0, 94.0)
-    assert (ex.reason, ex.fill.price) == (reason, price)
+    assert (ex.exit_reason, ex.fill.price) == (reason, price)
 
 
 def test_default_broker_config_is_stop_first() -> None:
@@ -291,7 +324,7 @@ def test_exit_order_closes_at_next_open_with_slippage() -> None:
     b = opened(Side.LONG, stop=90.0, slippage_bps=10.0)
     b.submit(order("2", Side.LONG, reduce_only=True))
     (ex,) = bar(b, 2, 104.0, 105.0, 103.0)
-    assert ex.reason is ExitReason.SIGNAL
+    assert ex.exit_reason is ExitReason.SIGNAL
     assert ex.fill.price == pytest.approx(104.0 * 0.999, rel=1e-15)
     assert (ex.fill.qty, ex.fill.reduce_only, ex.fill.reason) == (2.0, True, "signal")
     assert ex.fill.intent_id == "2"
@@ -302,23 +335,27 @@ def test_exit_fills_before_the_stop_of_the_same_bar() -> None:
     b = opened(Side.SHORT, stop=110.0)
     b.submit(order("2", Side.SHORT, reduce_only=True))
     (ex,) = bar(b, 2, 105.0, 120.0, 104.0)
-    assert (ex.reason, ex.fill.price) == (ExitReason.SIGNAL, 105.0)
+    assert (ex.exit_reason, ex.fill.price) == (ExitReason.SIGNAL, 105.0)
 
 
-def test_exit_after_a_stop_closed_the_position_does_not_fill() -> None:
+def test_exit_after_a_stop_closed_the_position_is_rejected() -> None:
     b = opened(Side.LONG, stop=95.0)
     (stop,) = bar(b, 2, 99.0, 99.0, 94.0)
-    assert stop.reason is ExitReason.STOP
+    assert stop.exit_reason is ExitReason.STOP
     b.submit(order("2", Side.LONG, reduce_only=True))
-    assert bar(b, 3, 96.0, 97.0, 95.5) == []
-    assert b.pending_orders() == []
-    assert SYMBOL not in b.active
+    (refused,) = all_reports(b, 3, 96.0, 97.0, 95.5)
+    assert refused.kind is ReportKind.REJECT
+    assert refused.reason.startswith("nothing to close")
+    assert b.open_orders() == []
+    assert b.resting(SYMBOL) is None
 
 
-def test_exit_for_the_other_side_does_not_fill() -> None:
+def test_exit_for_the_other_side_is_rejected() -> None:
     b = opened(Side.LONG, stop=95.0)
     b.submit(order("2", Side.SHORT, reduce_only=True))
-    assert bar(b, 2, 100.0, 100.5, 99.5) == []
+    (refused,) = all_reports(b, 2, 100.0, 100.5, 99.5)
+    assert refused.kind is ReportKind.REJECT
+    assert "holds a long position" in refused.reason
 
 
 def test_exit_then_entry_in_one_bar_reverses() -> None:
@@ -326,8 +363,8 @@ def test_exit_then_entry_in_one_bar_reverses() -> None:
     b.submit(order("2", Side.LONG, reduce_only=True))
     b.submit(order("3", Side.SHORT, stop=110.0))
     out, back_in = bar(b, 2, 101.0, 101.5, 100.5)
-    assert (out.reason, out.fill.side) == (ExitReason.SIGNAL, Side.LONG)
-    assert (back_in.reason, back_in.fill.side, back_in.stop) == (None, Side.SHORT, 110.0)
+    assert (out.exit_reason, out.fill.side) == (ExitReason.SIGNAL, Side.LONG)
+    assert (back_in.exit_reason, back_in.fill.side, back_in.stop) == (None, Side.SHORT, 110.0)
 
 
 # --- trigger levels ------------------------------------------------------------------------
@@ -340,13 +377,12 @@ def test_trigger_levels_follow_orders_and_positions() -> None:
     b.submit(order("1", Side.LONG, stop=95.0, take_profit=110.0))
     # A pending market order fills on any bar: every bar must reach the broker.
     assert levels == [math.inf, -math.inf]
-    assert SYMBOL in b.active
     bar(b, 1, 100.0, 100.0, 100.0)
     assert levels == [95.0, 110.0]
     assert b.trigger(SYMBOL) is levels  # the same list, updated in place
     bar(b, 2, 100.0, 111.0, 99.0)
     assert levels == [-math.inf, math.inf]
-    assert SYMBOL not in b.active
+    assert b.resting(SYMBOL) is None
 
 
 def test_trigger_levels_of_a_short_without_target() -> None:
@@ -357,7 +393,7 @@ def test_trigger_levels_of_a_short_without_target() -> None:
 def test_trigger_levels_of_a_long_without_brackets() -> None:
     b = opened(Side.LONG)
     assert b.trigger(SYMBOL) == [-math.inf, math.inf]
-    assert SYMBOL in b.active  # still holding, even if no bar can close it
+    assert b.resting(SYMBOL) is not None  # still holding, even if no bar can close it
 
 
 def test_bars_inside_the_trigger_levels_change_nothing() -> None:

@@ -455,7 +455,10 @@ def test_every_signal_intent_order_and_fill_is_journaled_in_order(
     trades = journal_query(journal, "SELECT * FROM trades ORDER BY rowid")
     # Each entry is stopped out on its own fill bar, so the strategy is flat at every
     # close: 40 entries on 40 bars, the last one left unfilled when the data ends.
-    assert len(signals) == len(intents) == len(orders) == 40
+    # The orders table is a history: a row when sent, one more when the order ends.
+    assert len(signals) == len(intents) == 40
+    assert [row["status"] for row in orders] == ["open", "filled"] * 39 + ["open", "canceled"]
+    assert len({row["id"] for row in orders}) == 40
     assert len(fills) == 2 * 39
     assert len(trades) == len(result.trades) == 39
     assert [(row["reason"], row["ts"]) for row in fills[:2]] == [

@@ -109,17 +109,6 @@ def test_trade_ids_count_up() -> None:
     assert ids == ["1", "2", "3"]
 
 
-def test_second_entry_in_a_symbol_is_a_bug() -> None:
-    books = ledger()
-    books.open_position(
-        fill(Side.LONG, 100.0), stop=None, take_profit=None, strategy="s", signal_id=None
-    )
-    with pytest.raises(RuntimeError, match="BTCUSDT"):
-        books.open_position(
-            fill(Side.LONG, 100.0), stop=None, take_profit=None, strategy="s", signal_id=None
-        )
-
-
 def test_equity_marks_open_positions_at_the_last_close() -> None:
     books = ledger()
     books.open_position(
@@ -232,3 +221,81 @@ def test_day_start_equity_follows_a_skipped_day() -> None:
     books = ledger()
     books.balance = 9_000.0
     assert books.snapshot(T0 + 3 * DAY_MS).day_start_equity == 9_000.0
+
+
+# --- partial fills (execution reports may deliver them) -------------------------------------
+
+
+def test_partial_entry_fills_average_the_price_and_add_the_fees() -> None:
+    books = ledger()
+    books.open_position(
+        fill(Side.LONG, 100.0, qty=1.0, fee=0.1),
+        stop=95.0,
+        take_profit=None,
+        strategy="s",
+        signal_id="7",
+    )
+    pos = books.open_position(
+        fill(Side.LONG, 103.0, qty=2.0, fee=0.2),
+        stop=None,
+        take_profit=None,
+        strategy="s",
+        signal_id="7",
+    )
+    assert pos.qty == 3.0
+    assert pos.entry_price == pytest.approx(102.0)
+    assert pos.stop == 95.0  # the bracket stays when a later fill brings none
+    assert pos.signal_id == "7"
+    assert books.balance == pytest.approx(10_000.0 - 0.3)
+
+
+def test_partial_exits_realise_as_they_come_and_the_trade_closes_at_zero() -> None:
+    books = ledger()
+    books.open_position(
+        fill(Side.LONG, 100.0, qty=4.0, fee=0.4),
+        stop=95.0,
+        take_profit=None,
+        strategy="s",
+        signal_id="7",
+    )
+    pos, trade, signal_id = books.reduce_position(
+        fill(Side.LONG, 110.0, qty=1.0, fee=0.1, reduce_only=True), ExitReason.SIGNAL
+    )
+    assert (pos.qty, trade, signal_id) == (3.0, None, "7")
+    assert books.balance == pytest.approx(10_000.0 - 0.4 + 10.0 - 0.1)
+    pos, trade, _ = books.reduce_position(
+        fill(Side.LONG, 90.0, qty=3.0, fee=0.3, reduce_only=True, ts=T0 + 5 * BAR),
+        ExitReason.STOP,
+    )
+    assert trade is not None
+    assert "BTCUSDT" not in books.positions
+    assert trade.qty == 4.0
+    assert trade.exit_price == pytest.approx((110.0 + 3 * 90.0) / 4)
+    assert trade.fees == pytest.approx(0.8)
+    assert trade.pnl == pytest.approx(10.0 - 30.0 - 0.8)
+    assert trade.r_multiple == pytest.approx((10.0 - 30.0 - 0.8) / (5.0 * 4.0))
+    assert books.balance == pytest.approx(10_000.0 + trade.pnl)
+
+
+def test_an_entry_fill_against_the_other_side_is_refused() -> None:
+    books = ledger()
+    books.open_position(
+        fill(Side.LONG, 100.0), stop=95.0, take_profit=None, strategy="s", signal_id=None
+    )
+    with pytest.raises(RuntimeError, match="against a held long position"):
+        books.open_position(
+            fill(Side.SHORT, 100.0), stop=105.0, take_profit=None, strategy="s", signal_id=None
+        )
+
+
+def test_restart_state_round_trips() -> None:
+    books = ledger()
+    books.open_position(
+        fill(Side.LONG, 100.0, fee=0.2), stop=95.0, take_profit=None, strategy="s", signal_id="7"
+    )
+    books.halt(T0 + DAY_MS)
+    saved = books.snapshot_state()
+    again = ledger(1.0)
+    again.restore_state(saved, dict(books.positions))
+    assert again.snapshot_state() == saved
+    assert again.state is TradingState.HALTED

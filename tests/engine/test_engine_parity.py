@@ -86,18 +86,16 @@ class Parity:
 def parity(
     repo: Path, bybit_5m: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Parity:
-    """One host replay and one reference run of Turtle System 1 over October 2025."""
+    """One host replay and one reference run of Turtle System 1 over October 2025.
+
+    Both read the same window of rows (copied out of the real files), so
+    neither has bars before the window to warm up on.
+    """
     tmp = tmp_path_factory.mktemp("parity")
     plugins = load_plugins()
-    host = host_replay(
-        plugins,
-        repo / "configs" / "turtle-system1.toml",
-        bybit_5m,
-        tmp / "journal.sqlite",
-        start=START,
-        end=END,
-    )
     candles = window_candles(bybit_5m, tmp / "window", START, END)
+    copies = {symbol: tmp / "window" / path.name for symbol, path in bybit_5m.items()}
+    host = host_replay(plugins, repo / "configs" / "turtle-system1.toml", copies, tmp / "j.sqlite")
     reference = run_strategy(TurtleStrategy(TurtleParams(system=1)), candles)
     return Parity(host, reference, {(c.symbol, c.ts): c for c in candles})
 

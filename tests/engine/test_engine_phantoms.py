@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from garrison.engine.phantoms import PhantomTracker
 from garrison_api import ExitReason, Side, Signal
@@ -119,3 +120,23 @@ def test_other_symbols_do_not_move_a_phantom() -> None:
     t.open("1", "s", sig())
     assert t.on_bar("ETHUSDT", T0 + BAR, 1.0, 1.0, 1.0, 1.0) == []
     assert len(t.open_list(SYMBOL)) == 1
+
+
+def test_a_signal_horizon_in_time_overrides_the_bar_count() -> None:
+    t = tracker(max_bars=100)
+    t.bar_ms[SYMBOL] = BAR
+    # Filled at the open of bar 1; 2 bars of market time later it resolves at a close.
+    t.open("1", "s", attrs.evolve(sig(stop=90.0), horizon_ms=2 * BAR))
+    assert t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.5) == []
+    ((_, outcome),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 100.5, 106.0, 100.0, 105.0)
+    assert (outcome.exit_reason, outcome.r_multiple) == (ExitReason.HORIZON, 0.5)
+
+
+def test_outcomes_name_their_signal_score_and_prices() -> None:
+    t = tracker()
+    t.open("7", "s", sig(stop=90.0), score=0.81)
+    ((signal_id, outcome),) = t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 89.0, 95.0)
+    assert signal_id == outcome.signal_id == "7"
+    assert outcome.score == 0.81
+    assert (outcome.entry_price, outcome.exit_price) == (100.0, 90.0)
+    assert (outcome.strategy, outcome.phantom, outcome.closed_ts) == ("s", True, T0 + BAR)

@@ -109,13 +109,13 @@ def close_of(s: Seen) -> int:
     return s.ts + (HOUR if s.timeframe == "1h" else BAR)
 
 
-def test_candles_arrive_by_close_time_shorter_timeframe_first(seen: list[Seen]) -> None:
+def test_candles_arrive_by_close_time_longer_timeframe_first(seen: list[Seen]) -> None:
     assert len(seen) == 24 + 2 + 24
-    keys = [(close_of(s), s.timeframe == "1h", s.symbol) for s in seen]
+    keys = [(close_of(s), s.timeframe != "1h", s.symbol) for s in seen]
     assert keys == sorted(keys)
-    # At 01:00 three candles close: both 5m bars (by symbol), then the hour.
+    # At 01:00 three candles close (one step): the hour first, then the 5m bars by symbol.
     at_one = [(s.symbol, s.timeframe) for s in seen if close_of(s) == T0 + HOUR]
-    assert at_one == [("BTCUSDT", "5m"), ("ETHUSDT", "5m"), ("BTCUSDT", "1h")]
+    assert at_one == [("BTCUSDT", "1h"), ("BTCUSDT", "5m"), ("ETHUSDT", "5m")]
 
 
 def test_clock_reads_the_close_of_the_candle_being_decided(seen: list[Seen]) -> None:
@@ -138,15 +138,22 @@ def series(symbol: str, timeframe: str, stamps: list[int]) -> Series:
     return Series(symbol, timeframe, np.array(stamps, dtype=np.int64), ones, ones, ones, ones, ones)
 
 
-def test_merge_breaks_close_time_ties_by_timeframe_then_series_order() -> None:
+def test_merge_orders_a_step_longer_timeframes_first_then_by_symbol() -> None:
     hourly = series("AAAUSDT", "1h", [T0])
     five = series("ZZZUSDT", "5m", [T0 + 11 * BAR, T0 + 12 * BAR])
     also_five = series("BBBUSDT", "5m", [T0 + 11 * BAR])
     timeline = merge([hourly, five, also_five])
     order = list(zip(timeline.series_index.tolist(), timeline.row_index.tolist(), strict=True))
-    # All three first rows close at 01:00: the 5m ones first, in the order given.
-    assert order == [(1, 0), (2, 0), (0, 0), (1, 1)]
+    # All three first rows close at 01:00 (one step): the hour first, then the 5m
+    # ones by symbol (BBB before ZZZ whatever the order given).
+    assert order == [(0, 0), (2, 0), (1, 0), (1, 1)]
     assert len(merge([])) == 0
+
+
+def test_merge_skips_the_history_rows_before_a_window() -> None:
+    five = series("BTCUSDT", "5m", [T0 + i * BAR for i in range(5)])
+    timeline = merge([five], first_rows=[3])
+    assert timeline.row_index.tolist() == [3, 4]
 
 
 def test_a_strategy_narrowed_to_symbols_sees_only_those(

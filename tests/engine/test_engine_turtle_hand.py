@@ -5,7 +5,9 @@ plugin, the indicators module or the engine: at the close of bar t, channels ove
 the 20 (entry) and 10 (exit) bars *before* t, N the Wilder ATR(20) of true ranges
 from bar 1; entries and exits fill at the next bar's open; the stop is the fill
 ∓ 2N and rests from the entry bar on, filling at the stop or at a bar's open that
-is already beyond it. The window starts indicators afresh, as a replay does.
+is already beyond it. Like a replay with ``--from``, the window starts warm: the
+strategy's warm-up bars before it (``HISTORY``) feed the channels and N, and the
+first decision is on the window's first bar.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from garrison.profile.load import load_profile
 
 START, END = "2025-10-01", "2025-11-01"
 START_MS, END_MS = 1_759_276_800_000, 1_761_955_200_000
+#: Bars loaded before the window: one more than the longest indicator warm-up (20).
+HISTORY = 21
 CSV_HEADER = "symbol,side,entry_ts,entry_price,exit_ts,exit_price,exit_reason"
 
 Row = tuple[int, float, float, float, float]
@@ -32,16 +36,17 @@ HandTrade = tuple[str, int, float, int, float, str]
 
 # Four BTCUSDT trades of October 2025 (times UTC), worked out once with turtle_by_hand and
 # checked against the rows: (side, entry_ts, entry_price, exit_ts, exit_price, exit_reason).
+# The window starts warm (HISTORY bars of September feed the channels and N).
 PINNED: list[HandTrade] = [
-    # 10-01 01:50 closes at 114457.2 above the 20-bar high; fills at 01:55's open 114457.2;
-    # 02:55 closes below the 10-bar low; the long exits at 03:00's open 114233.6.
-    ("long", 1_759_283_700_000, 114457.2, 1_759_287_600_000, 114233.6, "signal"),
+    # 10-01 00:00, the window's first bar, closes above the 20-bar high of the bars before
+    # it; fills at 00:05's open 114173.5; 00:20 (low 113922.9) reaches the stop fill − 2N.
+    ("long", 1_759_277_100_000, 114173.5, 1_759_278_000_000, 113957.821, "stop"),
+    # Long filled at 01:10's open; 02:55 closes below the 10-bar low; exits at 03:00's open.
+    ("long", 1_759_281_000_000, 114264.3, 1_759_287_600_000, 114233.6, "signal"),
     # Short filled at 03:50's open; 04:05 (high 114400.0) reaches the stop fill + 2N.
-    ("short", 1_759_290_600_000, 114091.9, 1_759_291_500_000, 114329.38901592742, "stop"),
+    ("short", 1_759_290_600_000, 114091.9, 1_759_291_500_000, 114323.34913419091, "stop"),
     # Long filled at 04:30's open; 04:50 (low 114280.5) reaches the stop fill − 2N.
-    ("long", 1_759_293_000_000, 114561.5, 1_759_294_200_000, 114308.04696682889, "stop"),
-    # Short filled at 17:45's open; 18:45 closes above the 10-bar high; exits at 18:50's open.
-    ("short", 1_759_340_700_000, 117092.7, 1_759_344_600_000, 117155.0, "signal"),
+    ("long", 1_759_293_000_000, 114561.5, 1_759_294_200_000, 114312.05394777546, "stop"),
 ]
 
 
@@ -78,13 +83,21 @@ def wilder_atr(rows: list[Row], period: int) -> list[float | None]:
 
 
 def turtle_by_hand(
-    rows: list[Row], entry: int = 20, exit_: int = 10, period: int = 20, stop_n: float = 2.0
+    rows: list[Row],
+    entry: int = 20,
+    exit_: int = 10,
+    period: int = 20,
+    stop_n: float = 2.0,
+    first: int = 0,
 ) -> list[HandTrade]:
+    """Turtle's trades over ``rows``, deciding from row ``first`` on (rows before: history)."""
     n = wilder_atr(rows, period)
     trades: list[HandTrade] = []
     held: tuple[str, int, float, float] | None = None  # side, entry_ts, entry_price, stop
     order: tuple[str, str, float] | None = None  # ("entry"|"exit", side, stop distance)
     for t, (ts, open_, high, low, close) in enumerate(rows):
+        if t < first:
+            continue
         if order is not None:
             what, side, distance = order
             order = None
@@ -125,7 +138,8 @@ def btc_file(bybit_5m: dict[str, Path]) -> Path:
 
 @pytest.fixture(scope="module")
 def by_hand(btc_file: Path) -> list[HandTrade]:
-    return turtle_by_hand(read_rows(btc_file, START_MS, END_MS))
+    rows = read_rows(btc_file, START_MS - HISTORY * 300_000, END_MS)
+    return turtle_by_hand(rows, first=HISTORY)
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_api_1_1_fields_round_trip(running: Journal, samples) -> None:
     assert (phantom_only.execute, phantom_only.horizon_ms) == (False, 7_200_000)
     running.record_signal("sig-3", "turtle", phantom_only)
     running.record_signal("sig-2", "turtle", samples.signal(2))
-    # An outcome that leaves its 1.1 fields unset: no score, NaN prices, no signal id.
+    # An outcome that leaves its 1.1 fields unset: no score, no prices, no signal id.
     bare = Outcome(
         signal=samples.signal(2),
         strategy="turtle",
@@ -109,8 +109,7 @@ def test_api_1_1_fields_round_trip(running: Journal, samples) -> None:
     first, second = (record.outcome for record in running.phantoms(running.run_id))
     # The phantom row's signal id is the outcome's.
     assert (first.signal_id, first.score) == ("sig-2", None)
-    assert math.isnan(first.entry_price)
-    assert math.isnan(first.exit_price)
+    assert (first.entry_price, first.exit_price) == (None, None)
     assert second == samples.outcome(phantom_only, "sig-3")
     assert (second.score, second.entry_price, second.exit_price) == (0.42, 102.5, 101.0)
 

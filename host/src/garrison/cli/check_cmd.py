@@ -65,8 +65,8 @@ def _summary(profile: Profile) -> str:
         count(len(profile.risk), "risk rule", "risk rules"),
         count(len(profile.notifiers), "notifier", "notifiers"),
     ]
-    if profile.scorer is not None:
-        parts.append(f"scorer {profile.scorer.component.name} ({profile.scorer.mode})")
+    for scorer in profile.scorers:
+        parts.append(f"scorer {scorer.component.name} ({scorer.mode})")
     return ", ".join(parts)
 
 

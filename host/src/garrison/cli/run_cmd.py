@@ -96,6 +96,7 @@ class _Request:
     end: str | None = None
     trades_csv: Path | None = None
     any_mode: bool = False
+    resume: bool = False
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
@@ -113,14 +114,17 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
             protected=(request.profile,),
         )
     bar, factory = _progress_bar(console, show_progress)
+    asked = DataSelection(paths=request.data, start=request.start, end=request.end)
     run = functools.partial(
         replay,
         profile,
         plugins,
-        selection=DataSelection(paths=request.data, start=request.start, end=request.end),
+        # Resuming without naming data carries on with the data of the run resumed.
+        selection=None if request.resume and asked == DataSelection() else asked,
         journal_path=request.journal,
         any_mode=request.any_mode,
         cache=CandleCache(default_cache_dir()) if request.cache else None,
+        resume=request.resume,
     )
     if bar is None:
         return asyncio.run(run())
@@ -170,6 +174,13 @@ _common = [
         "the next run skips CSV parsing.",
     ),
     click.option(
+        "--resume",
+        is_flag=True,
+        help="Carry on the profile's last interrupted replay (Ctrl-C or a killed process) "
+        "from its last checkpoint in the journal, on the same data, instead of starting a "
+        "new run.",
+    ),
+    click.option(
         "--log-level",
         default="WARNING",
         show_default=True,
@@ -207,7 +218,12 @@ def _execute(request: _Request, title: str) -> None:
 @click.command("run")
 @_with_common
 def run(
-    profile: Path, journal: Path | None, progress: bool | None, cache: bool, log_level: str
+    profile: Path,
+    journal: Path | None,
+    progress: bool | None,
+    cache: bool,
+    resume: bool,
+    log_level: str,
 ) -> None:
     """Run PROFILE in the mode it names (replay for now) and print the report.
 
@@ -215,7 +231,7 @@ def run(
     sizer, the risk veto chain and the simulated broker; every signal,
     intent, veto, fill and trade lands in the SQLite journal.
     """
-    request = _Request(profile, journal, progress, cache, log_level)
+    request = _Request(profile, journal, progress, cache, log_level, resume=resume)
     _execute(request, "Run report")
 
 
@@ -253,6 +269,7 @@ def backtest(
     journal: Path | None,
     progress: bool | None,
     cache: bool,
+    resume: bool,
     log_level: str,
     start: str | None,
     end: str | None,
@@ -267,6 +284,16 @@ def backtest(
     be backtested, whatever its mode.
     """
     request = _Request(
-        profile, journal, progress, cache, log_level, data, start, end, trades_csv, any_mode=True
+        profile,
+        journal,
+        progress,
+        cache,
+        log_level,
+        data,
+        start,
+        end,
+        trades_csv,
+        any_mode=True,
+        resume=resume,
     )
     _execute(request, "Backtest report")

@@ -45,6 +45,11 @@ class PluginGuard:
         self.failures: dict[str, int] = {}
         self.quarantined: set[str] = set()
 
+    def succeeded(self, component: str) -> None:
+        """``component`` made a good call: its run of failures, if any, ends."""
+        if self.failures:
+            self.failures.pop(component, None)
+
     def failed(self, component: str, what: str, exc: BaseException, ts: int) -> bool:
         """Record a failure of ``component`` doing ``what``; True if it is now quarantined."""
         count = self.failures.get(component, 0) + 1

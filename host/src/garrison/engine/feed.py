@@ -68,8 +68,13 @@ class Series:
 
     @property
     def columns(self) -> dict[str, FloatArray]:
-        """Price and volume columns by name, as indicator computations expect."""
+        """Time, price and volume columns by name, as indicator computations expect.
+
+        ``ts`` is the bar open time in UTC ms as float64 (exact: ms timestamps
+        are far below 2**53); session indicators such as ``Vwap`` read it.
+        """
         return {
+            "ts": self.ts.astype(np.float64),
             "open": self.open,
             "high": self.high,
             "low": self.low,
@@ -267,8 +272,10 @@ class Timeline:
     """The order in which candles of many series are replayed.
 
     Candles are replayed by close time, so that at any moment every strategy
-    has seen exactly the bars that have closed; ties go to the shorter
-    timeframe, then to the series order.
+    has seen exactly the bars that have closed. Candles closing at one
+    instant form a *step*; inside a step they come longer timeframes first,
+    then by symbol, then in series order, which is the order strategies
+    decide in (DESIGN.md's step semantics).
     """
 
     series_index: IntArray
@@ -286,23 +293,30 @@ class Timeline:
         return starts
 
 
-def merge(series: Sequence[Series]) -> Timeline:
-    """Interleave series into one replay order (a stable sort by close time)."""
+def merge(series: Sequence[Series], first_rows: Sequence[int] | None = None) -> Timeline:
+    """Interleave series into one replay order (see :class:`Timeline`).
+
+    ``first_rows[i]`` skips the first rows of series ``i``: they are history
+    (warm-up bars before the replay window), read by indicators but not replayed.
+    """
     if not series:
         return Timeline(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    symbol_rank = {symbol: rank for rank, symbol in enumerate(sorted({s.symbol for s in series}))}
     close_times = []
     tf_keys = []
+    ranks = []
     sidx = []
     ridx = []
     for i, s in enumerate(series):
         tf = timeframe_ms(s.timeframe)
-        n = len(s)
-        close_times.append(s.ts + tf)
-        tf_keys.append(np.full(n, tf, np.int64))
+        first = 0 if first_rows is None else int(first_rows[i])
+        n = len(s) - first
+        close_times.append(s.ts[first:] + tf)
+        tf_keys.append(np.full(n, -tf, np.int64))
+        ranks.append(np.full(n, symbol_rank[s.symbol], np.int64))
         sidx.append(np.full(n, i, np.int64))
-        ridx.append(np.arange(n, dtype=np.int64))
+        ridx.append(np.arange(first, len(s), dtype=np.int64))
     close = np.concatenate(close_times)
-    tfk = np.concatenate(tf_keys)
     si = np.concatenate(sidx)
-    order = np.lexsort((si, tfk, close))
+    order = np.lexsort((si, np.concatenate(ranks), np.concatenate(tf_keys), close))
     return Timeline(si[order], np.concatenate(ridx)[order], close[order])

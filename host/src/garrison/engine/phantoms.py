@@ -4,13 +4,19 @@ Scorers learn from outcomes, and most signals are never traded (gated,
 vetoed, too small), so each entry signal with a stop becomes a phantom: it
 "fills" at the next bar's open like a real order, then resolves on its stop
 or target (the broker's intrabar rules, stop first), on the strategy's exit
-signal for that symbol and side, or after ``max_bars`` bars at the close.
-A phantom whose signal really gets filled is dropped: the trade is its outcome.
+signal for that symbol and side, or at the close of the bar where its
+horizon runs out: the signal's ``horizon_ms`` of market time after the
+phantom's fill when it sets one, else ``max_bars`` bars of the symbol's
+execution series. Phantoms advance only on execution bars (the finest
+timeframe of each symbol); a coarser bar would stop them out before they
+were opened. A phantom whose signal really gets filled is dropped: the trade
+is its outcome. Signals marked ``execute=False`` are phantoms and nothing more.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 from garrison_api import ExitReason, Outcome, Side, Signal
@@ -27,6 +33,10 @@ class Phantom:
     stop: float = math.nan
     take_profit: float | None = None
     bars: int = 0
+    #: The score the signal got (see ``Outcome.score``).
+    score: float | None = None
+    #: Close time (ms) of the bar at which the horizon runs out; set at the fill.
+    deadline_ms: int | None = None
 
 
 class PhantomTracker:
@@ -36,16 +46,22 @@ class PhantomTracker:
         self._max_bars = max_bars
         self._stop_first = stop_first
         self.by_symbol: dict[str, list[Phantom]] = {}
+        #: Bar length (ms) of each symbol's execution series, for ``horizon_ms``.
+        self.bar_ms: dict[str, int] = {}
 
     def open_list(self, symbol: str) -> list[Phantom]:
         """The (live, updated in place) list of open phantoms of ``symbol``."""
         return self.by_symbol.setdefault(symbol, [])
 
-    def open(self, signal_id: str, strategy: str, signal: Signal) -> None:
+    def open(
+        self, signal_id: str, strategy: str, signal: Signal, score: float | None = None
+    ) -> None:
         """Start following an entry signal; signals without a stop have no R and are skipped."""
         if signal.stop is None or math.isnan(signal.entry):
             return
-        self.by_symbol.setdefault(signal.symbol, []).append(Phantom(signal_id, strategy, signal))
+        self.by_symbol.setdefault(signal.symbol, []).append(
+            Phantom(signal_id, strategy, signal, score=score)
+        )
 
     def drop(self, symbol: str, signal_id: str) -> None:
         """Forget a phantom whose signal became a real position."""
@@ -107,6 +123,8 @@ class PhantomTracker:
             assert s.stop is not None
             p.stop = s.stop + shift
             p.take_profit = None if s.take_profit is None else s.take_profit + shift
+            if s.horizon_ms is not None:
+                p.deadline_ms = ts + int(s.horizon_ms)
         p.bars += 1
         stop_hit = low <= p.stop if long else high >= p.stop
         tp = p.take_profit
@@ -118,7 +136,11 @@ class PhantomTracker:
             assert tp is not None
             level = max(open_, tp) if long else min(open_, tp)
             return self._outcome(p, level, ExitReason.TAKE_PROFIT, ts)
-        if p.bars >= self._max_bars:
+        deadline = p.deadline_ms
+        if deadline is None:
+            if p.bars >= self._max_bars:
+                return self._outcome(p, close, ExitReason.HORIZON, ts)
+        elif ts + self.bar_ms.get(s.symbol, 0) >= deadline:
             return self._outcome(p, close, ExitReason.HORIZON, ts)
         return None
 
@@ -128,10 +150,41 @@ class PhantomTracker:
         move = (price - p.entry) * p.signal.side.sign
         r = move / risk if risk > 0 else 0.0
         return Outcome(
-            signal=p.signal,
-            strategy=p.strategy,
-            r_multiple=r,
-            exit_reason=reason,
-            closed_ts=ts,
-            phantom=True,
+            p.signal,
+            p.strategy,
+            r,
+            reason,
+            ts,
+            True,
+            p.signal_id,
+            p.score,
+            p.entry,
+            price,
         )
+
+    # -- restart state ---------------------------------------------------------
+
+    def open_phantoms(self) -> list[Phantom]:
+        """Every open phantom, by symbol then age."""
+        return [p for symbol in sorted(self.by_symbol) for p in self.by_symbol[symbol]]
+
+    def restore(self, phantoms: list[Phantom]) -> None:
+        """Replace the open phantoms (in place: the replay holds the per-symbol lists)."""
+        for items in self.by_symbol.values():
+            items.clear()
+        for p in phantoms:
+            self.by_symbol.setdefault(p.signal.symbol, []).append(p)
+
+
+def phantom_fields(p: Phantom) -> dict[str, Any]:
+    """The plain fields of a phantom besides its signal (for the restart checkpoint)."""
+    return {
+        "signal_id": p.signal_id,
+        "strategy": p.strategy,
+        "entry": p.entry,
+        "stop": p.stop,
+        "take_profit": p.take_profit,
+        "bars": p.bars,
+        "score": p.score,
+        "deadline_ms": p.deadline_ms,
+    }

@@ -1,17 +1,27 @@
-"""What happens to a signal: phantom, scorer, sizer, intent, risk chain, journal, broker.
+"""What happens to a signal and to an execution report, in every mode.
 
-This is the part of the pipeline that runs per *signal*, not per candle: it
-may allocate and look things up freely. Intents are journaled as soon as
-they exist but handed to the broker only by :meth:`Pipeline.release`, which
-the engine calls after the journal has committed them (the broker can never
-act on an intent that a crash would erase).
+Per signal: journaled, scored (gate or shadow, by every scorer bound to its
+strategy), followed as a phantom, then (unless it is phantom-only, gated or
+an exit with nothing to close) sized, turned into an order intent and judged
+by the risk chain against the account *with every pending order counted*.
+Approved orders wait in :attr:`Pipeline.staged` for the step's commit: only
+the commit policy can make them into orders an execution client takes.
+
+Per execution report: fills booked into the ledger, orders brought to their
+terminal status in the journal (filled, rejected with its reason, canceled),
+positions and trades journaled, outcomes handed to the scorers and the
+strategy that asked.
+
+This runs per signal and per report, not per candle: it may allocate and
+look things up freely.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import attrs
 from garrison_api import (
     AccountState,
     Clock,
@@ -21,6 +31,7 @@ from garrison_api import (
     Market,
     Order,
     OrderIntent,
+    OrderStatus,
     OrderType,
     Outcome,
     Score,
@@ -33,17 +44,27 @@ from garrison_api import (
     Veto,
 )
 
-from garrison.engine.broker import Execution, PendingOrder, SimulatedBroker
 from garrison.engine.bus import EventBus
+from garrison.engine.commit import StagedOrder
+from garrison.engine.execution import ExecutionClient, ExecutionReport, ReportKind
+from garrison.engine.ids import client_order_id
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
 from garrison.journal import Journal
 from garrison.risk.chain import RiskChain
 
-# Enum members are descriptors in 3.11: module constants are plain global reads.
+# Module constants: enum members are descriptors in Python 3.11.
 _ENTRY = SignalKind.ENTRY
 _MARKET = OrderType.MARKET
 _INFO = Level.INFO
+_FILL = ReportKind.FILL
+_BRACKET = ReportKind.BRACKET
+_REJECT = ReportKind.REJECT
+_CANCEL = ReportKind.CANCEL
+_FILLED = OrderStatus.FILLED
+
+#: What a plugin may raise that counts against it, not against the host.
+PLUGIN_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
 class InvalidSignalError(ValueError):
@@ -76,49 +97,90 @@ def check_signal(signal: object, symbol: str) -> Signal:
             problem = _price_problem("take_profit", signal.take_profit)
         if problem is not None:
             raise InvalidSignalError(problem)
+    horizon = signal.horizon_ms
+    if horizon is not None and (
+        isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0
+    ):
+        raise InvalidSignalError(f"horizon_ms {horizon!r} is not a positive int")
     return signal
 
 
-def _entries_last(pending: PendingOrder) -> bool:
-    return not pending.intent.reduce_only
+def _entries_last(staged: StagedOrder) -> bool:
+    return not staged.intent.reduce_only
+
+
+@attrs.frozen
+class ScorerBinding:
+    """One scorer of the profile and the strategies whose signals it rates.
+
+    ``mode`` is ``gate`` (a signal needs ``value >= threshold`` to be traded)
+    or ``shadow`` (scores journaled and compared, never gating).
+    ``strategies`` empty: every strategy.
+    """
+
+    name: str
+    scorer: Scorer
+    mode: str = "gate"
+    threshold: float = 0.5
+    strategies: frozenset[str] = frozenset()
+
+    def covers(self, strategy: str) -> bool:
+        return not self.strategies or strategy in self.strategies
+
+
+@attrs.define
+class OpenSignal:
+    """What links an open position back to the signal that opened it."""
+
+    signal_id: str
+    signal: Signal
+    score: float | None
 
 
 class Pipeline:
-    """Per-signal stages of one run. Used from the engine's thread only."""
+    """Per-signal and per-report stages of one run. Used from the engine's thread only."""
 
     def __init__(
         self,
         *,
-        run_id: str,
+        profile: str,
         journal: Journal,
         bus: EventBus,
         ledger: Ledger,
-        broker: SimulatedBroker,
+        client: ExecutionClient,
         phantoms: PhantomTracker,
         markets: Mapping[str, Market],
         sizer: tuple[str, Sizer],
         chain: RiskChain,
         clock: Clock,
-        scorer: tuple[str, Scorer, str, float] | None = None,
+        scorers: Sequence[ScorerBinding] = (),
+        outcome_hooks: Mapping[str, Callable[[Outcome], None]] | None = None,
     ) -> None:
-        self._run_id = run_id
+        self._profile = profile
         self._clock = clock
         self._journal = journal
         self._bus = bus
         self._ledger = ledger
-        self._broker = broker
+        self._client = client
         self._phantoms = phantoms
         self._markets = markets
         self._sizer_name, self._sizer = sizer
         self._chain = chain
-        self._scorer = scorer
-        self._signal_seq = 0
-        self._intent_seq = 0
-        self._staged: list[PendingOrder] = []
-        self._open_signals: dict[str, Signal] = {}
+        self._scorers = tuple(scorers)
+        self._scorers_for: dict[str, tuple[ScorerBinding, ...]] = {}
+        self._outcome_hooks = dict(outcome_hooks or {})
+        self.signal_seq = 0
+        self.intent_seq = 0
+        self._staged: list[StagedOrder] = []
+        self.open_signals: dict[str, OpenSignal] = {}
+        #: Score of each approved entry's signal until its order ends (for its outcome).
+        self.entry_scores: dict[str, float | None] = {}
         self.trades: list[Trade] = []
         self.signal_count = 0
         self.veto_count = 0
+        self.rejected_count = 0
+        #: (ts, message) of every halt, in order: the report says when trading stopped.
+        self.halts: list[tuple[int, str]] = []
 
     # -- signals -------------------------------------------------------------
 
@@ -131,7 +193,7 @@ class Pipeline:
         close: float,
         ctx: StrategyContext,
     ) -> None:
-        """Handle what a strategy returned for a candle of ``symbol`` closing at ``ts``.
+        """Handle what a strategy returned for a candle of ``symbol`` decided at ``ts``.
 
         ``close`` is that candle's close, the price an exit signal without one
         is taken to mean.
@@ -150,8 +212,8 @@ class Pipeline:
             except InvalidSignalError as exc:
                 problem = exc
                 continue
-            self._signal_seq += 1
-            signal_id = str(self._signal_seq)
+            self.signal_seq += 1
+            signal_id = str(self.signal_seq)
             self.signal_count += 1
             self._journal.record_signal(signal_id, strategy, signal)
             if signal.kind is _ENTRY:
@@ -161,34 +223,98 @@ class Pipeline:
         if problem is not None:
             raise problem
 
+    def _bindings(self, strategy: str) -> tuple[ScorerBinding, ...]:
+        found = self._scorers_for.get(strategy)
+        if found is None:
+            found = self._scorers_for[strategy] = tuple(
+                b for b in self._scorers if b.covers(strategy)
+            )
+        return found
+
     def _score(
-        self, signal_id: str, signal: Signal, ctx: StrategyContext, ts: int
-    ) -> tuple[Score | None, bool]:
-        if self._scorer is None:
-            return None, True
-        name, scorer, mode, threshold = self._scorer
-        if name in self._bus.guard.quarantined:
-            return None, mode == "shadow"
+        self, signal_id: str, strategy: str, signal: Signal, ctx: StrategyContext, ts: int
+    ) -> tuple[Score | None, float | None, bool]:
+        """Every bound scorer rates the signal: (sizer's score, outcome's score, may trade)."""
+        bindings = self._bindings(strategy)
+        if not bindings:
+            return None, None, True
+        quarantined = self._bus.guard.quarantined
+        go = True
+        lead: Score | None = None
+        lead_value: float | None = None
+        shadow_value: float | None = None
+        for binding in bindings:
+            name, gate = binding.name, binding.mode == "gate"
+            score: Score | None = None
+            if name not in quarantined:
+                score = self._rate(binding, signal_id, signal, ctx, ts)
+            if score is None:
+                go = go and not gate  # without a score a gate cannot say yes
+                continue
+            value = float(score.value)
+            passed = value >= binding.threshold
+            self._journal.record_score(signal_id, name, score, binding.mode, passed)
+            if gate:
+                go = go and passed
+                if lead is None:
+                    lead, lead_value = score, value
+            elif shadow_value is None:
+                shadow_value = value
+        return lead, lead_value if lead is not None else shadow_value, go
+
+    def _rate(
+        self,
+        binding: ScorerBinding,
+        signal_id: str,
+        signal: Signal,
+        ctx: StrategyContext,
+        ts: int,
+    ) -> Score | None:
+        names = getattr(binding.scorer, "feature_names", None)
+        if names:
+            missing = [n for n in names if n not in signal.features]
+            if missing:
+                self._bus.emit(
+                    Event(
+                        ts=ts,
+                        kind="scorer.features_missing",
+                        level=Level.WARNING,
+                        source=binding.name,
+                        message=f"signal {signal_id} of {signal.symbol} lacks feature(s) "
+                        f"{', '.join(missing)} that scorer {binding.name} reads; not scored",
+                        data={"signal_id": signal_id, "missing": ",".join(missing)},
+                    )
+                )
+                return None
         try:
-            score = scorer.score(signal, ctx)
+            score = binding.scorer.score(signal, ctx)
+            if not isinstance(score, Score):
+                raise TypeError(f"score() returned {type(score).__name__}, not a Score")
             value = float(score.value)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"score {value!r} is outside [0, 1]")
-        except Exception as exc:
-            self._bus.guard.failed(name, "score", exc, ts)
-            # Without a score a gate cannot say yes; shadow mode never gated anything.
-            return None, mode == "shadow"
-        passed = value >= threshold
-        self._journal.record_score(signal_id, name, score, mode, passed)
-        return score, passed or mode == "shadow"
+        except PLUGIN_ERRORS as exc:
+            self._bus.guard.failed(binding.name, "score", exc, ts)
+            return None
+        self._bus.guard.succeeded(binding.name)
+        return score
+
+    def account(self, ts: int) -> AccountState:
+        """The account at ``ts`` with every approved, unfilled order as pending."""
+        staged = self._staged
+        waiting = self._client.open_orders()
+        if not staged and not waiting:
+            return self._ledger.snapshot(ts)
+        pending = tuple([s.intent for s in staged] + [o.intent for o in waiting])
+        return self._ledger.snapshot(ts, pending)
 
     def _entry(
         self, strategy: str, signal_id: str, signal: Signal, ts: int, ctx: StrategyContext
     ) -> None:
-        self._phantoms.open(signal_id, strategy, signal)
-        score, go = self._score(signal_id, signal, ctx, ts)
-        if not go:
-            return
+        score, score_value, go = self._score(signal_id, strategy, signal, ctx, ts)
+        self._phantoms.open(signal_id, strategy, signal, score_value)
+        if not go or not signal.execute:
+            return  # gated, or phantom-only: journaled and followed, never ordered
         market = self._markets.get(signal.symbol)
         if market is None:
             self._bus.emit(
@@ -201,7 +327,7 @@ class Pipeline:
                 )
             )
             return
-        account = self._ledger.snapshot(ts)
+        account = self.account(ts)
         vetoes: list[Veto] = []
         qty: float | None = None
         if self._sizer_name in self._bus.guard.quarantined:
@@ -213,9 +339,11 @@ class Pipeline:
                     if not math.isfinite(qty) or qty < 0:
                         raise ValueError(f"quantity {qty!r} is not a non-negative number")
                     qty = float(qty)  # a numpy scalar would reach the journal as one
-            except Exception as exc:
+            except PLUGIN_ERRORS as exc:
                 self._bus.guard.failed(self._sizer_name, "size", exc, ts)
                 qty = None
+            else:
+                self._bus.guard.succeeded(self._sizer_name)
             if not qty:
                 vetoes.append(
                     Veto(
@@ -225,18 +353,21 @@ class Pipeline:
                     )
                 )
         intent = self._intent(strategy, signal_id, signal, ts, market, qty or 0.0, False, None)
-        self._judge(intent, account, vetoes, signal)
+        if self._judge(intent, account, vetoes, signal):
+            self.entry_scores[signal_id] = score_value
 
     def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int, close: float) -> None:
         price = signal.entry if math.isfinite(signal.entry) else close
         resolved = self._phantoms.exit_signal(signal.symbol, strategy, signal.side, price, ts)
         self.on_phantoms(resolved)
+        if not signal.execute:
+            return
         pos = self._ledger.positions.get(signal.symbol)
         if pos is None or pos.side is not signal.side or pos.strategy != strategy:
             return  # nothing of this strategy's to close: the signal is journaled, no more
         market = self._markets[signal.symbol]
         intent = self._intent(strategy, signal_id, signal, ts, market, pos.qty, True, price)
-        self._judge(intent, self._ledger.snapshot(ts), [], signal)
+        self._judge(intent, self.account(ts), [], signal)
 
     def _intent(
         self,
@@ -249,14 +380,14 @@ class Pipeline:
         reduce_only: bool,
         price: float | None,
     ) -> OrderIntent:
-        self._intent_seq += 1
+        self.intent_seq += 1
         # Positional, in OrderIntent's field order: built for every signal.
         if reduce_only:
             stop = take_profit = None
         else:
             stop, take_profit = signal.stop, signal.take_profit
         return OrderIntent(
-            str(self._intent_seq),
+            str(self.intent_seq),
             ts,
             signal.symbol,
             signal.side,
@@ -273,7 +404,8 @@ class Pipeline:
 
     def _judge(
         self, intent: OrderIntent, account: AccountState, vetoes: list[Veto], signal: Signal
-    ) -> None:
+    ) -> bool:
+        """Run the risk chain; stage the order when approved. True if approved."""
         vetoes.extend(self._chain.evaluate(intent, account))
         approved = not vetoes
         self._journal.record_intent(intent, approved)
@@ -284,7 +416,14 @@ class Pipeline:
             order = Order(  # positional, in Order's field order
                 intent_id,
                 intent_id,
-                f"g{self._run_id}-{intent_id}"[:36],
+                client_order_id(
+                    self._profile,
+                    intent.strategy,
+                    intent.symbol,
+                    intent.ts,
+                    intent.reduce_only,
+                    intent.side._value_,
+                ),
                 intent.ts,
                 intent.symbol,
                 intent.side,
@@ -292,142 +431,238 @@ class Pipeline:
                 intent.qty,
                 intent.order_type,
             )
-            self._staged.append(PendingOrder(intent, order, signal))
-            return
+            self._staged.append(StagedOrder(intent, order, signal))
+            return True
         self.veto_count += 1
-        halts = [v for v in vetoes if v.halt]
-        for veto in halts:
-            if self._ledger.halt(veto.halt_until):
-                until = "until resumed" if veto.halt_until is None else f"until {veto.halt_until}"
-                self._bus.emit(
-                    Event(
-                        ts=intent.ts,
-                        kind="risk.halted",
-                        level=Level.CRITICAL,
-                        message=f"trading halted by {veto.stage} {until}: {veto.reason}",
-                        data={"stage": veto.stage, "reason": veto.reason, "until": veto.halt_until},
-                    )
-                )
+        for veto in vetoes:
+            if veto.halt:
+                self.halt(veto, intent.ts)
+        return False
 
-    # -- broker side ---------------------------------------------------------
+    def halt(self, veto: Veto, ts: int) -> None:
+        """Halt trading because of ``veto`` (a rule asked), with a critical event if it changed."""
+        if self._ledger.halt(veto.halt_until):
+            until = "until resumed" if veto.halt_until is None else f"until {veto.halt_until}"
+            message = f"trading halted by {veto.stage} {until}: {veto.reason}"
+            self.halts.append((ts, f"{veto.stage} {until}: {veto.reason}"))
+            self._bus.emit(
+                Event(
+                    ts=ts,
+                    kind="risk.halted",
+                    level=Level.CRITICAL,
+                    message=message,
+                    data={"stage": veto.stage, "reason": veto.reason, "until": veto.halt_until},
+                )
+            )
+
+    # -- the step's orders ---------------------------------------------------
 
     @property
-    def staged(self) -> list[PendingOrder]:
+    def staged(self) -> list[StagedOrder]:
         """Approved orders waiting for the step's commit: one list, only ever cleared."""
         return self._staged
 
-    def release(self) -> None:
-        """Hand committed intents to the broker (call only after the journal committed)."""
-        # Exits before entries, so a symbol can be closed and reopened in one step.
+    def take_staged(self) -> list[StagedOrder]:
+        """The step's approved orders, exits first: a symbol can close and reopen in one step."""
         staged = self._staged
-        if len(staged) > 1:
-            staged.sort(key=_entries_last)  # stable: exits, then entries, each in order
-        for pending in staged:
-            self._journal.record_order(pending.order)
-            self._broker.submit(pending)
-        self._staged.clear()
+        out = sorted(staged, key=_entries_last) if len(staged) > 1 else list(staged)
+        staged.clear()
+        return out
 
-    def on_executions(self, executions: Sequence[Execution]) -> None:
-        """Book what the broker executed during a bar."""
-        ledger = self._ledger
-        journal = self._journal
-        emit = self._bus.emit_fields
-        for ex in executions:
-            fill = ex.fill
-            journal.record_fill(fill)
-            if ex.reason is None:
-                pending = ex.pending
-                assert pending is not None
-                intent = pending.intent
-                signal_id = intent.signal_id
-                pos = ledger.open_position(
-                    fill,
-                    stop=ex.stop,
-                    take_profit=ex.take_profit,
-                    strategy=intent.strategy,
-                    signal_id=signal_id,
-                )
-                symbol = pos.symbol
-                if signal_id is not None:
-                    self._phantoms.drop(symbol, signal_id)
-                if pending.signal is not None:
-                    self._open_signals[symbol] = pending.signal
-                journal.record_position(fill.ts, "open", pos)
-                side = pos.side._value_
-                emit(
-                    fill.ts,
-                    "position.opened",
-                    f"{side} {pos.qty:g} {symbol} at {fill.price:g}",
-                    _INFO,
-                    pos.strategy,
-                    {
-                        "symbol": symbol,
-                        "side": side,
-                        "qty": pos.qty,
-                        "price": fill.price,
-                        "stop": pos.stop,
-                    },
-                )
-                continue
-            closing = ledger.positions.get(fill.symbol)
-            if closing is None:
-                continue
-            trade, _signal_id = ledger.close_position(fill, ex.reason)
-            self.trades.append(trade)
-            journal.record_position(fill.ts, "close", closing)
-            journal.record_trade(trade)
-            # Equity is stamped with the clock (the bar's close), like the periodic
-            # points, so the curve stays in time order; the fill keeps the bar's open.
-            journal.record_equity(
-                self._clock.now_ms(), ledger.balance, ledger.equity(), len(ledger.positions)
-            )
-            side = trade.side._value_
-            reason = trade.exit_reason._value_
-            emit(
-                fill.ts,
-                "trade.closed",
-                f"{side} {trade.symbol} closed by {reason}: pnl {trade.pnl:+.2f}",
-                _INFO,
-                trade.strategy,
-                {
-                    "symbol": trade.symbol,
-                    "side": side,
-                    "pnl": trade.pnl,
-                    "r": trade.r_multiple,
-                    "reason": reason,
+    # -- execution reports -----------------------------------------------------
+
+    def on_reports(self, reports: Sequence[ExecutionReport]) -> None:
+        """Book what the venue reported: fills into the ledger, orders to their end status."""
+        for report in reports:
+            kind = report.kind
+            if kind is _FILL or kind is _BRACKET:
+                fill = report.fill
+                assert fill is not None
+                self._journal.record_fill(fill)
+                if fill.reduce_only:
+                    self._book_exit(report)
+                else:
+                    self._book_entry(report)
+                order = report.order
+                if order is not None and kind is _FILL and report.remaining <= 0.0:
+                    self._journal.record_order_status(order.order, _FILLED, fill.price, "")
+            elif kind is _REJECT or kind is _CANCEL:
+                self._order_ended(report)
+
+    def _order_ended(self, report: ExecutionReport) -> None:
+        committed = report.order
+        assert committed is not None
+        order = committed.order
+        rejected = report.kind is _REJECT
+        status = OrderStatus.REJECTED if rejected else OrderStatus.CANCELED
+        self._journal.record_order_status(order, status, None, report.reason)
+        if committed.intent.signal_id is not None:
+            self.entry_scores.pop(committed.intent.signal_id, None)
+        if rejected:
+            self.rejected_count += 1
+        verb = "rejected" if rejected else "canceled"
+        # An exit the stop beat to it is routine; an entry refused is worth a look.
+        level = Level.INFO if order.reduce_only or not rejected else Level.WARNING
+        self._bus.emit(
+            Event(
+                ts=self._clock.now_ms(),
+                kind=f"order.{verb}",
+                level=level,
+                source=committed.intent.strategy or "host",
+                message=f"order {order.id} ({order.client_order_id}) for {order.symbol} "
+                f"{verb}: {report.reason}",
+                data={
+                    "order_id": order.id,
+                    "client_order_id": order.client_order_id,
+                    "symbol": order.symbol,
+                    "reduce_only": order.reduce_only,
+                    "reason": report.reason,
                 },
             )
-            self._learn_trade(trade, self._open_signals.pop(fill.symbol, None))
-
-    def _learn_trade(self, trade: Trade, signal: Signal | None) -> None:
-        if self._scorer is None or signal is None or trade.r_multiple is None:
-            return
-        outcome = Outcome(
-            signal=signal,
-            strategy=trade.strategy,
-            r_multiple=trade.r_multiple,
-            exit_reason=trade.exit_reason,
-            closed_ts=trade.exit_ts,
-            phantom=False,
         )
-        self.learn(outcome)
+
+    def _book_entry(self, report: ExecutionReport) -> None:
+        fill = report.fill
+        committed = report.order
+        assert fill is not None
+        assert committed is not None
+        intent = committed.intent
+        signal_id = intent.signal_id
+        ledger = self._ledger
+        pos = ledger.open_position(
+            fill,
+            stop=report.stop,
+            take_profit=report.take_profit,
+            strategy=intent.strategy,
+            signal_id=signal_id,
+        )
+        symbol = pos.symbol
+        if signal_id is not None:
+            self._phantoms.drop(symbol, signal_id)
+            signal = committed.signal
+            score = self.entry_scores.pop(signal_id, None)
+            if signal is not None and symbol not in self.open_signals:
+                self.open_signals[symbol] = OpenSignal(signal_id, signal, score)
+        self._journal.record_position(fill.ts, "open", pos)
+        side = pos.side._value_
+        self._bus.emit_fields(
+            fill.ts,
+            "position.opened",
+            f"{side} {pos.qty:g} {symbol} at {fill.price:g}",
+            _INFO,
+            pos.strategy,
+            {
+                "symbol": symbol,
+                "side": side,
+                "qty": pos.qty,
+                "price": fill.price,
+                "stop": pos.stop,
+            },
+        )
+
+    def _book_exit(self, report: ExecutionReport) -> None:
+        fill = report.fill
+        assert fill is not None
+        ledger = self._ledger
+        closing = ledger.positions.get(fill.symbol)
+        if closing is None:
+            self._bus.emit(
+                Event(
+                    ts=fill.ts,
+                    kind="fill.unmatched",
+                    level=Level.ERROR,
+                    message=f"reducing fill of {fill.qty:g} {fill.symbol} with no position "
+                    "held: booked in the fills table only",
+                    data={"symbol": fill.symbol, "order_id": fill.order_id},
+                )
+            )
+            return
+        reason = report.exit_reason or ExitReason.SIGNAL
+        pos, trade, _signal_id = ledger.reduce_position(fill, reason)
+        journal = self._journal
+        if trade is None:
+            journal.record_position(fill.ts, "update", pos)
+            return
+        self.trades.append(trade)
+        journal.record_position(fill.ts, "close", closing)
+        journal.record_trade(trade)
+        # Equity is stamped with the clock (the step's close), like the periodic
+        # points, so the curve stays in time order; the fill keeps the bar's open.
+        journal.record_equity(
+            self._clock.now_ms(), ledger.balance, ledger.equity(), len(ledger.positions)
+        )
+        side = trade.side._value_
+        exit_reason = trade.exit_reason._value_
+        self._bus.emit_fields(
+            fill.ts,
+            "trade.closed",
+            f"{side} {trade.symbol} closed by {exit_reason}: pnl {trade.pnl:+.2f}",
+            _INFO,
+            trade.strategy,
+            {
+                "symbol": trade.symbol,
+                "side": side,
+                "pnl": trade.pnl,
+                "r": trade.r_multiple,
+                "reason": exit_reason,
+            },
+        )
+        opened = self.open_signals.pop(fill.symbol, None)
+        if opened is not None and trade.r_multiple is not None:
+            self.outcome(
+                Outcome(
+                    opened.signal,
+                    trade.strategy,
+                    trade.r_multiple,
+                    trade.exit_reason,
+                    trade.exit_ts,
+                    False,
+                    opened.signal_id,
+                    opened.score,
+                    trade.entry_price,
+                    trade.exit_price,
+                )
+            )
+
+    # -- outcomes ------------------------------------------------------------
 
     def on_phantoms(self, resolved: Sequence[tuple[str, Outcome]]) -> None:
-        """Journal resolved phantoms and let the scorer learn from them."""
+        """Journal resolved phantoms and hand their outcomes on."""
         for signal_id, outcome in resolved:
             self._journal.record_phantom(signal_id, outcome.strategy, outcome)
-            self.learn(outcome)
+            self.outcome(outcome)
 
-    def learn(self, outcome: Outcome) -> None:
-        if self._scorer is None:
+    def outcome(self, outcome: Outcome) -> None:
+        """Let the scorers bound to the outcome's strategy, and the strategy, learn from it."""
+        strategy = outcome.strategy
+        bindings = self._bindings(strategy) if self._scorers else ()
+        hook = self._outcome_hooks.get(strategy)
+        if not bindings and hook is None:
             return
-        name, scorer = self._scorer[0], self._scorer[1]
-        if name in self._bus.guard.quarantined:
-            return
-        try:
-            scorer.learn(outcome)
-        except Exception as exc:
-            self._bus.guard.failed(name, "learn", exc, outcome.closed_ts)
+        guard = self._bus.guard
+        for binding in bindings:
+            name = binding.name
+            if name in guard.quarantined:
+                continue
+            # Only a good score() ends a scorer's run of failures: one that fails
+            # to score every signal must not stay in because it still learns.
+            try:
+                binding.scorer.learn(outcome)
+            except PLUGIN_ERRORS as exc:
+                guard.failed(name, "learn", exc, outcome.closed_ts)
+        if hook is not None and strategy not in guard.quarantined:
+            try:
+                hook(outcome)
+            except PLUGIN_ERRORS as exc:
+                guard.failed(strategy, "on_outcome", exc, outcome.closed_ts)
 
 
-__all__ = ["ExitReason", "InvalidSignalError", "Pipeline", "check_signal"]
+__all__ = [
+    "PLUGIN_ERRORS",
+    "ExitReason",
+    "InvalidSignalError",
+    "OpenSignal",
+    "Pipeline",
+    "ScorerBinding",
+    "check_signal",
+]

@@ -1,25 +1,27 @@
-"""The replay loop: recorded candles through the whole pipeline, as fast as Python allows.
+"""The replay driver: recorded candles, step by step, through the step processor.
 
-Per candle, in order (DESIGN.md's pipeline):
+It produces steps from a merged timeline (every candle ordered by close
+time; inside a step longer timeframes first, then by symbol) and hands each
+to the :class:`~garrison.engine.step.StepProcessor`, the same one every mode
+uses: book every execution bar of the step, settle (marks, kill switches,
+equity), let the strategies decide, commit and send. The fast paths are the
+driver's own and change no decision:
 
-1. the simulated broker executes what was pending for the symbol at the
-   bar's open and its resting stop / take-profit inside the bar;
-2. phantoms of the symbol advance;
-3. the clock moves to the bar's close, the indicators of each strategy that
-   watches the series move to this bar, and each strategy decides;
-4. signals go through :class:`~garrison.engine.pipeline.Pipeline`.
+- indicators are computed over whole series up front (vectorised), and a
+  strategy's view reads its series' column at the bar the series is on;
+- a strategy that declares a screen is called only on the bars it flags;
+- a bar inside the venue's trigger levels cannot execute anything, so the
+  venue is not asked about it.
 
-When the close time moves on, the intents of the step just finished are
-committed to the journal and only then released to the broker, whose next
-chance to act on them is the symbol's next bar. This loop is the benchmark's
-hot path: everything per candle is a local lookup; anything that allocates
-happens per signal or per fill.
+Everything per candle is a local lookup; anything that allocates happens
+per decision, per signal or per fill.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,21 +30,15 @@ from typing import Any, NamedTuple, cast
 
 import attrs
 import numpy as np
-from garrison_api import BarMask, Candle, Event, Level, Strategy
+from garrison_api import BarMask, Candle, Event, IndicatorSpec, Level, Side, Strategy
 from garrison_api.indicators import FloatArray, compute
 
-from garrison.engine.broker import SimulatedBroker
-from garrison.engine.bus import EventBus
-from garrison.engine.clock import SimulatedClock
 from garrison.engine.context import HostContext
 from garrison.engine.feed import Series, Timeline
-from garrison.engine.ledger import Ledger
-from garrison.engine.phantoms import PhantomTracker
-from garrison.engine.pipeline import InvalidSignalError, Pipeline
-from garrison.journal import Journal
+from garrison.engine.step import StepProcessor
 from garrison.profile.timeframes import timeframe_ms
 
-#: Candles between two yields to the event loop (notifiers, progress, flushes).
+#: Candles between two commits of the journal (each at the end of a step).
 CHUNK = 8192
 
 Progress = Callable[[int], None]
@@ -57,9 +53,31 @@ class StrategyUse:
     ctx: HostContext
     symbols: frozenset[str] = frozenset()
 
+    def sees(self, symbol: str) -> bool:
+        return not self.symbols or symbol in self.symbols
+
+    def decides_on(self, series: Series) -> bool:
+        """Is ``on_candle`` called on this series' bars?"""
+        if not self.sees(series.symbol):
+            return False
+        timeframes = tuple(self.strategy.timeframes or ())
+        return not timeframes or series.timeframe in timeframes
+
+    def context_specs(self, timeframe: str) -> Mapping[str, IndicatorSpec] | None:
+        """The indicators read on ``timeframe`` without deciding there (None: not a context)."""
+        context = getattr(self.strategy, "context_indicators", None) or {}
+        specs = context.get(timeframe)
+        return None if specs is None else dict(specs)
+
+    def reads(self, series: Series) -> bool:
+        """Does the strategy read this series (decision or context timeframe)?"""
+        if self.decides_on(series):
+            return True
+        return self.sees(series.symbol) and self.context_specs(series.timeframe) is not None
+
 
 class _Binding(NamedTuple):
-    """One strategy watching one series. A tuple: the hot loop unpacks it in one go."""
+    """One strategy deciding on one series. A tuple: the loop unpacks it in one go."""
 
     on_candle: Callable[[Candle, Any], Sequence[object]]
     ctx: HostContext
@@ -67,10 +85,6 @@ class _Binding(NamedTuple):
     #: strategy's screen says it cannot act.
     wake: list[bool]
     name: str
-    view: Mapping[str, float]
-    #: True when the strategy sees this symbol in several timeframes, so the
-    #: context's view for the symbol must be swapped to this series each bar.
-    swap_view: bool
 
 
 @attrs.define
@@ -90,21 +104,41 @@ class _SeriesState:
     bindings: list[_Binding]
     #: Per bar: does any binding wake? (the OR of their ``wake`` lists)
     wake: list[bool]
+    #: Is this the symbol's execution series (its finest timeframe)?
+    executes: bool
     trigger: list[float]
     phantoms: list[Any]
-    #: Index of the bar being processed; -1 before the first.
+    #: Index of the last closed bar; -1 before the first.
     pos: int = -1
-    #: Push the close into the ledger's marks on every bar? Only where the
-    #: symbol has several series; otherwise the ledger reads ``closes[pos]``.
-    pushes_mark: bool = True
+    #: Signed quantity held in the symbol (execution series only; 0.0 when flat)
+    #: and the close last added to the driver's running equity estimate.
+    held: float = 0.0
+    last: float = 0.0
+
+    def recent(self, n: int) -> list[Candle]:
+        """The last ``n`` closed candles of the series, oldest first (``ctx.candles``)."""
+        end = self.pos + 1
+        return [
+            Candle(
+                self.symbol,
+                self.timeframe,
+                self.ts[i],
+                self.opens[i],
+                self.highs[i],
+                self.lows[i],
+                self.closes[i],
+                self.volumes[i],
+            )
+            for i in range(max(0, end - n), end)
+        ]
 
 
 class SeriesView(Mapping[str, float]):
-    """A strategy's indicator values for one series, at the bar the engine is on.
+    """A strategy's indicator values for one series, at the series' last closed bar.
 
     Reads the precomputed columns at the series' current position, so the
     values are right whenever the strategy looks (its own candle or another
-    symbol's) without being copied on every bar. Each column carries one
+    series') without being copied on every bar. Each column carries one
     extra ``nan`` at its end: position -1, before the series' first bar, reads it.
     """
 
@@ -138,17 +172,6 @@ def _with_nan_tail(column: FloatArray) -> Sequence[float]:
     # Strategies read indicators on a fraction of the bars: a memoryview costs
     # nothing up front, where a list would make a float for every bar.
     return _floats(np.append(column, math.nan))
-
-
-def _indicator_columns(strategy: Strategy, series: Series) -> dict[str, FloatArray]:
-    return {name: compute(spec, series.columns) for name, spec in dict(strategy.indicators).items()}
-
-
-def _watches(use: StrategyUse, series: Series) -> bool:
-    if use.symbols and series.symbol not in use.symbols:
-        return False
-    timeframes = tuple(use.strategy.timeframes or ())
-    return not timeframes or series.timeframe in timeframes
 
 
 class ScreenError(ValueError):
@@ -187,10 +210,20 @@ class ReplayStats:
     #: on_candle calls made, and how many there would have been without screens.
     strategy_calls: int = 0
     strategy_calls_unscreened: int = 0
+    #: Orders the venue refused (see the ``order.rejected`` events).
+    rejected_orders: int = 0
+
+
+class ResumeError(ValueError):
+    """A checkpoint that does not belong to this replay's data."""
 
 
 class ReplayEngine:
-    """Drives one replay. Build it, then ``await run()`` once."""
+    """Drives one replay. Build it, then ``await run()`` once.
+
+    ``first_rows[i]`` is where series ``i``'s replay window starts; the bars
+    before it are warm-up history (indicators, ``ctx.candles``), not steps.
+    """
 
     def __init__(
         self,
@@ -198,36 +231,28 @@ class ReplayEngine:
         series: Sequence[Series],
         timeline: Timeline,
         strategies: Sequence[StrategyUse],
-        pipeline: Pipeline,
-        broker: SimulatedBroker,
-        ledger: Ledger,
-        phantoms: PhantomTracker,
-        journal: Journal,
-        bus: EventBus,
-        clock: SimulatedClock,
-        equity_interval_ms: int,
-        commit_each_step: bool = False,
+        processor: StepProcessor,
+        first_rows: Sequence[int] | None = None,
         use_screens: bool = True,
         progress: Progress | None = None,
     ) -> None:
         self._series = list(series)
         self._timeline = timeline
         self._strategies = list(strategies)
-        self._pipeline = pipeline
-        self._broker = broker
-        self._ledger = ledger
-        self._phantoms = phantoms
-        self._journal = journal
-        self._bus = bus
-        self._clock = clock
-        self._equity_interval = max(1, equity_interval_ms)
+        self._proc = processor
+        self._first_rows = list(first_rows) if first_rows is not None else [0] * len(series)
         self._progress = progress
-        self._commit_each_step = commit_each_step
         self._use_screens = use_screens
         self._calls_unscreened = 0
-        self._commits = 0
-        self._steps = 0
+        self._calls = 0
+        self._states: list[_SeriesState] = []
+
+        # Index in the timeline where each step starts, for checkpoints and chunks.
+        self._step_starts = np.flatnonzero(timeline.step_starts())
+        self._step_index: list[int] = self._step_starts.tolist()
         self.last_ts = 0
+
+    # -- preparing the series ---------------------------------------------------
 
     def _wake(self, use: StrategyUse, series: Series, columns: dict[str, FloatArray]) -> BarMask:
         """Where to call ``use``'s on_candle in ``series``: after warm-up, where it screens in."""
@@ -240,7 +265,7 @@ class ReplayEngine:
             mask = screen_mask(use.strategy, {**series.columns, **columns}, n)
         except ScreenError as exc:
             # Unscreened is always right, only slower: say so and carry on.
-            self._bus.emit(
+            self._proc.bus.emit(
                 Event(
                     ts=int(series.ts[0]) if n else 0,
                     kind="strategy.screen_ignored",
@@ -254,14 +279,26 @@ class ReplayEngine:
         return wake if mask is None else wake & mask
 
     def _prepare(self) -> list[_SeriesState]:
-        per_ctx_symbol: dict[tuple[int, str], int] = {}
+        finest: dict[str, int] = {}
         for s in self._series:
-            for use in self._strategies:
-                if _watches(use, s):
-                    key = (id(use.ctx), s.symbol)
-                    per_ctx_symbol[key] = per_ctx_symbol.get(key, 0) + 1
+            tf = timeframe_ms(s.timeframe)
+            finest[s.symbol] = min(finest.get(s.symbol, tf), tf)
+        proc = self._proc
+        # How many series of each symbol a strategy decides on: with one,
+        # ``ctx.indicators(symbol)`` is that series; with several, the candle's.
+        deciding = Counter(
+            (id(use), s.symbol)
+            for s in self._series
+            for use in self._strategies
+            if use.decides_on(s)
+        )
+        reading = Counter(
+            (id(use), s.symbol) for s in self._series for use in self._strategies if use.reads(s)
+        )
+        cache: dict[tuple[int, IndicatorSpec], FloatArray] = {}
         states = []
-        for s in self._series:
+        for index, s in enumerate(self._series):
+            executes = timeframe_ms(s.timeframe) == finest[s.symbol]
             state = _SeriesState(
                 s.symbol,
                 s.timeframe,
@@ -274,65 +311,117 @@ class ReplayEngine:
                 _floats(s.volume),
                 [],
                 [],
-                self._broker.trigger(s.symbol),
-                self._phantoms.open_list(s.symbol),
+                executes,
+                proc.venue.trigger(s.symbol) if executes else [-math.inf, math.inf],
+                proc.phantoms.open_list(s.symbol) if executes else [],
+                self._first_rows[index] - 1,
             )
+            if executes:
+                proc.phantoms.bar_ms[s.symbol] = state.tf_ms
+                # The execution series marks the symbol: the ledger reads its close.
+                proc.ledger.mark_sources[s.symbol] = state
             any_wake = np.zeros(len(s), dtype=np.bool_)
             for use in self._strategies:
-                if not _watches(use, s):
+                if not use.reads(s):
                     continue
-                columns = _indicator_columns(use.strategy, s)
-                wake = self._wake(use, s, columns)
-                any_wake |= wake
+                decides = use.decides_on(s)
+                specs: dict[str, IndicatorSpec] = dict(use.strategy.indicators) if decides else {}
+                specs.update(use.context_specs(s.timeframe) or {})
+                columns: dict[str, FloatArray] = {}
+                for name, spec in specs.items():
+                    key = (index, spec)
+                    if key not in cache:
+                        cache[key] = compute(spec, s.columns)
+                    columns[name] = cache[key]
                 view = SeriesView({name: _with_nan_tail(a) for name, a in columns.items()}, state)
-                swap = per_ctx_symbol[(id(use.ctx), s.symbol)] > 1
-                if not swap:
-                    use.ctx.views[s.symbol] = view
-                state.bindings.append(
-                    _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name, view, swap)
-                )
-                self._calls_unscreened += max(0, len(s) - int(use.strategy.warmup or 0))
+                ctx = use.ctx
+                ctx.tf_views[(s.symbol, s.timeframe)] = view
+                ctx.history[(s.symbol, s.timeframe)] = state
+                if decides:
+                    if deciding[(id(use), s.symbol)] == 1:
+                        ctx.views[s.symbol] = view
+                    wake = self._wake(use, s, columns)
+                    any_wake |= wake
+                    state.bindings.append(
+                        _Binding(use.strategy.on_candle, ctx, wake.tolist(), use.name)
+                    )
+                    window = len(s) - self._first_rows[index]
+                    warm = max(0, int(use.strategy.warmup or 0) - self._first_rows[index])
+                    self._calls_unscreened += max(0, window - warm)
+                elif reading[(id(use), s.symbol)] == 1 and deciding[(id(use), s.symbol)] == 0:
+                    ctx.views[s.symbol] = view
             state.wake = any_wake.tolist()
             states.append(state)
-        # A symbol replayed in one series is marked at that series' close, read
-        # by the ledger when it values the account. With several series, the
-        # latest close could be any of theirs: those push it on every bar.
-        series_per_symbol = Counter(state.symbol for state in states)
-        for state in states:
-            if series_per_symbol[state.symbol] == 1:
-                state.pushes_mark = False
-                self._ledger.mark_sources[state.symbol] = state
         return states
 
-    def _commit_step(self) -> None:
-        # Intents are always journaled before the broker gets them. With
-        # commit_each_step they are also durable by then (a commit per step with
-        # intents); otherwise the chunk's single commit carries each intent
-        # together with the fills it led to, never a fill without its intent.
-        if self._commit_each_step:
-            self._journal.flush()
-            self._commits += 1
-        self._pipeline.release()
+    def _drop_quarantined(self) -> None:
+        quarantined = self._proc.bus.guard.quarantined
+        for state in self._states:
+            if not any(b.name in quarantined for b in state.bindings):
+                continue
+            state.bindings = [b for b in state.bindings if b.name not in quarantined]
+            flags = zip(*(b.wake for b in state.bindings), strict=True)
+            state.wake = [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
 
-    def _record_equity(self, ts: int) -> None:
-        ledger = self._ledger
-        equity = ledger.mark(ts)
-        self._journal.record_equity(ts, ledger.balance, equity, len(ledger.positions))
+    def _hold(self, st: _SeriesState, close: float) -> None:
+        """After a fill in ``st``'s symbol: what the driver's equity estimate counts there.
 
-    def _strategy_failed_named(self, name: str, exc: BaseException, ts: int) -> None:
-        if self._bus.guard.failed(name, "on_candle", exc, ts):
-            # Quarantined: stop calling it on every series.
-            for state in self._states:
-                state.bindings = [b for b in state.bindings if b.name != name]
-                flags = zip(*(b.wake for b in state.bindings), strict=True)
-                state.wake = (
-                    [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
-                )
+        Between fills the driver adds each held symbol's close-to-close move to
+        an estimate of unrealised profit, so most steps can tell without the
+        ledger that settling would change nothing (``StepProcessor.settle``).
+        """
+        pos = self._proc.ledger.positions.get(st.symbol)
+        st.held = 0.0 if pos is None else (pos.qty if pos.side is Side.LONG else -pos.qty)
+        st.last = close
 
-    async def run(self) -> ReplayStats:
-        if not self._commit_each_step:
-            self._journal.start_background_writer()  # starts while the series are prepared
+    # -- restart ------------------------------------------------------------------
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this replay must match to be resumed by it."""
+        close = self._timeline.close_ms
+        return {
+            "candles": len(self._timeline),
+            "first_close": int(close[0]) if len(close) else 0,
+            "last_close": int(close[-1]) if len(close) else 0,
+            "series": sorted(
+                [s.symbol, s.timeframe, len(s) - first]
+                for s, first in zip(self._series, self._first_rows, strict=True)
+            ),
+        }
+
+    def driver_state(self) -> dict[str, Any]:
+        """The driver's part of a checkpoint: where in the timeline the next step starts."""
+        steps = self._proc.steps
+        index = self._step_index[steps] if steps < len(self._step_index) else len(self._timeline)
+        return {"kind": "replay", "next_index": index, "fingerprint": self.fingerprint()}
+
+    def _resume_at(self, state: Mapping[str, Any]) -> int:
+        driver = state.get("driver") or {}
+        if driver.get("kind") != "replay":
+            raise ResumeError("the checkpoint was not written by a replay")
+        if driver.get("fingerprint") != self.fingerprint():
+            raise ResumeError(
+                "the checkpoint belongs to other data (candles, dates or series differ from "
+                "this replay's); resume with the same --data, --from and --to"
+            )
+        index = int(driver["next_index"])
+        self._proc.restore(dict(state))
+        # Every series stands on its last bar replayed before the checkpoint.
+        done_series = self._timeline.series_index[:index]
+        for i, st in enumerate(self._states):
+            st.pos = self._first_rows[i] + int(np.count_nonzero(done_series == i)) - 1
+            if st.executes and st.pos >= 0:
+                self._hold(st, st.closes[st.pos])
+        self._drop_quarantined()
+        return index
+
+    # -- the run --------------------------------------------------------------------
+
+    async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats:
+        """Replay the timeline (from ``resume``'s checkpoint when given)."""
+        self._proc.policy.start()
         self._states = self._prepare()
+        start = 0 if resume is None else self._resume_at(resume)
         # The prepared series (hundreds of thousands of tuples and floats) live
         # for the whole run; frozen, the cyclic collector stops walking them on
         # every collection. unfreeze() hands them back when the run ends.
@@ -340,140 +429,174 @@ class ReplayEngine:
         thresholds = gc.get_threshold()
         gc.set_threshold(100_000, 50, 1000)
         try:
-            return await self._run()
+            return await self._run(start)
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
-            # Views point at their series' state and states hold the views:
+            # Views point at their series' state and contexts hold the views:
             # break the cycles so the columns go now, not at some later full collection.
             for state in self._states:
                 state.bindings = []
+            for use in self._strategies:
+                use.ctx.views.clear()
+                use.ctx.tf_views.clear()
+                use.ctx.history.clear()
 
-    async def _run(self) -> ReplayStats:
+    def _chunks(self, start: int) -> list[tuple[int, int]]:
+        """[start, end) ranges of about CHUNK candles, each ending where a step ends."""
+        n = len(self._timeline)
+        step_index = self._step_index
+        bounds = [start]
+        at = start
+        while at < n:
+            want = at + CHUNK
+            if want >= n:
+                at = n
+            else:
+                k = int(np.searchsorted(self._step_starts, want, "left"))
+                at = step_index[k] if k < len(step_index) else n
+            bounds.append(at)
+        return list(itertools.pairwise(bounds))
+
+    def _decide(self, deferred: list[_SeriesState]) -> None:
+        """The step's decisions, in the timeline's order: longer timeframes, then symbols."""
+        proc = self._proc
+        decide = proc.decide
+        new_candle = Candle
+        guard = proc.bus.guard
+        quarantined = len(guard.quarantined)
+        calls = 0
+        for st in deferred:
+            i = st.pos
+            candle = new_candle(
+                st.symbol,
+                st.timeframe,
+                st.ts[i],
+                st.opens[i],
+                st.highs[i],
+                st.lows[i],
+                st.closes[i],
+                st.volumes[i],
+            )
+            tf = st.timeframe
+            for on_candle, ctx, wake, name in st.bindings:
+                if not wake[i]:
+                    continue
+                ctx.current_tf = tf
+                calls += 1
+                decide(name, on_candle, ctx, candle)
+        self._calls += calls
+        deferred.clear()
+        if len(guard.quarantined) != quarantined:
+            self._drop_quarantined()
+
+    async def _run(self, start: int) -> ReplayStats:
         states = self._states
         timeline = self._timeline
         sidx = timeline.series_index.tolist()
         ridx = timeline.row_index.tolist()
-        # Where the close time moves on, worked out for all candles at once:
-        # the loop then reads a candle's open time only where it uses it.
         starts = timeline.step_starts().tolist()
         n = len(sidx)
 
-        on_bar = self._broker.on_bar
-        phantoms_on_bar = self._phantoms.on_bar
-        pipeline = self._pipeline
-        on_executions = pipeline.on_executions
-        on_phantoms = pipeline.on_phantoms
-        on_signals = pipeline.on_signals
-        staged = pipeline.staged
-        # Where a symbol has several series, its mark follows its last close,
-        # held or not: storing it costs less than asking whether the symbol is
-        # held. The ledger values only positions, and sets the mark itself
-        # when one opens.
-        marks = self._ledger.marks
-        clock = self._clock
-        interval = self._equity_interval
-        next_equity = 0
-        step_close = -1
+        proc = self._proc
+        venue = proc.venue
+        on_bar = venue.on_bar
+        book = proc.book
+        phantoms_on_bar = proc.phantoms.on_bar
+        on_phantoms = proc.pipeline.on_phantoms
+        staged = proc.pipeline.staged
+        ledger = proc.ledger
+        positions = ledger.positions
+        begin = proc.begin
+        settle = proc.settle
+        end = proc.end
+        hold = self._hold
+        deferred: list[_SeriesState] = []
         progress = self._progress
-        new_candle = Candle
-        calls = 0
+        bus = proc.bus
+        # A running estimate of unrealised profit, and the bounds inside which
+        # a step needs no settling (StepProcessor.settle).
+        estimate = settle() - ledger.balance if proc.step_close >= 0 else 0.0
+        low, high, due = proc.bounds
 
-        k = 0
-        while k < n:
-            stop_at = min(n, k + CHUNK)
-            for si, i, starts_step in zip(
-                sidx[k:stop_at], ridx[k:stop_at], starts[k:stop_at], strict=True
-            ):
+        for k0, k1 in self._chunks(start):
+            open_step = False
+            for si, i, starts_step in zip(sidx[k0:k1], ridx[k0:k1], starts[k0:k1], strict=True):
                 st = states[si]
                 if starts_step:
-                    if staged:
-                        self._commit_step()
-                    step_close = st.ts[i] + st.tf_ms
-                    self._steps += 1
-                    clock.advance_to(step_close)
-                    if step_close >= next_equity:
-                        self._record_equity(step_close)
-                        next_equity = step_close - step_close % interval + interval
-                h = st.highs[i]
-                lo = st.lows[i]
-                # The broker keeps [low, high] trigger levels per symbol: a bar
-                # inside them cannot fill or stop anything, so it is not called.
-                trigger = st.trigger
-                if lo <= trigger[0] or h >= trigger[1]:
-                    done = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
-                    if done:
-                        on_executions(done)
-                if st.pushes_mark:
-                    marks[st.symbol] = st.closes[i]
-                if st.phantoms:
-                    resolved = phantoms_on_bar(
-                        st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
-                    )
-                    if resolved:
-                        on_phantoms(resolved)
+                    if open_step:
+                        # The step before is booked: settle, decide, commit and send.
+                        if (
+                            proc.booked
+                            or proc.step_close >= due
+                            or (positions and not low < ledger.balance + estimate < high)
+                        ):
+                            estimate = settle() - ledger.balance
+                            low, high, due = proc.bounds
+                        elif ledger.halted_until is not None:
+                            settle()
+                            low, high, due = proc.bounds
+                        if deferred:
+                            self._decide(deferred)
+                        if staged:
+                            end()
+                    begin(st.ts[i] + st.tf_ms)
+                    open_step = True
                 st.pos = i
-                if not st.wake[i]:
-                    continue
-                symbol = st.symbol
-                c = st.closes[i]
-                candle = new_candle(
-                    symbol, st.timeframe, st.ts[i], st.opens[i], h, lo, c, st.volumes[i]
-                )
-                for on_candle, ctx, wake, name, view, swap in st.bindings:
-                    if not wake[i]:
-                        continue
-                    if swap:
-                        ctx.views[symbol] = view
-                    calls += 1
-                    try:
-                        signals = on_candle(candle, ctx)
-                    except Exception as exc:
-                        self._strategy_failed_named(name, exc, step_close)
-                        continue
-                    if signals:
-                        try:
-                            on_signals(name, signals, symbol, step_close, c, ctx)
-                        except InvalidSignalError as exc:
-                            self._strategy_failed_named(name, exc, step_close)
-            k = stop_at
-            self.last_ts = step_close
-            # Committed by the journal's writer process while the next chunk runs.
-            self._journal.flush(background=not self._commit_each_step)
-            self._commits += 1
+                if st.executes:
+                    h = st.highs[i]
+                    lo = st.lows[i]
+                    # The venue keeps [low, high] trigger levels per symbol: a bar
+                    # inside them cannot fill or stop anything, so it is not asked.
+                    trigger = st.trigger
+                    if lo <= trigger[0] or h >= trigger[1]:
+                        reports = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
+                        if reports:
+                            book(reports)
+                            hold(st, st.closes[i])
+                    held = st.held
+                    if held:
+                        close = st.closes[i]
+                        estimate += held * (close - st.last)
+                        st.last = close
+                    if st.phantoms:
+                        resolved = phantoms_on_bar(
+                            st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
+                        )
+                        if resolved:
+                            on_phantoms(resolved)
+                if st.wake[i]:
+                    deferred.append(st)
+            if open_step:
+                estimate = settle() - ledger.balance
+                low, high, due = proc.bounds
+                if deferred:
+                    self._decide(deferred)
+                if staged:
+                    end()
+            self.last_ts = proc.step_close
+            proc.end_chunk()
             if progress is not None:
-                progress(k)
-            if self._bus.pending:
-                await self._bus.drain()
+                progress(k1)
+            if bus.pending:
+                await bus.drain()
             else:
                 await asyncio.sleep(0)
-        if pipeline.staged:
-            self._commit_step()
-        if step_close > 0:
-            self._record_equity(step_close)
-        self._journal.flush()
+        if proc.step_close > 0:
+            proc.journal.record_equity(
+                proc.step_close,
+                ledger.balance,
+                ledger.mark(proc.step_close),
+                len(ledger.positions),
+            )
+        self.last_ts = max(self.last_ts, proc.step_close)
         return ReplayStats(
             candles=n,
-            steps=self._steps,
-            signals=pipeline.signal_count,
-            vetoed_intents=pipeline.veto_count,
-            commits=self._commits,
-            strategy_calls=calls,
+            steps=proc.steps,
+            signals=proc.pipeline.signal_count,
+            vetoed_intents=proc.pipeline.veto_count,
+            commits=getattr(proc.policy, "commits", 0),
+            strategy_calls=self._calls,
             strategy_calls_unscreened=self._calls_unscreened,
+            rejected_orders=proc.pipeline.rejected_count,
         )
-
-    def cancel_leftovers(self, ts: int) -> int:
-        """Cancel orders the data ended before filling; open positions stay open (not trades)."""
-        dropped = self._broker.cancel_pending()
-        for pending in dropped:
-            self._bus.emit(
-                Event(
-                    ts=ts,
-                    kind="order.canceled",
-                    level=Level.INFO,
-                    source="host",
-                    message=f"order {pending.order.id} for {pending.intent.symbol} canceled: "
-                    "the data ended before it could fill",
-                )
-            )
-        return len(dropped)

@@ -1,9 +1,13 @@
-"""Build a run from a checked profile and the loaded plugins, and carry it out.
+"""Build a replay from a checked profile and the loaded plugins, and carry it out.
 
 Building refuses early and clearly (market rules missing, a sizer or risk
 rule that cannot be constructed); once the replay starts, plugin failures
 are events and the run goes on. Whatever happens, the run's row in the
 journal ends as ``completed``, ``failed`` or ``interrupted``.
+
+``resume=True`` carries on the profile's last interrupted replay from its
+last checkpoint in the journal, on the same data (see
+:mod:`garrison.engine.state`).
 """
 
 from __future__ import annotations
@@ -15,24 +19,41 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from garrison_api import Event, Level, Market, Notifier, RiskRule, Scorer, Sizer, Strategy, Trade
+from garrison_api import (
+    Event,
+    IndicatorSpec,
+    Level,
+    Market,
+    Notifier,
+    RiskRule,
+    Scorer,
+    Sizer,
+    Strategy,
+    Trade,
+)
 
 from garrison.engine.broker import SimulatedBroker
 from garrison.engine.bus import EventBus
 from garrison.engine.cache import CandleCache
 from garrison.engine.clock import SimulatedClock, WallClock
+from garrison.engine.commit import policy_for
 from garrison.engine.context import HostContext
-from garrison.engine.feed import Series, merge
+from garrison.engine.feed import Series, Timeline, merge
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
-from garrison.engine.pipeline import Pipeline
-from garrison.engine.replay import ReplayEngine, ReplayStats, StrategyUse
-from garrison.engine.sources import DataSelection, load_series
+from garrison.engine.pipeline import PLUGIN_ERRORS, Pipeline, ScorerBinding
+from garrison.engine.replay import ReplayEngine, ReplayStats, ResumeError, StrategyUse
+from garrison.engine.services import HostServices, namespace
+from garrison.engine.sources import DataSelection, load_window
+from garrison.engine.state import StateError
+from garrison.engine.step import StepProcessor
 from garrison.journal import Journal
+from garrison.journal.records import RunRow
 from garrison.markets.snapshot import apply_overrides, load_snapshot
 from garrison.plugins.manager import PluginSet
 from garrison.profile.model import ComponentUse, Mode, Profile
 from garrison.profile.render import profile_as_toml
+from garrison.profile.timeframes import timeframe_ms
 from garrison.risk.chain import RiskChain
 
 
@@ -59,6 +80,12 @@ class RunResult:
     events: dict[str, int]
     load_s: float
     replay_s: float
+    #: Realised balance at the end (starting balance plus closed trades, less fees).
+    final_balance: float = 0.0
+    #: (ts, message) of every halt of trading, in order.
+    halts: tuple[tuple[int, str], ...] = ()
+    #: True when this run carried on an interrupted one.
+    resumed: bool = False
 
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -94,6 +121,87 @@ def _markets(profile: Profile, series: Sequence[Series]) -> dict[str, Market]:
     return markets
 
 
+def _spec_warmup(spec: IndicatorSpec) -> int:
+    return int(getattr(spec, "warmup", 0) or 0)
+
+
+def warmup_bars(strategies: Sequence[tuple[Strategy, frozenset[str]]]) -> Callable[[str, str], int]:
+    """Bars of history each (symbol, timeframe) needs before a replay window (the warm-up rule).
+
+    The most any strategy reading the series asks for: its ``warmup``, and
+    one more than the longest warm-up of the indicators it reads there.
+    """
+
+    def wanted(symbol: str, timeframe: str) -> int:
+        most = 0
+        for strategy, symbols in strategies:
+            if symbols and symbol not in symbols:
+                continue
+            decides = not strategy.timeframes or timeframe in strategy.timeframes
+            context = (getattr(strategy, "context_indicators", None) or {}).get(timeframe)
+            if not decides and context is None:
+                continue
+            specs = list(dict(strategy.indicators).values()) if decides else []
+            specs += list(dict(context or {}).values())
+            need = max([int(strategy.warmup or 0), *(_spec_warmup(s) + 1 for s in specs)])
+            most = max(most, need)
+        return most
+
+    return wanted
+
+
+class _Lifecycles:
+    """Starts the components that declare ``start`` and stops them, in reverse, at the end."""
+
+    def __init__(self, emit: Callable[[Event], None], clock: SimulatedClock) -> None:
+        self._emit = emit
+        self._clock = clock
+        self._started: list[tuple[str, Any]] = []
+
+    def start(self, name: str, component: Any, services: HostServices) -> bool:
+        """Start ``component`` if it has ``start``; False (with an event) when it raised."""
+        start = getattr(component, "start", None)
+        if start is None:
+            if callable(getattr(component, "stop", None)):
+                self._started.append((name, component))
+            return True
+        try:
+            start(services)
+        except PLUGIN_ERRORS as exc:
+            self._emit(
+                Event(
+                    ts=self._clock.now_ms(),
+                    kind="plugin.failed",
+                    level=Level.ERROR,
+                    source=name,
+                    message=f"{name} failed to start and is left out of the run: "
+                    f"{type(exc).__name__}: {exc}",
+                    data={"component": name, "call": "start", "error": str(exc)},
+                )
+            )
+            return False
+        if callable(getattr(component, "stop", None)):
+            self._started.append((name, component))
+        return True
+
+    def stop_all(self) -> None:
+        for name, component in reversed(self._started):
+            try:
+                component.stop()
+            except PLUGIN_ERRORS as exc:
+                self._emit(
+                    Event(
+                        ts=self._clock.now_ms(),
+                        kind="plugin.failed",
+                        level=Level.ERROR,
+                        source=name,
+                        message=f"{name} failed to stop: {type(exc).__name__}: {exc}",
+                        data={"component": name, "call": "stop", "error": str(exc)},
+                    )
+                )
+        self._started.clear()
+
+
 async def replay(
     profile: Profile,
     plugins: PluginSet,
@@ -104,39 +212,88 @@ async def replay(
     on_file: Callable[[str], None] | None = None,
     any_mode: bool = False,
     cache: CandleCache | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Replay the profile's data (or ``selection``) through the whole pipeline.
 
     ``any_mode`` lets a backtest replay a paper or live profile's components;
-    otherwise the profile must say ``mode = "replay"``.
+    otherwise the profile must say ``mode = "replay"``. ``resume`` carries on
+    the profile's last interrupted replay in the journal instead of starting
+    a new run.
     """
     if not any_mode and profile.profile.mode is not Mode.REPLAY:
         raise RunError(
             f"{profile.source}: profile.mode is {profile.profile.mode.value!r}; this version of "
             "garrison runs replay profiles only (paper and live come with the exchange adapters)"
         )
+    mode = Mode.REPLAY.value
     wall = WallClock()
-    t0 = time.perf_counter()
-    series = load_series(
-        profile.data, profile.base_dir, selection or DataSelection(), on_file=on_file, cache=cache
-    )
-    markets = _markets(profile, series)
-    timeline = merge(series)
-    load_s = time.perf_counter() - t0
-
     path = journal_path or profile.resolve(profile.journal.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal.open(path, synchronous=profile.journal.synchronous)
-    status = "failed"
-    run_id = ""
+    journal: Journal | None = None
+    checkpoint: dict[str, Any] | None = None
+    resuming: RunRow | None = None
+    if resume:
+        # The run to resume decides the data (unless given): look it up first.
+        if not path.is_file():
+            raise RunError(f"no journal at {path} to resume a run from")
+        journal = Journal.open(path, synchronous=profile.journal.synchronous)
+        try:
+            resuming, checkpoint = _resumable(journal, profile, mode)
+        except BaseException:
+            journal.close()
+            raise
+        if selection is None:
+            stored = resuming.selection or {}
+            selection = DataSelection(
+                paths=tuple(stored.get("paths") or ()),
+                start=stored.get("from"),
+                end=stored.get("to"),
+            )
+    selection = selection or DataSelection()
     try:
-        run_id = journal.start_run(
-            profile_name=profile.profile.name,
-            mode=profile.profile.mode.value,
-            profile_toml=profile_as_toml(profile),
-            started_ms=wall.now_ms(),
+        t0 = time.perf_counter()
+        strategies_built: list[tuple[ComponentUse, Strategy]] = [
+            (use, _build(use, _factory(plugins, "strategy", use), "strategy"))
+            for use in profile.strategies
+        ]
+        window = load_window(
+            profile.data,
+            profile.base_dir,
+            selection,
+            history=warmup_bars([(s, frozenset(u.symbols)) for u, s in strategies_built]),
+            on_file=on_file,
+            cache=cache,
         )
-        first_ts = min(int(s.ts[0]) for s in series)
+        series = list(window.series)
+        markets = _markets(profile, series)
+        timeline = merge(series, window.first_rows)
+        load_s = time.perf_counter() - t0
+    except BaseException:
+        if journal is not None:
+            journal.close()
+        raise
+
+    if journal is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        journal = Journal.open(path, synchronous=profile.journal.synchronous)
+    status = "failed"
+    summary: dict[str, Any] = {}
+    run_id = ""
+    lifecycles: _Lifecycles | None = None
+    bus: EventBus | None = None
+    try:
+        if resuming is not None:
+            run_id = journal.resume_run(resuming.id)
+        else:
+            journal.retention(profile.journal.retention_days, wall.now_ms())
+            run_id = journal.start_run(
+                profile_name=profile.profile.name,
+                mode=mode,
+                profile_toml=profile_as_toml(profile),
+                started_ms=wall.now_ms(),
+                selection=selection.describe(),
+            )
+        first_ts = int(timeline.close_ms[0]) - _first_bar_ms(series, timeline)
         clock = SimulatedClock(first_ts)
         engine_cfg = profile.engine
         notifiers: list[tuple[str, Notifier]] = []
@@ -168,89 +325,137 @@ async def replay(
             max_failures=engine_cfg.max_plugin_failures,
         )
         bus_ref.append(bus)
+        for abandoned in getattr(journal, "abandoned_runs", ()):
+            bus.emit(
+                Event(
+                    ts=first_ts,
+                    kind="run.abandoned",
+                    level=Level.WARNING,
+                    message=f"run {abandoned} was left running by a process that is gone; "
+                    "marked interrupted",
+                    data={"run_id": abandoned},
+                )
+            )
         ledger = Ledger(
             starting_balance=profile.account.starting_balance,
             leverage=profile.account.leverage,
             start_ms=first_ts,
         )
+        lifecycles = _Lifecycles(emit, clock)
 
-        def context(name: str) -> HostContext:
-            return HostContext(
+        def services(kind: str, name: str) -> HostServices:
+            space = namespace(mode, kind, name)
+            return HostServices(
+                name=name,
+                mode=mode,
                 clock=clock,
-                storage=journal.kv(name),
-                positions=ledger.positions,
-                markets=markets,
+                storage=journal.kv(space),
+                blobs=journal.blobs(space),
                 emit=emit,
             )
 
         strategies = []
-        for use in profile.strategies:
-            strategy: Strategy = _build(use, _factory(plugins, "strategy", use), "strategy")
-            strategies.append(
-                StrategyUse(use.name, strategy, context(use.name), frozenset(use.symbols))
+        outcome_hooks = {}
+        for use, strategy in strategies_built:
+            if not lifecycles.start(use.name, strategy, services("strategy", use.name)):
+                continue
+            ctx = HostContext(
+                clock=clock,
+                storage=journal.kv(namespace(mode, "strategy", use.name)),
+                positions=ledger.positions,
+                markets=markets,
+                emit=emit,
+                history_limit=int(strategy.warmup or 0),
             )
+            strategies.append(StrategyUse(use.name, strategy, ctx, frozenset(use.symbols)))
+            hook = getattr(strategy, "on_outcome", None)
+            if callable(hook):
+                outcome_hooks[use.name] = hook
         sizer: Sizer = _build(profile.sizer, _factory(plugins, "sizer", profile.sizer), "sizer")
-        rules: list[tuple[str, RiskRule]] = [
-            (use.name, _build(use, _factory(plugins, "risk_rule", use), "risk rule"))
-            for use in profile.risk
-        ]
+        if not lifecycles.start(profile.sizer.name, sizer, services("sizer", profile.sizer.name)):
+            bus.guard.quarantined.add(profile.sizer.name)
+        rules: list[tuple[str, RiskRule]] = []
+        for use in profile.risk:
+            rule = _build(use, _factory(plugins, "risk_rule", use), "risk rule")
+            if lifecycles.start(use.name, rule, services("risk_rule", use.name)):
+                rules.append((use.name, rule))
 
         def rule_failed(stage: str, exc: Exception) -> None:
-            bus.guard.failed(stage, "check", exc, clock.now_ms())
+            bus_ref[0].guard.failed(stage, "check", exc, clock.now_ms())
 
         chain = RiskChain(rules, on_error=rule_failed)
-        scorer_spec: tuple[str, Scorer, str, float] | None = None
-        if profile.scorer is not None:
-            use = profile.scorer.component
-            scorer: Scorer = _build(use, _factory(plugins, "scorer", use), "scorer")
-            scorer_spec = (use.name, scorer, profile.scorer.mode, profile.scorer.threshold)
-        broker = SimulatedBroker(profile.broker)
+        bindings: list[ScorerBinding] = []
+        for scorer_use in profile.scorers:
+            component = scorer_use.component
+            scorer: Scorer = _build(component, _factory(plugins, "scorer", component), "scorer")
+            if not lifecycles.start(component.name, scorer, services("scorer", component.name)):
+                bus.guard.quarantined.add(component.name)
+            bindings.append(
+                ScorerBinding(
+                    component.name,
+                    scorer,
+                    scorer_use.mode,
+                    scorer_use.threshold,
+                    frozenset(scorer_use.strategies),
+                )
+            )
+        venue = SimulatedBroker(profile.broker)
         phantoms = PhantomTracker(
             max_bars=engine_cfg.phantom_max_bars,
             stop_first=profile.broker.both_touched == "stop_first",
         )
         pipeline = Pipeline(
-            run_id=run_id,
+            profile=profile.profile.name,
             journal=journal,
             bus=bus,
             ledger=ledger,
-            broker=broker,
+            client=venue,
             phantoms=phantoms,
             markets=markets,
             sizer=(profile.sizer.name, sizer),
             chain=chain,
-            scorer=scorer_spec,
+            scorers=bindings,
             clock=clock,
+            outcome_hooks=outcome_hooks,
+        )
+        engine_ref: list[ReplayEngine] = []
+        processor = StepProcessor(
+            pipeline=pipeline,
+            venue=venue,
+            ledger=ledger,
+            phantoms=phantoms,
+            journal=journal,
+            bus=bus,
+            clock=clock,
+            policy=policy_for(profile.journal.commit, journal),
+            kill_switches=chain.kill_switches,
+            equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
+            driver_state=lambda: engine_ref[0].driver_state(),
         )
         engine = ReplayEngine(
             series=series,
             timeline=timeline,
             strategies=strategies,
-            pipeline=pipeline,
-            broker=broker,
-            ledger=ledger,
-            phantoms=phantoms,
-            journal=journal,
-            bus=bus,
-            clock=clock,
-            equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
-            commit_each_step=profile.journal.commit == "step",
+            processor=processor,
+            first_rows=window.first_rows,
             use_screens=engine_cfg.screen,
             progress=progress(len(timeline)) if progress is not None else None,
         )
+        engine_ref.append(engine)
         symbols = tuple(sorted({s.symbol for s in series}))
         bus.emit(
             Event(
                 ts=first_ts,
-                kind="run.started",
+                kind="run.resumed" if checkpoint is not None else "run.started",
                 source="host",
                 message=f"replay of {profile.profile.name}: {len(timeline)} candles, "
-                f"{len(symbols)} symbols",
+                f"{len(symbols)} symbols"
+                + ("" if checkpoint is None else f", resumed at {checkpoint['step_close']}"),
                 data={"run_id": run_id, "candles": len(timeline)},
             )
         )
         try:
-            plugins.hook.garrison_startup(profile=profile.profile.name, mode="replay")
+            plugins.hook.garrison_startup(profile=profile.profile.name, mode=mode)
         except Exception as exc:
             bus.emit(
                 Event(
@@ -262,15 +467,19 @@ async def replay(
             )
         t1 = time.perf_counter()
         try:
-            stats = await engine.run()
-            engine.cancel_leftovers(engine.last_ts)
+            try:
+                stats = await engine.run(resume=checkpoint)
+            except (ResumeError, StateError) as exc:
+                raise RunError(f"cannot resume run {run_id}: {exc}") from exc
+            canceled = processor.cancel_open("the data ended before it could fill")
             bus.emit(
                 Event(
                     ts=engine.last_ts,
                     kind="run.finished",
                     source="host",
                     message=f"replay finished: {len(pipeline.trades)} trades, "
-                    f"{len(ledger.positions)} positions still open",
+                    f"{len(ledger.positions)} positions still open, {canceled} order(s) "
+                    "canceled at the end of the data",
                     data={"trades": len(pipeline.trades), "open": len(ledger.positions)},
                 )
             )
@@ -289,12 +498,16 @@ async def replay(
                 )
         replay_s = time.perf_counter() - t1
         final_equity = ledger.mark(engine.last_ts)
-        equity = tuple(journal.recorded_equity())
+        trades = tuple(pipeline.trades)
+        if checkpoint is not None:
+            journal.flush()
+            trades = tuple(journal.trades(run_id))
+        equity = tuple(journal.equity(run_id)) if checkpoint is not None else ()
         result = RunResult(
             run_id=run_id,
             journal_path=path,
-            trades=tuple(pipeline.trades),
-            equity=equity,
+            trades=trades,
+            equity=equity or tuple(journal.recorded_equity()),
             stats=stats,
             symbols=symbols,
             first_ts=first_ts,
@@ -305,18 +518,66 @@ async def replay(
             events=dict(bus.counts),
             load_s=load_s,
             replay_s=replay_s,
+            final_balance=ledger.balance,
+            halts=tuple(pipeline.halts),
+            resumed=checkpoint is not None,
         )
         status = "completed"
         return result
-    except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
-        # Under asyncio.run, Ctrl-C reaches the coroutine as CancelledError.
+    except asyncio.CancelledError:
+        # Under asyncio.run, a first Ctrl-C reaches the coroutine as
+        # CancelledError at an await between chunks, right after a checkpoint.
         status = "interrupted"
+        summary["resumable"] = True
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        # Anywhere, in the middle of a step too: the journal holds only whole
+        # steps, but rows after the last checkpoint may be in it.
+        status = "interrupted"
+        summary["resumable"] = False
         raise
     finally:
         try:
+            if lifecycles is not None:
+                lifecycles.stop_all()
             if run_id:
                 journal.finish_run(
-                    status=status, finished_ms=wall.now_ms(), summary={"status": status}
+                    status=status, finished_ms=wall.now_ms(), summary={"status": status, **summary}
                 )
         finally:
             journal.close()
+
+
+def _first_bar_ms(series: Sequence[Series], timeline: Timeline) -> int:
+    """Length of the first replayed bar, so the run starts at that bar's open."""
+    if not len(timeline):
+        return 0
+    return timeframe_ms(series[int(timeline.series_index[0])].timeframe)
+
+
+def _resumable(journal: Journal, profile: Profile, mode: str) -> tuple[RunRow, dict[str, Any]]:
+    """The profile's last interrupted run and its last checkpoint; RunError when there is none."""
+    name = profile.profile.name
+    last = journal.latest_run(name, mode)
+    if last is None:
+        raise RunError(f"no {mode} run of profile {name!r} in {journal.path} to resume")
+    if last.status != "interrupted":
+        raise RunError(
+            f"the last {mode} run of profile {name!r} ({last.id}) is {last.status}, not "
+            "interrupted: there is nothing to resume (start a new run without --resume)"
+        )
+    found = journal.last_checkpoint(last.id)
+    if found is None:
+        raise RunError(
+            f"run {last.id} of profile {name!r} was interrupted before its first checkpoint; "
+            "start a new run"
+        )
+    # Stopped between chunks (Ctrl-C) or killed (every commit carries its
+    # checkpoint): resumable. Stopped anywhere else: not.
+    if (last.summary or {}).get("resumable") is False:
+        raise RunError(
+            f"run {last.id} of profile {name!r} was stopped in the middle of a step and "
+            "cannot be resumed; start a new run"
+        )
+    _ts, state = found
+    return last, state

@@ -60,6 +60,8 @@ SignalItem = tuple[str, str, Signal]
 ScoreItem = tuple[str, str, Score, str, bool]
 VetoItem = tuple[str, Veto]
 IntentItem = tuple[OrderIntent, bool]
+#: An order as sent, or a later status of it: (order, status, price, reason).
+OrderItem = Order | tuple[Order, OrderStatus, float | None, str]
 PositionItem = tuple[int, str, Position]
 PhantomItem = tuple[str, str, Outcome]
 EquityItem = tuple[int, float, float, int]
@@ -164,7 +166,11 @@ def intent_row(run_id: str, item: IntentItem) -> Row:
     )
 
 
-def order_row(run_id: str, order: Order) -> Row:
+def order_row(run_id: str, item: OrderItem) -> Row:
+    if isinstance(item, tuple):  # a status change: (order, status, price, reason)
+        order, status, price, reason = item
+    else:
+        order, status, price, reason = item, item.status, item.price, item.reason
     return (
         run_id,
         order.id,
@@ -176,9 +182,9 @@ def order_row(run_id: str, order: Order) -> Row:
         int(order.reduce_only),
         order.qty,
         order.order_type._value_,
-        order.status._value_,
-        order.price,
-        order.reason,
+        status._value_,
+        price,
+        reason,
     )
 
 

@@ -44,6 +44,7 @@ from garrison_api import (
     Level,
     Order,
     OrderIntent,
+    OrderStatus,
     Outcome,
     Position,
     Scalar,
@@ -157,7 +158,7 @@ class Journal(JournalReader):
         self._scores = _Buffer[codec.ScoreItem](TABLES["scores"], codec.score_row)
         self._vetoes = _Buffer[codec.VetoItem](TABLES["vetoes"], codec.veto_row)
         self._intents = _Buffer[codec.IntentItem](TABLES["intents"], codec.intent_row)
-        self._orders = _Buffer[Order](TABLES["orders"], codec.order_row)
+        self._orders = _Buffer[codec.OrderItem](TABLES["orders"], codec.order_row)
         self._fills = _Buffer[Fill](TABLES["fills"], codec.fill_row)
         self._positions = _Buffer[codec.PositionItem](TABLES["positions"], codec.position_row)
         self._trades = _Buffer[Trade](TABLES["trades"], codec.trade_row)
@@ -430,6 +431,17 @@ class Journal(JournalReader):
     def record_order(self, order: Order) -> None:
         """Buffer an order; record it again when its status changes (a history)."""
         self._add_order(order)
+
+    def record_order_status(
+        self, order: Order, status: OrderStatus, price: float | None, reason: str
+    ) -> None:
+        """Buffer ``order`` again with a new status, price and reason (no new Order is built).
+
+        The row is the one ``record_order(attrs.evolve(order, status=..., ...))``
+        would write; orders change status once or twice each, often enough in
+        a replay for the evolve to show.
+        """
+        self._add_order((order, status, price, reason))
 
     def record_fill(self, fill: Fill) -> None:
         self._add_fill(fill)

@@ -47,12 +47,13 @@ class StrategyTable:
 
 @attrs.frozen
 class ScorerTable:
-    """The ``[scorer]`` table as written."""
+    """A ``[[scorers]]`` table (or the single ``[scorer]``) as written."""
 
     use: str
     name: str | None = None
     mode: ScorerMode = "gate"
     threshold: float = 0.5
+    strategies: tuple[str, ...] = ()
     params: dict[str, Any] = attrs.Factory(dict)
 
 
@@ -115,27 +116,72 @@ class ComponentBuilder:
         symbols = table.symbols if isinstance(table, StrategyTable) else ()
         return ComponentUse(use=table.use, name=name, params=params, symbols=symbols)
 
-    def scorer(self, raw: object) -> ScorerUse | None:
-        """The ``[scorer]`` table, or None when absent or broken."""
-        table, problems = structure(
-            self._converter, raw, ScorerTable, file=self._file, parts=("scorer",)
-        )
+    def scorer(self, raw: object, parts: tuple[PathPart, ...] = ("scorer",)) -> ScorerUse | None:
+        """One scorer table (``[scorer]`` or ``[[scorers]]`` item), or None when broken."""
+        table, problems = structure(self._converter, raw, ScorerTable, file=self._file, parts=parts)
         self.problems.extend(problems)
         if table is None:
-            self._salvage(raw, ("scorer",), "scorer")
+            self._salvage(raw, parts, "scorer")
             return None
         if not 0.0 <= table.threshold <= 1.0:
             self._problem(
-                ("scorer", "threshold"),
+                (*parts, "threshold"),
                 "a number from 0 to 1",
                 describe_value(table.threshold),
             )
-        params = self._params(table.use, table.params, ("scorer",), "scorer")
-        name = self._name(table.name, table.use, ("scorer",))
+        params = self._params(table.use, table.params, parts, "scorer")
+        name = self._name(table.name, table.use, parts)
         if params is None or name is None:
             return None
         component = ComponentUse(use=table.use, name=name, params=params)
-        return ScorerUse(component=component, mode=table.mode, threshold=table.threshold)
+        return ScorerUse(
+            component=component,
+            mode=table.mode,
+            threshold=table.threshold,
+            strategies=table.strategies,
+        )
+
+    def scorers(self, document: dict[str, Any], strategies: Sequence[str]) -> list[ScorerUse]:
+        """``[scorer]`` or ``[[scorers]]`` (not both), each bound to strategies that exist."""
+        if "scorer" in document and "scorers" in document:
+            self._problem(
+                ("scorers",),
+                "either one [scorer] table or [[scorers]] tables",
+                "both",
+                "move the [scorer] table into the [[scorers]] array",
+            )
+            return []
+        found: list[tuple[tuple[PathPart, ...], ScorerUse]] = []
+        if "scorer" in document:
+            use = self.scorer(document["scorer"])
+            if use is not None:
+                found.append((("scorer",), use))
+        elif "scorers" in document:
+            raw = document["scorers"]
+            if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+                self._problem(("scorers",), "an array of tables ([[scorers]])", describe_value(raw))
+                return []
+            first_index: dict[str, int] = {}
+            for i, table in enumerate(raw):
+                use = self.scorer(table, ("scorers", i))
+                if use is None:
+                    continue
+                name = use.component.name
+                if name in first_index:
+                    self._duplicate(("scorers", i), "scorers", name, first_index[name])
+                    continue
+                first_index[name] = i
+                found.append((("scorers", i), use))
+        for parts, use in found:
+            for j, name in enumerate(use.strategies):
+                if name not in strategies:
+                    self._problem(
+                        (*parts, "strategies", j),
+                        "the name of a [[strategies]] use: " + (quoted_list(strategies) or "none"),
+                        describe_value(name),
+                        did_you_mean(name, list(strategies)),
+                    )
+        return [use for _, use in found]
 
     def risk_chain(self, raw: object, default_chain: Sequence[str]) -> list[ComponentUse]:
         """The ``[[risk]]`` chain, the default chain when absent, with trading_state in it."""

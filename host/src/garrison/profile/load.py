@@ -64,6 +64,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     *_SECTIONS,
     "strategies",
     "scorer",
+    "scorers",
     "sizer",
     "risk",
     "notifiers",
@@ -140,7 +141,7 @@ def _parse(
     builder = ComponentBuilder(registry, converter, file)
     strategies = _strategies(builder, document.get("strategies"), file, problems)
     sizer = _sizer(builder, document.get("sizer"), file, registry, problems)
-    scorer = None if "scorer" not in document else builder.scorer(document["scorer"])
+    scorers = builder.scorers(document, [s.name for s in strategies])
     chain = _host_default_chain() if default_risk_chain is None else tuple(default_risk_chain)
     risk = builder.risk_chain(document.get("risk"), chain)
     notifiers = (
@@ -161,7 +162,7 @@ def _parse(
         sizer=sizer,
         risk=tuple(risk),
         notifiers=tuple(notifiers),
-        scorer=scorer,
+        scorers=tuple(scorers),
         **sections,
     )
 

@@ -173,11 +173,17 @@ class ComponentUse:
 
 @attrs.frozen
 class ScorerUse:
-    """``[scorer]``: the scorer, and whether it gates signals or only records its score."""
+    """One ``[[scorers]]`` table (or the single ``[scorer]``): a scorer and how it is used.
+
+    ``mode = "gate"`` trades a signal only when its score reaches
+    ``threshold``; ``"shadow"`` journals the score and never gates.
+    ``strategies`` names the strategy uses whose signals it rates (empty: all).
+    """
 
     component: ComponentUse
     mode: ScorerMode = "gate"
     threshold: float = 0.5
+    strategies: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -197,7 +203,12 @@ class Profile:
     sizer: ComponentUse
     risk: tuple[ComponentUse, ...]
     notifiers: tuple[ComponentUse, ...] = ()
-    scorer: ScorerUse | None = None
+    scorers: tuple[ScorerUse, ...] = ()
+
+    @property
+    def scorer(self) -> ScorerUse | None:
+        """The first scorer, or None (profiles written with a single ``[scorer]``)."""
+        return self.scorers[0] if self.scorers else None
 
     @property
     def base_dir(self) -> Path:

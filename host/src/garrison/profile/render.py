@@ -47,12 +47,12 @@ def profile_as_toml(profile: Profile, *, environ: Mapping[str, str] | None = Non
         table = _use_table(strategy)
         table["symbols"] = list(strategy.symbols)
         blocks.append(_use_lines("strategies", table, converter, strategy, annotate, True))
-    if profile.scorer is not None:
-        scorer = profile.scorer
+    for scorer in profile.scorers:
         table = _use_table(scorer.component)
         table["mode"] = scorer.mode
         table["threshold"] = scorer.threshold
-        blocks.append(_use_lines("scorer", table, converter, scorer.component, annotate, False))
+        table["strategies"] = list(scorer.strategies)
+        blocks.append(_use_lines("scorers", table, converter, scorer.component, annotate, True))
     sizer = _use_table(profile.sizer)
     blocks.append(_use_lines("sizer", sizer, converter, profile.sizer, annotate, False))
     for key, uses in (("risk", profile.risk), ("notifiers", profile.notifiers)):
