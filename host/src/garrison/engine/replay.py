@@ -57,16 +57,25 @@ class StrategyUse:
         return not self.symbols or symbol in self.symbols
 
     def decides_on(self, series: Series) -> bool:
-        """Is ``on_candle`` called on this series' bars?"""
+        """Is ``on_candle`` called on this series' bars?
+
+        On the strategy's ``timeframes``; when it names none, on every
+        timeframe but its context ones (as the test kit's runner does).
+        """
         if not self.sees(series.symbol):
             return False
         timeframes = tuple(self.strategy.timeframes or ())
-        return not timeframes or series.timeframe in timeframes
+        if timeframes:
+            return series.timeframe in timeframes
+        return series.timeframe not in self.context()
+
+    def context(self) -> Mapping[str, Mapping[str, IndicatorSpec]]:
+        """The strategy's ``context_indicators`` (empty when it declares none)."""
+        return getattr(self.strategy, "context_indicators", None) or {}
 
     def context_specs(self, timeframe: str) -> Mapping[str, IndicatorSpec] | None:
         """The indicators read on ``timeframe`` without deciding there (None: not a context)."""
-        context = getattr(self.strategy, "context_indicators", None) or {}
-        specs = context.get(timeframe)
+        specs = self.context().get(timeframe)
         return None if specs is None else dict(specs)
 
     def reads(self, series: Series) -> bool:
@@ -214,6 +223,10 @@ class ReplayStats:
     rejected_orders: int = 0
 
 
+class ContextError(ValueError):
+    """A strategy reads a timeframe the replay's data does not have."""
+
+
 class ResumeError(ValueError):
     """A checkpoint that does not belong to this replay's data."""
 
@@ -295,6 +308,7 @@ class ReplayEngine:
         reading = Counter(
             (id(use), s.symbol) for s in self._series for use in self._strategies if use.reads(s)
         )
+        self._check_context()
         cache: dict[tuple[int, IndicatorSpec], FloatArray] = {}
         states = []
         for index, s in enumerate(self._series):
@@ -353,6 +367,29 @@ class ReplayEngine:
             state.wake = any_wake.tolist()
             states.append(state)
         return states
+
+    def _check_context(self) -> None:
+        """Refuse a strategy whose context timeframes the data lacks for a symbol it decides on."""
+        have = {(s.symbol, s.timeframe) for s in self._series}
+        for use in self._strategies:
+            context = use.context()
+            declared = set(use.strategy.timeframes or ())
+            both = sorted(declared & set(context))
+            if both:
+                raise ContextError(
+                    f"strategy {use.name}: timeframe(s) {', '.join(both)} are both decision "
+                    "timeframes and context_indicators keys; a timeframe is one or the other"
+                )
+            decided = {s.symbol for s in self._series if use.decides_on(s)}
+            for symbol in sorted(decided):
+                missing = sorted(tf for tf in context if (symbol, tf) not in have)
+                if missing:
+                    raise ContextError(
+                        f"strategy {use.name} reads {symbol} in {', '.join(missing)} "
+                        f"(context_indicators) but the data has no {symbol} "
+                        f"{', '.join(missing)} candles; add those files or narrow the "
+                        "strategy's symbols"
+                    )
 
     def _drop_quarantined(self) -> None:
         quarantined = self._proc.bus.guard.quarantined

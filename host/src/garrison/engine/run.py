@@ -42,7 +42,13 @@ from garrison.engine.feed import Series, Timeline, merge
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
 from garrison.engine.pipeline import PLUGIN_ERRORS, Pipeline, ScorerBinding
-from garrison.engine.replay import ReplayEngine, ReplayStats, ResumeError, StrategyUse
+from garrison.engine.replay import (
+    ContextError,
+    ReplayEngine,
+    ReplayStats,
+    ResumeError,
+    StrategyUse,
+)
 from garrison.engine.services import HostServices, namespace
 from garrison.engine.sources import DataSelection, load_window
 from garrison.engine.state import StateError
@@ -137,8 +143,12 @@ def warmup_bars(strategies: Sequence[tuple[Strategy, frozenset[str]]]) -> Callab
         for strategy, symbols in strategies:
             if symbols and symbol not in symbols:
                 continue
-            decides = not strategy.timeframes or timeframe in strategy.timeframes
-            context = (getattr(strategy, "context_indicators", None) or {}).get(timeframe)
+            contexts = getattr(strategy, "context_indicators", None) or {}
+            context = contexts.get(timeframe)
+            if strategy.timeframes:
+                decides = timeframe in strategy.timeframes
+            else:
+                decides = timeframe not in contexts
             if not decides and context is None:
                 continue
             specs = list(dict(strategy.indicators).values()) if decides else []
@@ -471,6 +481,8 @@ async def replay(
                 stats = await engine.run(resume=checkpoint)
             except (ResumeError, StateError) as exc:
                 raise RunError(f"cannot resume run {run_id}: {exc}") from exc
+            except ContextError as exc:
+                raise RunError(str(exc)) from exc
             canceled = processor.cancel_open("the data ended before it could fill")
             bus.emit(
                 Event(
