@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 from garrison.engine.run import RunError, RunResult
-from garrison.engine.sources import DataSelection
 from garrison.plugins import PluginSet
 from garrison_api import (
     Candle,
