@@ -15,10 +15,32 @@ real data keep them within 1e-9). Per spec kind:
 - ``Highest``/``Lowest`` (talipp has no offset-aware rolling extreme): a small
   exact class — a delay line of ``offset`` values feeding a monotonic deque of
   the last ``period`` values.
+- ``Rsi``: talipp's ``RSI``. It seeds with the mean of the first ``period − 1``
+  changes and applies one Wilder step with the ``period``-th, which is the mean
+  of the first ``period`` changes (the classic seed) in other arithmetic; its
+  formula is ours. It says 100 where both averages are 0; our definition says
+  50 there, so that case is read off its averages. ``period = 1`` (which
+  talipp divides by zero on) is a small exact class.
+- ``Macd``: talipp's ``MACD`` with EMA averages — the same lines, seeds and
+  starts (the signal EMA starts with the first macd value).
+- ``Bollinger``: talipp's ``BB`` (SMA middle, population standard deviation
+  over the same window, middle ± k·std); ``width`` is (upper − lower) / middle
+  from its bands, ``nan`` where the middle is 0.
+- ``Stochastic``: talipp's ``Stoch`` says 100 where the window has no range
+  (ours: 50), so raw %K is exact code here (monotonic deques for the highest
+  high and lowest low) smoothed by talipp ``SMA`` lines for %K and %D.
+- ``Adx``: talipp's ``ADX`` runs its DIs on talipp's ATR, seeded one bar early
+  with bar 0's high − low, and keeps the previous DI where ATR is 0; so this
+  is exact own code (Wilder averages of TR, +DM, −DM and DX as the spec says).
+- ``Vwap``: talipp's ``VWAP`` (running sums of typical price × volume and of
+  volume, in bar order: our sums to the bit), a fresh one at each session
+  start; where the session's volume is still 0 the bar's typical price.
+- A ``CustomIndicator``: its own ``updater()``.
 
 Memory per symbol is bounded: talipp keeps whole histories, so each talipp
-indicator is purged back to ``period + 1`` inputs (enough for its recurrences)
-once it holds twice that.
+indicator is purged back to a few more inputs than its recurrences need
+(``period + 1``; ``period + 2`` for RSI, ``slow + signal + 1`` for MACD) once
+it holds twice that; the own classes hold at most their windows.
 """
 
 from __future__ import annotations
@@ -29,9 +51,26 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from garrison_api.indicators import Atr, Ema, Highest, IndicatorSpec, Lowest, Sma
+import numpy as np
+from garrison_api.indicators import (
+    BUILTIN_SPECS,
+    Adx,
+    Atr,
+    Bollinger,
+    CustomIndicator,
+    Ema,
+    Highest,
+    IndicatorSpec,
+    IndicatorUpdater,
+    Lowest,
+    Macd,
+    Rsi,
+    Sma,
+    Stochastic,
+    Vwap,
+)
 from garrison_api.types import Candle
-from talipp.indicators import ATR, EMA, SMA
+from talipp.indicators import ATR, BB, EMA, MACD, RSI, SMA, VWAP
 from talipp.ohlcv import OHLCV
 
 _NAN = float("nan")
@@ -64,13 +103,18 @@ class _BoundedTalipp:
         self._purge_at = keep + max(keep, _MIN_PURGE_BATCH)
 
     def add(self, value: Any) -> float:
+        """Feed ``value``; the indicator's new float output (``nan`` while it has none)."""
+        out = self.add_raw(value)
+        return _NAN if out is None else float(out)
+
+    def add_raw(self, value: Any) -> Any:
+        """Feed ``value``; the new output as talipp gives it (None while it has none)."""
         indicator = self._indicator
         indicator.add(value)
         held = len(indicator.input_values)
         if held >= self._purge_at:
             indicator.purge_oldest(held - self._keep)
-        out = indicator.output_values[-1]
-        return _NAN if out is None else float(out)
+        return indicator.output_values[-1]
 
     def retained(self) -> int:
         return len(self._indicator.input_values)
@@ -180,6 +224,228 @@ class _ExtremeCalc:
         return len(self._delay) + len(self._window)
 
 
+class _RsiCalc:
+    """``Rsi`` through talipp's RSI (module doc), 50 where both averages are 0."""
+
+    def __init__(self, spec: Rsi) -> None:
+        self._source = spec.source
+        self._rsi = RSI(spec.period)
+        # talipp seeds when it holds exactly period + 1 inputs: keep more than that.
+        self._talipp = _BoundedTalipp(self._rsi, keep=spec.period + 2)
+
+    def update(self, candle: Candle) -> float:
+        value = self._talipp.add(_source_value(candle, self._source))
+        if value == 100.0 and self._rsi.avg_gain[-1] == 0 and self._rsi.avg_loss[-1] == 0:
+            return 50.0
+        return value
+
+    def retained(self) -> int:
+        return self._talipp.retained()
+
+
+class _RsiOneCalc:
+    """``Rsi(1)``: each bar's change alone decides (100 up, 0 down, 50 flat)."""
+
+    def __init__(self, spec: Rsi) -> None:
+        self._source = spec.source
+        self._previous: float | None = None
+
+    def update(self, candle: Candle) -> float:
+        value = _source_value(candle, self._source)
+        previous, self._previous = self._previous, value
+        if previous is None:
+            return _NAN
+        change = value - previous
+        return 100.0 if change > 0 else 0.0 if change < 0 else 50.0
+
+    def retained(self) -> int:
+        return 1
+
+
+class _MacdCalc:
+    """``Macd`` through talipp's MACD (EMA lines, same seeds and starts)."""
+
+    def __init__(self, spec: Macd) -> None:
+        self._source = spec.source
+        self._field = {"macd": "macd", "signal": "signal", "hist": "histogram"}[spec.output]
+        # After a purge the slow EMA must keep more than ``slow`` inputs and the
+        # signal EMA more than ``signal`` (or they would seed again).
+        self._talipp = _BoundedTalipp(
+            MACD(spec.fast, spec.slow, spec.signal), keep=spec.slow + spec.signal + 1
+        )
+
+    def update(self, candle: Candle) -> float:
+        out = self._talipp.add_raw(_source_value(candle, self._source))
+        value = None if out is None else getattr(out, self._field)
+        return _NAN if value is None else float(value)
+
+    def retained(self) -> int:
+        return self._talipp.retained()
+
+
+class _BollingerCalc:
+    """``Bollinger`` through talipp's BB; width from its bands."""
+
+    def __init__(self, spec: Bollinger) -> None:
+        self._source = spec.source
+        self._output = spec.output
+        self._talipp = _BoundedTalipp(BB(spec.period, spec.k), keep=spec.period + 1)
+
+    def update(self, candle: Candle) -> float:
+        bands = self._talipp.add_raw(_source_value(candle, self._source))
+        if bands is None:
+            return _NAN
+        if self._output == "upper":
+            return float(bands.ub)
+        if self._output == "middle":
+            return float(bands.cb)
+        if self._output == "lower":
+            return float(bands.lb)
+        middle = float(bands.cb)
+        return _NAN if middle == 0 else (float(bands.ub) - float(bands.lb)) / middle
+
+    def retained(self) -> int:
+        return self._talipp.retained()
+
+
+class _StochasticCalc:
+    """``Stochastic``: exact raw %K (50 where HH = LL), talipp SMA lines for %K and %D."""
+
+    def __init__(self, spec: Stochastic) -> None:
+        self._highest = _ExtremeCalc(Highest("high", spec.k_period))
+        self._lowest = _ExtremeCalc(Lowest("low", spec.k_period))
+        self._k = _BoundedTalipp(SMA(spec.k_smooth), keep=spec.k_smooth + 1)
+        self._d = (
+            _BoundedTalipp(SMA(spec.d_period), keep=spec.d_period + 1)
+            if spec.output == "d"
+            else None
+        )
+
+    def update(self, candle: Candle) -> float:
+        highest = self._highest.update(candle)
+        lowest = self._lowest.update(candle)
+        if math.isnan(highest):
+            return _NAN
+        spread = highest - lowest
+        raw = 50.0 if spread == 0 else 100.0 * (candle.close - lowest) / spread
+        k = self._k.add(raw)
+        if self._d is None or math.isnan(k):
+            return k
+        return self._d.add(k)
+
+    def retained(self) -> int:
+        held = self._highest.retained() + self._lowest.retained() + self._k.retained()
+        return held + (0 if self._d is None else self._d.retained())
+
+
+class _WilderLine:
+    """Wilder average of a stream: mean of its first ``period`` values, then the recurrence."""
+
+    def __init__(self, period: int) -> None:
+        self._period = period
+        self._keep = float(period - 1)
+        self._divisor = float(period)
+        self._seed: list[float] | None = []
+        self._value = _NAN
+
+    def add(self, x: float) -> float:
+        seed = self._seed
+        if seed is not None:
+            seed.append(x)
+            if len(seed) == self._period:
+                self._value = float(np.mean(np.array(seed)))
+                self._seed = None  # not needed again: frees the seed values
+            return self._value
+        self._value = (self._keep * self._value + x) / self._divisor
+        return self._value
+
+    def retained(self) -> int:
+        return 1 if self._seed is None else len(self._seed)
+
+
+class _AdxCalc:
+    """``Adx``: Wilder averages of TR, +DM, −DM, then of DX, exactly as the spec defines them."""
+
+    def __init__(self, spec: Adx) -> None:
+        self._output = spec.output
+        self._previous: Candle | None = None
+        self._atr = _WilderLine(spec.period)
+        self._plus = _WilderLine(spec.period)
+        self._minus = _WilderLine(spec.period)
+        self._adx = _WilderLine(spec.period)
+
+    def update(self, candle: Candle) -> float:
+        previous, self._previous = self._previous, candle
+        if previous is None:
+            return _NAN  # bar 0 has no true range and no movement
+        high, low, close = candle.high, candle.low, previous.close
+        true_range = max(high - low, max(abs(high - close), abs(low - close)))
+        up = high - previous.high
+        down = previous.low - low
+        atr = self._atr.add(true_range)
+        plus = self._plus.add(up if up > down and up > 0 else 0.0)
+        minus = self._minus.add(down if down > up and down > 0 else 0.0)
+        if math.isnan(atr):
+            return _NAN
+        plus_di = 0.0 if atr == 0 else 100.0 * plus / atr
+        minus_di = 0.0 if atr == 0 else 100.0 * minus / atr
+        if self._output == "plus_di":
+            return plus_di
+        if self._output == "minus_di":
+            return minus_di
+        total = plus_di + minus_di
+        return self._adx.add(0.0 if total == 0 else 100.0 * abs(plus_di - minus_di) / total)
+
+    def retained(self) -> int:
+        lines = (self._atr, self._plus, self._minus, self._adx)
+        return 1 + sum(line.retained() for line in lines)
+
+
+class _VwapCalc:
+    """``Vwap`` through talipp's VWAP, restarted at each session start."""
+
+    def __init__(self, spec: Vwap) -> None:
+        self._spec = spec
+        self._session: int | None = None
+        self._vwap = VWAP()
+        self._talipp = _BoundedTalipp(self._vwap, keep=2)
+
+    def update(self, candle: Candle) -> float:
+        session = self._spec.session(candle.ts)
+        if session != self._session:
+            self._session = session
+            self._vwap = VWAP()
+            self._talipp = _BoundedTalipp(self._vwap, keep=2)
+        value = self._talipp.add(
+            OHLCV(candle.open, candle.high, candle.low, candle.close, candle.volume)
+        )
+        if self._vwap.sum_vol[-1] == 0:
+            return (candle.high + candle.low + candle.close) / 3.0
+        return value
+
+    def retained(self) -> int:
+        return self._talipp.retained()
+
+
+class _CustomCalc:
+    """A plugin's own indicator: its ``updater()`` (whose memory is its own business)."""
+
+    def __init__(self, spec: CustomIndicator) -> None:
+        updater = spec.updater()
+        if not isinstance(updater, IndicatorUpdater):
+            raise TypeError(
+                f"custom indicator {spec!r}: updater() returned {updater!r}, "
+                "which has no update(candle) method"
+            )
+        self._updater = updater
+
+    def update(self, candle: Candle) -> float:
+        return float(self._updater.update(candle))
+
+    def retained(self) -> int:
+        return 0
+
+
 def _calculator(spec: IndicatorSpec) -> _Calculator:
     if isinstance(spec, Highest | Lowest):
         return _ExtremeCalc(spec)
@@ -189,10 +455,41 @@ def _calculator(spec: IndicatorSpec) -> _Calculator:
         return _SmaCalc(spec)
     if isinstance(spec, Ema):
         return _EmaCalc(spec)
+    if isinstance(spec, Rsi):
+        return _RsiCalc(spec) if spec.period > 1 else _RsiOneCalc(spec)
+    if isinstance(spec, Macd):
+        return _MacdCalc(spec)
+    if isinstance(spec, Bollinger):
+        return _BollingerCalc(spec)
+    if isinstance(spec, Stochastic):
+        return _StochasticCalc(spec)
+    if isinstance(spec, Adx):
+        return _AdxCalc(spec)
+    if isinstance(spec, Vwap):
+        return _VwapCalc(spec)
+    if isinstance(spec, CustomIndicator):
+        return _CustomCalc(spec)
     raise TypeError(f"unknown indicator spec {spec!r}")
 
 
-_SPEC_TYPES = (Highest, Lowest, Atr, Sma, Ema)
+def _check_spec(name: object, spec: object) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"indicator name must be a non-empty string, got {name!r}")
+    if isinstance(spec, BUILTIN_SPECS):
+        return
+    if not isinstance(spec, CustomIndicator):
+        raise TypeError(
+            f"indicator {name!r}: expected a garrison_api.indicators spec "
+            f"({', '.join(t.__name__ for t in BUILTIN_SPECS)}) or a CustomIndicator "
+            f"(warmup, compute(columns), updater()), got {spec!r}"
+        )
+    try:
+        hash(spec)
+    except TypeError:
+        raise TypeError(
+            f"indicator {name!r}: custom indicator {spec!r} is not hashable; "
+            "make it a frozen attrs class"
+        ) from None
 
 
 class IncrementalIndicators:
@@ -206,13 +503,7 @@ class IncrementalIndicators:
     def __init__(self, specs: Mapping[str, IndicatorSpec]) -> None:
         self._names_by_spec: dict[IndicatorSpec, list[str]] = {}
         for name, spec in specs.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"indicator name must be a non-empty string, got {name!r}")
-            if not isinstance(spec, _SPEC_TYPES):
-                raise TypeError(
-                    f"indicator {name!r}: expected a garrison_api.indicators spec "
-                    f"(Highest, Lowest, Atr, Sma, Ema), got {spec!r}"
-                )
+            _check_spec(name, spec)
             self._names_by_spec.setdefault(spec, []).append(name)
         self._calculators = {spec: _calculator(spec) for spec in self._names_by_spec}
         self._values: dict[str, float] = dict.fromkeys(specs, _NAN)
@@ -259,5 +550,8 @@ class IncrementalIndicators:
         return not any(math.isnan(v) for v in self._values.values())
 
     def retained(self) -> int:
-        """Number of past values held across all indicators (bounded; for memory accounting)."""
+        """Number of past values held across all built-in indicators (bounded).
+
+        For memory accounting; a custom indicator's own state is not counted.
+        """
         return sum(calc.retained() for calc in self._calculators.values())
