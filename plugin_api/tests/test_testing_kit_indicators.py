@@ -138,6 +138,8 @@ def test_specs_are_hashable_values_and_one_column_per_output() -> None:
         (lambda: Bollinger(k=0), "k must be a finite number above 0, got 0.0"),
         (lambda: Bollinger(k=float("inf")), "k must be a finite number above 0"),
         (lambda: Bollinger(k=-1.0), "k must be a finite number above 0"),
+        (lambda: Bollinger(k="2"), "k must be a number, got '2'"),
+        (lambda: Bollinger(k=True), "k must be a number, got True"),
         (lambda: Bollinger(output="band"), "output must be one of upper, middle, lower, width"),
         (lambda: Bollinger(period=0), "period must be at least 1"),
         (lambda: Stochastic(k_smooth=0), "k_smooth must be at least 1"),

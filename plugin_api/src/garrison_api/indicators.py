@@ -80,9 +80,14 @@ def _one_of(*choices: str) -> Callable[[object, attrs.Attribute[str], str], None
     return check
 
 
-def _positive_number(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _number(value: float) -> float:
+    """A float from an int or float (not a bool, not a string): ``k=2`` equals ``k=2.0``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{attribute.name} must be a number, got {value!r}")
+        raise ValueError(f"k must be a number, got {value!r}")
+    return float(value)
+
+
+def _positive_number(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be a finite number above 0, got {value!r}")
 
@@ -115,6 +120,7 @@ class Lowest:
 
     @property
     def warmup(self) -> int:
+        """Index of the first value: bar period+offset−1."""
         return self.period + self.offset - 1
 
 
@@ -130,6 +136,7 @@ class Atr:
 
     @property
     def warmup(self) -> int:
+        """Index of the first value: bar ``period`` (TR starts at bar 1)."""
         return self.period
 
 
@@ -142,6 +149,7 @@ class Sma:
 
     @property
     def warmup(self) -> int:
+        """Index of the first value: bar period−1."""
         return self.period - 1
 
 
@@ -157,6 +165,7 @@ class Ema:
 
     @property
     def warmup(self) -> int:
+        """Index of the first value: bar period−1 (the seed)."""
         return self.period - 1
 
 
@@ -234,7 +243,7 @@ class Bollinger:
     """
 
     period: int = attrs.field(default=20, validator=_at_least(1))
-    k: float = attrs.field(default=2.0, converter=float, validator=_positive_number)
+    k: float = attrs.field(default=2.0, converter=_number, validator=_positive_number)
     output: BollingerOutput = attrs.field(
         default="upper", validator=_one_of("upper", "middle", "lower", "width")
     )
