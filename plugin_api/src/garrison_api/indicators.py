@@ -16,7 +16,8 @@ each name a strategy declares is one column. A plugin can bring its own
 indicator: any hashable object with the :class:`CustomIndicator` members
 (``garrison_api.testing.check_indicator_parity`` checks its two paths agree).
 
-The host computes specs incrementally on live candles (talipp) and may compute
+The host computes specs incrementally on live candles (talipp where its
+definition is the one written here, exact own code otherwise) and may compute
 them here, vectorised over a whole series, for replays; the two paths are kept
 equal within 1e-9 by parity tests on real data. Every function in this module
 uses bars up to and including ``t`` only to produce the value at ``t``.
