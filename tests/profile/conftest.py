@@ -80,6 +80,8 @@ max_plugin_failures = 5
 notifier_timeout_s = 2.5
 equity_interval_minutes = 15
 phantom_max_bars = 100
+plugin_call_budget_ms = 250
+notifier_queue_size = 50
 
 [credentials]
 api_key_env = "BINANCE_API_KEY"

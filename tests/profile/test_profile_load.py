@@ -54,6 +54,8 @@ def test_full_profile_loads(parse: Callable[[str], Profile], registry: Registry,
         notifier_timeout_s=2.5,
         equity_interval_minutes=15,
         phantom_max_bars=100,
+        plugin_call_budget_ms=250,
+        notifier_queue_size=50,
     )
     assert profile.credentials == Credentials(
         api_key_env="BINANCE_API_KEY", api_secret_env="BINANCE_API_SECRET"
@@ -93,6 +95,8 @@ def test_minimal_profile_gets_every_default(
     assert profile.broker == BrokerConfig()
     assert profile.journal == JournalConfig()
     assert profile.engine == EngineConfig()
+    engine = profile.engine
+    assert (engine.plugin_call_budget_ms, engine.notifier_queue_size) == (1000, 1000)
     assert profile.credentials == Credentials()
     assert profile.markets.overrides == {}
     assert profile.scorer is None

@@ -328,6 +328,30 @@ CASES: list[tuple[str, str, str, str]] = [
     ("zero-balance", add("[account]\nstarting_balance = 0\n"), "account.starting_balance", "> 0"),
     ("zero-retention", add("[journal]\nretention_days = 0\n"), "journal.retention_days", ">= 1"),
     (
+        "zero-call-budget",
+        add("[engine]\nplugin_call_budget_ms = 0\n"),
+        "engine.plugin_call_budget_ms",
+        "expected a whole number >= 1; found 0 (a whole number); the longest a strategy or",
+    ),
+    (
+        "float-call-budget",
+        add("[engine]\nplugin_call_budget_ms = 0.5\n"),
+        "engine.plugin_call_budget_ms",
+        "whole number",
+    ),
+    (
+        "negative-queue-size",
+        add("[engine]\nnotifier_queue_size = -5\n"),
+        "engine.notifier_queue_size",
+        "expected a whole number >= 1; found -5 (a whole number); how many events may wait",
+    ),
+    (
+        "string-queue-size",
+        add('[engine]\nnotifier_queue_size = "1000"\n'),
+        "engine.notifier_queue_size",
+        'expected a whole number; found "1000" (a string)',
+    ),
+    (
         "threshold-above-1",
         add('[scorer]\nuse = "constant"\nthreshold = 1.5\n'),
         "scorer.threshold",

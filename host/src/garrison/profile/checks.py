@@ -102,8 +102,8 @@ def check_journal(file: str, journal: JournalConfig) -> list[Problem]:
 
 
 def check_engine(file: str, engine: EngineConfig) -> list[Problem]:
-    """``[engine]``: counts of at least 1, a positive notifier timeout."""
-    return _bounded(
+    """``[engine]``: counts, sizes and the call budget of at least 1, a positive timeout."""
+    problems = _bounded(
         file,
         "engine",
         engine,
@@ -112,8 +112,20 @@ def check_engine(file: str, engine: EngineConfig) -> list[Problem]:
             "notifier_timeout_s": _Bound(0, strict=True),
             "equity_interval_minutes": _Bound(1),
             "phantom_max_bars": _Bound(1),
+            "plugin_call_budget_ms": _Bound(1),
+            "notifier_queue_size": _Bound(1),
         },
     )
+    return [attrs.evolve(p, hint=_ENGINE_HINTS.get(p.path, p.hint)) for p in problems]
+
+
+# What the less obvious [engine] keys mean, said beside a bad value.
+_ENGINE_HINTS = {
+    "engine.plugin_call_budget_ms": "the longest a strategy or scorer call may run, in "
+    "milliseconds (e.g. plugin_call_budget_ms = 1000)",
+    "engine.notifier_queue_size": "how many events may wait for each notifier before the "
+    "oldest is dropped (e.g. notifier_queue_size = 1000)",
+}
 
 
 def check_markets(file: str, markets: MarketsConfig) -> list[Problem]:

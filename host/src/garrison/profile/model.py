@@ -131,14 +131,19 @@ class JournalConfig:
 class EngineConfig:
     """``[engine]``: how the host treats its plugins and its bookkeeping.
 
-    A component that raises ``max_plugin_failures`` times in a row is
-    quarantined (no longer called) for the rest of the run. Notifiers get
-    ``notifier_timeout_s`` per event. Equity is journaled every
-    ``equity_interval_minutes`` of market time and at every trade. Phantom
-    trades without a stop or target resolve after ``phantom_max_bars`` bars.
-    With ``screen`` (the default) a replay calls a strategy that declares a
-    ``screen`` only on the bars it flags; ``screen = false`` calls every
-    strategy on every bar (the decisions are the same; it is slower).
+    A component that fails ``max_plugin_failures`` times in a row (raises,
+    returns garbage, times out; a good call resets the count) is quarantined
+    (no longer called) for the rest of the run. A strategy or scorer call
+    that runs longer than ``plugin_call_budget_ms`` milliseconds is stopped
+    and counts as a failure. Each notifier runs on its own thread with a
+    queue of ``notifier_queue_size`` events (when it is full the oldest is
+    dropped, and the drop is journaled) and gets ``notifier_timeout_s`` per
+    event. Equity is journaled every ``equity_interval_minutes`` of market
+    time and at every trade. Phantom trades without a stop or target resolve
+    after ``phantom_max_bars`` bars. With ``screen`` (the default) a replay
+    calls a strategy that declares a ``screen`` only on the bars it flags;
+    ``screen = false`` calls every strategy on every bar (the decisions are
+    the same; it is slower).
     """
 
     max_plugin_failures: int = 3
@@ -146,6 +151,8 @@ class EngineConfig:
     equity_interval_minutes: int = 60
     phantom_max_bars: int = 288
     screen: bool = True
+    plugin_call_budget_ms: int = 1000
+    notifier_queue_size: int = 1000
 
 
 @attrs.frozen
