@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,6 +49,20 @@ class _Quiet:
 class RaisingStrategy(_Quiet):
     def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
         raise RuntimeError(f"boom at {candle.ts}")
+
+
+class ExitingStrategy(_Quiet):
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        raise SystemExit(f"strategy quits at {candle.ts}")
+
+
+class EveryOtherBarRaises(_Quiet):
+    """Fails on every other bar: never twice in a row."""
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        if (candle.ts - T0) // BAR % 2 == 0:
+            raise RuntimeError(f"boom at {candle.ts}")
+        return ()
 
 
 def long_entry(candle: Candle, **changes: Any) -> Signal:
@@ -100,6 +115,11 @@ class HangingNotifier:
 
     async def notify(self, event: Event) -> None:
         await asyncio.sleep(3600)
+
+
+class BlockingNotifier(HangingNotifier):
+    async def notify(self, event: Event) -> None:
+        time.sleep(60)  # blocks its thread: the mistake the host must survive
 
 
 class RaisingNotifier(HangingNotifier):
@@ -164,11 +184,14 @@ def test_plugins(plugins: PluginSet) -> PluginSet:
     """The real plugins plus this file's throwaway components (as plugin ``test``)."""
     registry = plugins.registry.for_plugin("test")
     registry.add_strategy("raising", RaisingStrategy)
+    registry.add_strategy("exiting", ExitingStrategy)
+    registry.add_strategy("every_other_bar", EveryOtherBarRaises)
     registry.add_strategy("always_long", AlwaysLong)
     for name, make in GARBAGE.items():
         registry.add_strategy(f"garbage-{name}", garbage_strategy(make))
     registry.add_notifier("hanging", HangingNotifier)
     registry.add_notifier("raising", RaisingNotifier)
+    registry.add_notifier("blocking", BlockingNotifier)
     registry.add_sizer("raising", RaisingSizer)
     registry.add_risk_rule("raising", RaisingRule)
     return plugins
@@ -231,6 +254,39 @@ def test_raising_strategy_is_reported_then_quarantined(
     assert run_status(journal_query, journal) == ["completed"]
     assert result.stats.candles == 40
     assert result.events["plugin.failed"] == 3
+
+
+@pytest.mark.usefixtures("falling_data")
+def test_system_exit_from_a_strategy_is_its_failure_not_the_hosts_exit(
+    test_plugins: PluginSet,
+    write_profile: Callable[[str], Path],
+    run_replay: Replay,
+    journal_query: Query,
+) -> None:
+    result = run_replay(write_profile(profile_text("exiting")), test_plugins)
+    journal = result.journal_path
+    failed = events(journal_query, journal, "plugin.failed")
+    assert [json.loads(row["data"])["error"] for row in failed] == [
+        f"SystemExit: strategy quits at {T0 + i * BAR}" for i in range(3)
+    ]
+    assert len(events(journal_query, journal, "plugin.quarantined")) == 1
+    assert run_status(journal_query, journal) == ["completed"]
+
+
+@pytest.mark.usefixtures("falling_data")
+def test_failures_that_are_not_in_a_row_never_quarantine(
+    test_plugins: PluginSet,
+    write_profile: Callable[[str], Path],
+    run_replay: Replay,
+    journal_query: Query,
+) -> None:
+    result = run_replay(write_profile(profile_text("every_other_bar")), test_plugins)
+    journal = result.journal_path
+    failed = events(journal_query, journal, "plugin.failed")
+    assert len(failed) == 20  # every other bar of 40
+    assert {json.loads(row["data"])["count"] for row in failed} == {1}
+    assert events(journal_query, journal, "plugin.quarantined") == []
+    assert run_status(journal_query, journal) == ["completed"]
 
 
 @pytest.mark.usefixtures("falling_data")
@@ -324,6 +380,31 @@ def test_a_good_notifier_beside_a_bad_one_keeps_working(
     failed = events(journal_query, result.journal_path, "plugin.failed")
     assert [row["source"] for row in failed] == ["hanging"]
     assert run_status(journal_query, result.journal_path) == ["completed"]
+
+
+@pytest.mark.usefixtures("falling_data")
+def test_a_notifier_blocking_its_thread_does_not_hold_up_the_run(
+    test_plugins: PluginSet,
+    write_profile: Callable[[str], Path],
+    run_replay: Replay,
+    journal_query: Query,
+) -> None:
+    text = profile_text(
+        engine="max_plugin_failures = 2\nnotifier_timeout_s = 0.05\n",
+        notifiers='[[notifiers]]\nuse = "blocking"\n[[notifiers]]\nuse = "log"\n',
+    )
+    started = time.monotonic()
+    result = run_replay(write_profile(text), test_plugins)
+    assert time.monotonic() - started < 30  # not the 60 s it sleeps, let alone once per event
+    journal = result.journal_path
+    (failed,) = events(journal_query, journal, "plugin.failed")
+    assert failed["source"] == "blocking"
+    assert "notify blocks its thread" in json.loads(failed["data"])["error"]
+    (left,) = events(journal_query, journal, "notifier.undelivered")
+    assert left["source"] == "blocking"
+    assert json.loads(left["data"])["stuck"] is True
+    assert run_status(journal_query, journal) == ["completed"]
+    assert len(result.trades) == 39
 
 
 # --- sizer and risk rules ------------------------------------------------------------------
