@@ -199,8 +199,9 @@ class Strategy(Protocol):
         ...
 
 
-#: Whole-series columns a screen reads: ``open``, ``high``, ``low``, ``close``,
-#: ``volume`` and every indicator the strategy declared, under its own name.
+#: Whole-series columns a screen reads: ``ts`` (bar open time, ms, as floats),
+#: ``open``, ``high``, ``low``, ``close``, ``volume`` and every indicator the
+#: strategy declared, under its own name.
 Columns = Mapping[str, FloatArray]
 
 #: One flag per bar of a series.
@@ -296,7 +297,15 @@ class RiskRule(Protocol):
 
 
 class Notifier(Protocol):
-    """Tells people about events. Called on the host's event loop; must not block."""
+    """Tells people about events.
+
+    Since API 1.1 the host gives each notifier its own thread with its own
+    event loop and a bounded queue: ``notify`` is awaited there with the
+    profile's ``[engine] notifier_timeout_s``, so a slow notifier delays no
+    other and never the trading. Create async resources (sessions, clients)
+    inside ``notify``, on that loop. A notifier that fails, times out or
+    blocks its thread ``max_plugin_failures`` times in a row is quarantined.
+    """
 
     Params: ClassVar[type]
 

@@ -21,10 +21,6 @@ class SimulatedClock:
     def now_ms(self) -> int:
         return self._now
 
-    def set(self, ms: int) -> None:
-        """Move to ``ms`` without checking; for the step processor, which checks its steps."""
-        self._now = ms
-
     def advance_to(self, ms: int) -> None:
         """Move to ``ms``; moving backwards is a bug in the caller."""
         if ms < self._now:

@@ -44,12 +44,13 @@ from garrison_api import (
     Veto,
 )
 
-from garrison.engine.bus import EventBus
+from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.commit import StagedOrder
 from garrison.engine.execution import ExecutionClient, ExecutionReport, ReportKind
 from garrison.engine.ids import client_order_id
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
+from garrison.engine.watchdog import CallWatchdog
 from garrison.journal import Journal
 from garrison.risk.chain import RiskChain
 
@@ -62,9 +63,6 @@ _BRACKET = ReportKind.BRACKET
 _REJECT = ReportKind.REJECT
 _CANCEL = ReportKind.CANCEL
 _FILLED = OrderStatus.FILLED
-
-#: What a plugin may raise that counts against it, not against the host.
-PLUGIN_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
 class InvalidSignalError(ValueError):
@@ -155,8 +153,11 @@ class Pipeline:
         clock: Clock,
         scorers: Sequence[ScorerBinding] = (),
         outcome_hooks: Mapping[str, Callable[[Outcome], None]] | None = None,
+        watchdog: CallWatchdog | None = None,
     ) -> None:
         self._profile = profile
+        #: Marks every scorer call, as the step processor marks strategy calls.
+        self.watchdog = watchdog if watchdog is not None else CallWatchdog(1_000_000)
         self._clock = clock
         self._journal = journal
         self._bus = bus
@@ -172,6 +173,9 @@ class Pipeline:
         self.signal_seq = 0
         self.intent_seq = 0
         self._staged: list[StagedOrder] = []
+        #: Someone learns from outcomes (a scorer or a strategy's on_outcome):
+        #: only then are a position's signal and score kept for its outcome.
+        self.learns = bool(self._scorers or self._outcome_hooks)
         self.open_signals: dict[str, OpenSignal] = {}
         #: Score of each approved entry's signal until its order ends (for its outcome).
         self.entry_scores: dict[str, float | None] = {}
@@ -286,8 +290,23 @@ class Pipeline:
                     )
                 )
                 return None
+        watchdog = self.watchdog
+        watchdog.seq += 1
+        watchdog.active = binding.name
         try:
             score = binding.scorer.score(signal, ctx)
+        except PLUGIN_ERRORS as exc:
+            watchdog.active = None
+            self._bus.guard.failed(binding.name, "score", exc, ts)
+            return None
+        watchdog.active = None
+        over = watchdog.take_overrun() if watchdog.overrun is not None else None
+        if over is not None and over.component != binding.name:
+            self._bus.guard.failed(over.component, "on_candle", over, ts)
+            over = None
+        try:
+            if over is not None:  # flagged but not interrupted: its answer is void
+                raise over
             if not isinstance(score, Score):
                 raise TypeError(f"score() returned {type(score).__name__}, not a Score")
             value = float(score.value)
@@ -353,7 +372,7 @@ class Pipeline:
                     )
                 )
         intent = self._intent(strategy, signal_id, signal, ts, market, qty or 0.0, False, None)
-        if self._judge(intent, account, vetoes, signal):
+        if self._judge(intent, account, vetoes, signal) and self.learns:
             self.entry_scores[signal_id] = score_value
 
     def _exit(self, strategy: str, signal_id: str, signal: Signal, ts: int, close: float) -> None:
@@ -496,7 +515,7 @@ class Pipeline:
         rejected = report.kind is _REJECT
         status = OrderStatus.REJECTED if rejected else OrderStatus.CANCELED
         self._journal.record_order_status(order, status, None, report.reason)
-        if committed.intent.signal_id is not None:
+        if self.learns and committed.intent.signal_id is not None:
             self.entry_scores.pop(committed.intent.signal_id, None)
         if rejected:
             self.rejected_count += 1
@@ -540,8 +559,8 @@ class Pipeline:
         if signal_id is not None:
             self._phantoms.drop(symbol, signal_id)
             signal = committed.signal
-            score = self.entry_scores.pop(signal_id, None)
-            if signal is not None and symbol not in self.open_signals:
+            if self.learns and signal is not None and symbol not in self.open_signals:
+                score = self.entry_scores.pop(signal_id, None)
                 self.open_signals[symbol] = OpenSignal(signal_id, signal, score)
         self._journal.record_position(fill.ts, "open", pos)
         side = pos.side._value_
@@ -607,7 +626,7 @@ class Pipeline:
                 "reason": exit_reason,
             },
         )
-        opened = self.open_signals.pop(fill.symbol, None)
+        opened = self.open_signals.pop(fill.symbol, None) if self.learns else None
         if opened is not None and trade.r_multiple is not None:
             self.outcome(
                 Outcome(
@@ -658,7 +677,6 @@ class Pipeline:
 
 
 __all__ = [
-    "PLUGIN_ERRORS",
     "ExitReason",
     "InvalidSignalError",
     "OpenSignal",

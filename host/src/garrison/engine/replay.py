@@ -123,6 +123,8 @@ class _SeriesState:
     #: and the close last added to the driver's running equity estimate.
     held: float = 0.0
     last: float = 0.0
+    #: Entry price of that position.
+    basis: float = 0.0
 
     def recent(self, n: int) -> list[Candle]:
         """The last ``n`` closed candles of the series, oldest first (``ctx.candles``)."""
@@ -400,16 +402,26 @@ class ReplayEngine:
             flags = zip(*(b.wake for b in state.bindings), strict=True)
             state.wake = [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
 
-    def _hold(self, st: _SeriesState, close: float) -> None:
-        """After a fill in ``st``'s symbol: what the driver's equity estimate counts there.
+    def _hold(self, st: _SeriesState, close: float) -> float:
+        """After fills in ``st``'s symbol: the change they make to the driver's equity estimate.
 
-        Between fills the driver adds each held symbol's close-to-close move to
-        an estimate of unrealised profit, so most steps can tell without the
-        ledger that settling would change nothing (``StepProcessor.settle``).
+        Between settles the driver keeps an estimate of unrealised profit: each
+        held symbol's close-to-close moves, and here what a fill takes out
+        (the closed position's part, now in the balance) and puts in (the new
+        position's, from its entry price to this close). Most steps then tell
+        from the estimate alone that settling would change nothing
+        (``StepProcessor.settle``); the margins there absorb its rounding.
         """
+        before = st.held * (st.last - st.basis)
         pos = self._proc.ledger.positions.get(st.symbol)
-        st.held = 0.0 if pos is None else (pos.qty if pos.side is Side.LONG else -pos.qty)
+        if pos is None:
+            st.held = st.basis = 0.0
+            st.last = close
+            return -before
+        st.held = pos.qty if pos.side is Side.LONG else -pos.qty
+        st.basis = pos.entry_price
         st.last = close
+        return st.held * (close - st.basis) - before
 
     # -- restart ------------------------------------------------------------------
 
@@ -447,8 +459,10 @@ class ReplayEngine:
         done_series = self._timeline.series_index[:index]
         for i, st in enumerate(self._states):
             st.pos = self._first_rows[i] + int(np.count_nonzero(done_series == i)) - 1
-            if st.executes and st.pos >= 0:
-                self._hold(st, st.closes[st.pos])
+            if st.executes:
+                st.held = st.basis = st.last = 0.0
+                if st.pos >= 0:
+                    self._hold(st, st.closes[st.pos])
         self._drop_quarantined()
         return index
 
@@ -543,8 +557,7 @@ class ReplayEngine:
         on_phantoms = proc.pipeline.on_phantoms
         staged = proc.pipeline.staged
         ledger = proc.ledger
-        positions = ledger.positions
-        begin = proc.begin
+        clock = proc.clock
         settle = proc.settle
         end = proc.end
         hold = self._hold
@@ -563,21 +576,21 @@ class ReplayEngine:
                 if starts_step:
                     if open_step:
                         # The step before is booked: settle, decide, commit and send.
-                        if (
-                            proc.booked
-                            or proc.step_close >= due
-                            or (positions and not low < ledger.balance + estimate < high)
-                        ):
+                        # Settling changes nothing while the estimated equity stays
+                        # inside the bounds of the last settle (StepProcessor.settle).
+                        if proc.step_close >= due or not low < ledger.balance + estimate < high:
                             estimate = settle() - ledger.balance
-                            low, high, due = proc.bounds
-                        elif ledger.halted_until is not None:
-                            settle()
                             low, high, due = proc.bounds
                         if deferred:
                             self._decide(deferred)
                         if staged:
                             end()
-                    begin(st.ts[i] + st.tf_ms)
+                    # proc.begin(close), without a call per step: the timeline is
+                    # in close order, so the check it makes cannot fail here.
+                    close = st.ts[i] + st.tf_ms
+                    clock._now = close
+                    proc.step_close = close
+                    proc.steps += 1
                     open_step = True
                 st.pos = i
                 if st.executes:
@@ -590,7 +603,7 @@ class ReplayEngine:
                         reports = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
                         if reports:
                             book(reports)
-                            hold(st, st.closes[i])
+                            estimate += hold(st, st.closes[i])
                     held = st.held
                     if held:
                         close = st.closes[i]

@@ -33,7 +33,7 @@ from garrison_api import (
 )
 
 from garrison.engine.broker import SimulatedBroker
-from garrison.engine.bus import EventBus
+from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.cache import CandleCache
 from garrison.engine.clock import SimulatedClock, WallClock
 from garrison.engine.commit import policy_for
@@ -41,7 +41,7 @@ from garrison.engine.context import HostContext
 from garrison.engine.feed import Series, Timeline, merge
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
-from garrison.engine.pipeline import PLUGIN_ERRORS, Pipeline, ScorerBinding
+from garrison.engine.pipeline import Pipeline, ScorerBinding
 from garrison.engine.replay import (
     ContextError,
     ReplayEngine,
@@ -53,6 +53,7 @@ from garrison.engine.services import HostServices, namespace
 from garrison.engine.sources import DataSelection, load_window
 from garrison.engine.state import StateError
 from garrison.engine.step import StepProcessor
+from garrison.engine.watchdog import CallWatchdog
 from garrison.journal import Journal
 from garrison.journal.records import RunRow
 from garrison.markets.snapshot import apply_overrides, load_snapshot
@@ -333,6 +334,7 @@ async def replay(
             notifiers=notifiers,
             timeout_s=engine_cfg.notifier_timeout_s,
             max_failures=engine_cfg.max_plugin_failures,
+            queue_size=engine_cfg.notifier_queue_size,
         )
         bus_ref.append(bus)
         for abandoned in getattr(journal, "abandoned_runs", ()):
@@ -414,8 +416,10 @@ async def replay(
             max_bars=engine_cfg.phantom_max_bars,
             stop_first=profile.broker.both_touched == "stop_first",
         )
+        watchdog = CallWatchdog(engine_cfg.plugin_call_budget_ms)
         pipeline = Pipeline(
             profile=profile.profile.name,
+            watchdog=watchdog,
             journal=journal,
             bus=bus,
             ledger=ledger,
@@ -478,7 +482,9 @@ async def replay(
         t1 = time.perf_counter()
         try:
             try:
-                stats = await engine.run(resume=checkpoint)
+                # The watchdog interrupts a strategy or scorer call over its budget.
+                with watchdog:
+                    stats = await engine.run(resume=checkpoint)
             except (ResumeError, StateError) as exc:
                 raise RunError(f"cannot resume run {run_id}: {exc}") from exc
             except ContextError as exc:
@@ -496,6 +502,8 @@ async def replay(
                 )
             )
             await bus.drain()
+            # Notifiers get a last moment to deliver; a stuck one is left behind.
+            await bus.close(max(1.0, 2 * engine_cfg.notifier_timeout_s))
         finally:
             try:
                 plugins.hook.garrison_shutdown(profile=profile.profile.name)
@@ -550,6 +558,8 @@ async def replay(
         raise
     finally:
         try:
+            if bus is not None:
+                bus.close_now()  # Ctrl-C or a failure: never wait for a notifier
             if lifecycles is not None:
                 lifecycles.stop_all()
             if run_id:

@@ -35,13 +35,13 @@ from typing import Any
 
 from garrison_api import Candle, TradingState, Veto
 
-from garrison.engine.bus import EventBus
+from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.clock import SimulatedClock
 from garrison.engine.commit import CommitPolicy, StagedOrder, revive_orders
 from garrison.engine.execution import BarVenue, ExecutionReport
 from garrison.engine.ledger import DAY_MS, Ledger
 from garrison.engine.phantoms import PhantomTracker
-from garrison.engine.pipeline import PLUGIN_ERRORS, InvalidSignalError, OpenSignal, Pipeline
+from garrison.engine.pipeline import InvalidSignalError, OpenSignal, Pipeline
 from garrison.engine.state import STATE_VERSION, StateCodec, check_version
 from garrison.journal import Journal
 from garrison.risk.rules import KillSwitch
@@ -83,8 +83,6 @@ class StepProcessor:
         self.step_close = -1
         #: Close time at or after which the next periodic equity row is due.
         self.next_equity = 0
-        #: Did this step book a fill? (the account must be marked then)
-        self.booked = False
         self.steps = 0
         # Equity above this floor cannot trip a kill switch: recomputed when
         # the peak or the day's start moves, so most steps compare one number.
@@ -100,9 +98,9 @@ class StepProcessor:
         """Start the step closing at ``close_ms`` (never before the last one)."""
         if close_ms < self.step_close:
             raise ValueError(f"step at {close_ms} comes after the step at {self.step_close}")
-        self.clock.set(close_ms)
+        # The processor owns the simulated clock: set its slot, no call per step.
+        self.clock._now = close_ms
         self.step_close = close_ms
-        self.booked = False
         self.steps += 1
 
     # -- 2. booking ---------------------------------------------------------------
@@ -110,7 +108,6 @@ class StepProcessor:
     def book(self, reports: Sequence[ExecutionReport]) -> None:
         """Book what the venue reported (fills, refusals, cancellations)."""
         if reports:
-            self.booked = True
             self.pipeline.on_reports(reports)
 
     def book_bar(
@@ -190,13 +187,29 @@ class StepProcessor:
         ctx: Any,
         candle: Candle,
     ) -> None:
-        """Ask one strategy about one candle of the step and run what it returns."""
+        """Ask one strategy about one candle of the step and run what it returns.
+
+        The call is marked for the watchdog (:mod:`garrison.engine.watchdog`):
+        one over ``[engine] plugin_call_budget_ms`` is interrupted, or, where
+        it cannot be, its answer is thrown away; either way it is a failure.
+        """
         guard = self.bus.guard
+        watchdog = self.pipeline.watchdog
+        watchdog.seq += 1
+        watchdog.active = name
         try:
             signals = on_candle(candle, ctx)
         except PLUGIN_ERRORS as exc:
+            watchdog.active = None
             self.strategy_failed(name, exc)
             return
+        watchdog.active = None
+        if watchdog.overrun is not None:  # flagged but not interrupted: its answer is void
+            over = watchdog.take_overrun()
+            assert over is not None
+            guard.failed(over.component, "on_candle", over, self.step_close)
+            if over.component == name:
+                return
         if signals:
             try:
                 self.pipeline.on_signals(
