@@ -121,6 +121,19 @@ class Ledger:
             exposure += qty * price
         return unrealised, exposure
 
+    def detach_sources(self) -> None:
+        """Keep the marks the sources give now, and let go of the sources.
+
+        A replay's series (the sources) are large: once the replay is over,
+        the ledger keeps their last closes and nothing else of them.
+        """
+        for symbol, source in self.mark_sources.items():
+            if source.pos >= 0:
+                self.marks[symbol] = source.closes[source.pos]
+        self.mark_sources = {}
+        for symbol in list(self._valuation):
+            self._revalue(symbol)
+
     def unrealised(self) -> float:
         return self._valued()[0]
 

@@ -517,6 +517,7 @@ async def replay(
                     )
                 )
         replay_s = time.perf_counter() - t1
+        engine_ref.clear()  # the processor's driver_state closure held the engine: a cycle
         final_equity = ledger.mark(engine.last_ts)
         trades = tuple(pipeline.trades)
         if checkpoint is not None:
