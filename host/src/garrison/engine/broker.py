@@ -42,6 +42,12 @@ _REJECT = ReportKind.REJECT
 _SIGNAL = ExitReason.SIGNAL
 
 
+def _report(fields: tuple[object, ...]) -> ExecutionReport:
+    # Every field given, in order: tuple.__new__ skips the named tuple's
+    # generated __new__ (a Python call per fill).
+    return tuple.__new__(ExecutionReport, fields)
+
+
 @attrs.define
 class Resting:
     """The exchange-side view of an open position with its protective orders."""
@@ -70,7 +76,8 @@ class SimulatedBroker:
 
     def submit(self, order: CommittedOrder) -> list[ExecutionReport]:
         """Queue a committed market order for the next bar of its symbol (no report yet)."""
-        check_committed(order)
+        if type(order) is not CommittedOrder:  # check_committed, without a call per order
+            check_committed(order)
         symbol = order.intent.symbol
         self._pending.setdefault(symbol, []).append(order)
         self._retrigger(symbol)
@@ -195,7 +202,7 @@ class SimulatedBroker:
                 self._taker,
                 "signal",
             )
-            return ExecutionReport(_FILL, symbol, ts, order, fill, _SIGNAL)
+            return _report((_FILL, symbol, ts, order, fill, _SIGNAL, "", 0.0, None, None))
         if resting is not None:
             return ExecutionReport(
                 _REJECT,
@@ -224,7 +231,7 @@ class SimulatedBroker:
             self._taker,
             "entry",
         )
-        return ExecutionReport(_FILL, symbol, ts, order, fill, None, "", 0.0, stop, take_profit)
+        return _report((_FILL, symbol, ts, order, fill, None, "", 0.0, stop, take_profit))
 
     def _bracket(
         self, r: Resting, symbol: str, ts: int, open_: float, high: float, low: float
@@ -249,7 +256,7 @@ class SimulatedBroker:
         del self._resting[symbol]
         order_id = f"{r.intent_id}-{tag}"
         fill = self._fill(order_id, r.intent_id, symbol, ts, r.side, True, r.qty, price, fee, tag)
-        return ExecutionReport(_BRACKET, symbol, ts, None, fill, reason)
+        return _report((_BRACKET, symbol, ts, None, fill, reason, "", 0.0, None, None))
 
     # -- restart state ---------------------------------------------------------
 

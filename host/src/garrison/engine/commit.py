@@ -88,7 +88,7 @@ class StepCommits:
         journal.record_checkpoint(ts, checkpoint(staged))
         journal.flush()
         self.commits += 1
-        return [seal_order(s.intent, s.order, s.signal, durable=True) for s in staged]
+        return [seal_order(intent, order, signal, durable=True) for intent, order, signal in staged]
 
     def end_chunk(self, ts: int, checkpoint: Checkpoint) -> None:
         journal = self._journal
@@ -114,8 +114,12 @@ class ChunkCommits:
     def commit_step(
         self, ts: int, staged: Sequence[StagedOrder], checkpoint: Checkpoint
     ) -> list[CommittedOrder]:
-        _record_orders(self._journal, staged)
-        return [seal_order(s.intent, s.order, s.signal, durable=False) for s in staged]
+        record = self._journal.record_order
+        committed = []
+        for intent, order, signal in staged:
+            record(order)
+            committed.append(seal_order(intent, order, signal, durable=False))
+        return committed
 
     def end_chunk(self, ts: int, checkpoint: Checkpoint) -> None:
         journal = self._journal

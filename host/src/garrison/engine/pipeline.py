@@ -239,6 +239,8 @@ class Pipeline:
         self, signal_id: str, strategy: str, signal: Signal, ctx: StrategyContext, ts: int
     ) -> tuple[Score | None, float | None, bool]:
         """Every bound scorer rates the signal: (sizer's score, outcome's score, may trade)."""
+        if not self._scorers:
+            return None, None, True
         bindings = self._bindings(strategy)
         if not bindings:
             return None, None, True
@@ -362,7 +364,8 @@ class Pipeline:
                 self._bus.guard.failed(self._sizer_name, "size", exc, ts)
                 qty = None
             else:
-                self._bus.guard.succeeded(self._sizer_name)
+                if self._bus.guard.failures:
+                    self._bus.guard.succeeded(self._sizer_name)
             if not qty:
                 vetoes.append(
                     Veto(
@@ -450,7 +453,8 @@ class Pipeline:
                 intent.qty,
                 intent.order_type,
             )
-            self._staged.append(StagedOrder(intent, order, signal))
+            # tuple.__new__: the named tuple's generated __new__ is a Python call.
+            self._staged.append(tuple.__new__(StagedOrder, (intent, order, signal)))
             return True
         self.veto_count += 1
         for veto in vetoes:
