@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,8 +32,10 @@ import numpy as np
 from garrison_api import BarMask, Candle, Event, IndicatorSpec, Level, Side, Strategy
 from garrison_api.indicators import FloatArray, compute
 
+from garrison.engine.bus import PLUGIN_ERRORS
 from garrison.engine.context import HostContext
 from garrison.engine.feed import Series, Timeline
+from garrison.engine.pipeline import InvalidSignalError
 from garrison.engine.step import StepProcessor
 from garrison.profile.timeframes import timeframe_ms
 
@@ -96,7 +97,7 @@ class _Binding(NamedTuple):
     name: str
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _SeriesState:
     symbol: str
     timeframe: str
@@ -119,11 +120,9 @@ class _SeriesState:
     phantoms: list[Any]
     #: Index of the last closed bar; -1 before the first.
     pos: int = -1
-    #: Signed quantity held in the symbol (execution series only; 0.0 when flat)
-    #: and the close last added to the driver's running equity estimate.
+    #: Signed quantity held in the symbol (execution series only; 0.0 when
+    #: flat) and its entry price: what the driver's equity estimate reads.
     held: float = 0.0
-    last: float = 0.0
-    #: Entry price of that position.
     basis: float = 0.0
 
     def recent(self, n: int) -> list[Candle]:
@@ -261,6 +260,8 @@ class ReplayEngine:
         self._calls_unscreened = 0
         self._calls = 0
         self._states: list[_SeriesState] = []
+        #: Execution series of the symbols held (see _hold).
+        self._holding: list[_SeriesState] = []
 
         # Index in the timeline where each step starts, for checkpoints and chunks.
         self._step_starts = np.flatnonzero(timeline.step_starts())
@@ -402,26 +403,24 @@ class ReplayEngine:
             flags = zip(*(b.wake for b in state.bindings), strict=True)
             state.wake = [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
 
-    def _hold(self, st: _SeriesState, close: float) -> float:
-        """After fills in ``st``'s symbol: the change they make to the driver's equity estimate.
+    def _hold(self, st: _SeriesState) -> None:
+        """After fills in ``st``'s symbol: what the driver's equity estimate counts there.
 
-        Between settles the driver keeps an estimate of unrealised profit: each
-        held symbol's close-to-close moves, and here what a fill takes out
-        (the closed position's part, now in the balance) and puts in (the new
-        position's, from its entry price to this close). Most steps then tell
-        from the estimate alone that settling would change nothing
-        (``StepProcessor.settle``); the margins there absorb its rounding.
+        At the end of each step the driver estimates unrealised profit from the
+        held symbols' closes (:attr:`_holding`), without the ledger; most steps
+        then tell from it that settling would change nothing
+        (``StepProcessor.settle``, whose margins absorb the estimate's rounding).
         """
-        before = st.held * (st.last - st.basis)
         pos = self._proc.ledger.positions.get(st.symbol)
         if pos is None:
             st.held = st.basis = 0.0
-            st.last = close
-            return -before
+            if st in self._holding:
+                self._holding.remove(st)
+            return
         st.held = pos.qty if pos.side is Side.LONG else -pos.qty
         st.basis = pos.entry_price
-        st.last = close
-        return st.held * (close - st.basis) - before
+        if st not in self._holding:
+            self._holding.append(st)
 
     # -- restart ------------------------------------------------------------------
 
@@ -460,9 +459,7 @@ class ReplayEngine:
         for i, st in enumerate(self._states):
             st.pos = self._first_rows[i] + int(np.count_nonzero(done_series == i)) - 1
             if st.executes:
-                st.held = st.basis = st.last = 0.0
-                if st.pos >= 0:
-                    self._hold(st, st.closes[st.pos])
+                self._hold(st)
         self._drop_quarantined()
         return index
 
@@ -486,152 +483,178 @@ class ReplayEngine:
             gc.unfreeze()
             # Views point at their series' state and contexts hold the views:
             # break the cycles so the columns go now, not at some later full collection.
+            self._proc.ledger.detach_sources()
             for state in self._states:
                 state.bindings = []
+            self._states = []
             for use in self._strategies:
                 use.ctx.views.clear()
                 use.ctx.tf_views.clear()
                 use.ctx.history.clear()
 
-    def _chunks(self, start: int) -> list[tuple[int, int]]:
-        """[start, end) ranges of about CHUNK candles, each ending where a step ends."""
+    def _marks(self, start: int) -> tuple[list[int], list[int]]:
+        """Per candle from ``start``: 0 (same step), 1 (a step starts), 2 (a step starts and
+        the journal commits before it, about every CHUNK candles); and where those commits are.
+        """
         n = len(self._timeline)
-        step_index = self._step_index
-        bounds = [start]
+        marks = np.asarray(self._timeline.step_starts()[start:], dtype=np.int64)
+        bounds: list[int] = []
         at = start
         while at < n:
-            want = at + CHUNK
-            if want >= n:
-                at = n
-            else:
-                k = int(np.searchsorted(self._step_starts, want, "left"))
-                at = step_index[k] if k < len(step_index) else n
+            k = int(np.searchsorted(self._step_starts, at + CHUNK, "left"))
+            at = self._step_index[k] if k < len(self._step_index) else n
+            if at < n:
+                marks[at - start] = 2
             bounds.append(at)
-        return list(itertools.pairwise(bounds))
-
-    def _decide(self, deferred: list[_SeriesState]) -> None:
-        """The step's decisions, in the timeline's order: longer timeframes, then symbols."""
-        proc = self._proc
-        decide = proc.decide
-        new_candle = Candle
-        guard = proc.bus.guard
-        quarantined = len(guard.quarantined)
-        calls = 0
-        for st in deferred:
-            i = st.pos
-            candle = new_candle(
-                st.symbol,
-                st.timeframe,
-                st.ts[i],
-                st.opens[i],
-                st.highs[i],
-                st.lows[i],
-                st.closes[i],
-                st.volumes[i],
-            )
-            tf = st.timeframe
-            for on_candle, ctx, wake, name in st.bindings:
-                if not wake[i]:
-                    continue
-                ctx.current_tf = tf
-                calls += 1
-                decide(name, on_candle, ctx, candle)
-        self._calls += calls
-        deferred.clear()
-        if len(guard.quarantined) != quarantined:
-            self._drop_quarantined()
+        return marks.tolist(), bounds
 
     async def _run(self, start: int) -> ReplayStats:
-        states = self._states
         timeline = self._timeline
-        sidx = timeline.series_index.tolist()
-        ridx = timeline.row_index.tolist()
-        starts = timeline.step_starts().tolist()
-        n = len(sidx)
+        n = len(timeline)
+        # One pass over the candles; a sentinel at the end (mark 2) finishes the
+        # last step and commits the last chunk through the same code as the others.
+        marks, bounds = self._marks(start)
+        sidx = [*timeline.series_index[start:].tolist(), 0]
+        ridx = [*timeline.row_index[start:].tolist(), 0]
+        marks.append(2)
+        states = self._states
 
         proc = self._proc
-        venue = proc.venue
-        on_bar = venue.on_bar
-        book = proc.book
+        pipeline = proc.pipeline
+        on_bar = proc.venue.on_bar
+        on_reports = pipeline.on_reports
+        on_signals = pipeline.on_signals
         phantoms_on_bar = proc.phantoms.on_bar
-        on_phantoms = proc.pipeline.on_phantoms
-        staged = proc.pipeline.staged
+        on_phantoms = pipeline.on_phantoms
+        staged = pipeline.staged
         ledger = proc.ledger
         clock = proc.clock
         settle = proc.settle
         end = proc.end
+        strategy_failed = proc.strategy_failed
+        watchdog = pipeline.watchdog
+        guard = proc.bus.guard
+        quarantined = guard.quarantined
+        known_quarantined = len(quarantined)
         hold = self._hold
+        new_candle = Candle
         deferred: list[_SeriesState] = []
         progress = self._progress
         bus = proc.bus
-        # A running estimate of unrealised profit, and the bounds inside which
-        # a step needs no settling (StepProcessor.settle).
-        estimate = settle() - ledger.balance if proc.step_close >= 0 else 0.0
+        calls = 0
+        chunk = 0
+        # The bounds inside which a step needs no settling (StepProcessor.settle).
+        if proc.step_close >= 0:
+            settle()
         low, high, due = proc.bounds
+        holding = self._holding
+        open_step = False
 
-        for k0, k1 in self._chunks(start):
-            open_step = False
-            for si, i, starts_step in zip(sidx[k0:k1], ridx[k0:k1], starts[k0:k1], strict=True):
-                st = states[si]
-                if starts_step:
+        for si, i, mark in zip(sidx, ridx, marks, strict=True):
+            st = states[si]
+            if mark:
+                if open_step:
+                    # The step before is booked. 3: settle, unless the estimated
+                    # equity stays inside the last settle's bounds.
+                    equity = ledger.balance
+                    for held in holding:
+                        equity += held.held * (held.closes[held.pos] - held.basis)
+                    if proc.step_close >= due or not low < equity < high:
+                        settle()
+                        low, high, due = proc.bounds
+                    # 4: decide. StepProcessor.decide, inlined: one call per
+                    # decision less, and the same steps in the same order.
+                    if deferred:
+                        step_close = proc.step_close
+                        for dst in deferred:
+                            j = dst.pos
+                            candle = new_candle(
+                                dst.symbol,
+                                dst.timeframe,
+                                dst.ts[j],
+                                dst.opens[j],
+                                dst.highs[j],
+                                dst.lows[j],
+                                dst.closes[j],
+                                dst.volumes[j],
+                            )
+                            tf = dst.timeframe
+                            for on_candle, ctx, wake, name in dst.bindings:
+                                if not wake[j]:
+                                    continue
+                                ctx.current_tf = tf
+                                calls += 1
+                                watchdog.seq += 1
+                                watchdog.active = name
+                                try:
+                                    signals = on_candle(candle, ctx)
+                                except PLUGIN_ERRORS as exc:
+                                    watchdog.active = None
+                                    strategy_failed(name, exc)
+                                    continue
+                                watchdog.active = None
+                                if watchdog.overrun is not None and proc.void_overrun(name):
+                                    continue
+                                if signals:
+                                    try:
+                                        on_signals(
+                                            name, signals, dst.symbol, step_close, candle.close, ctx
+                                        )
+                                    except InvalidSignalError as exc:
+                                        strategy_failed(name, exc)
+                                        continue
+                                if guard.failures:
+                                    guard.succeeded(name)
+                        deferred.clear()
+                        if len(quarantined) != known_quarantined:
+                            known_quarantined = len(quarantined)
+                            self._drop_quarantined()
+                    # 5: commit and send.
+                    if staged:
+                        end()
+                if mark == 2:
+                    self.last_ts = proc.step_close
                     if open_step:
-                        # The step before is booked: settle, decide, commit and send.
-                        # Settling changes nothing while the estimated equity stays
-                        # inside the bounds of the last settle (StepProcessor.settle).
-                        if proc.step_close >= due or not low < ledger.balance + estimate < high:
-                            estimate = settle() - ledger.balance
-                            low, high, due = proc.bounds
-                        if deferred:
-                            self._decide(deferred)
-                        if staged:
-                            end()
-                    # proc.begin(close), without a call per step: the timeline is
-                    # in close order, so the check it makes cannot fail here.
-                    close = st.ts[i] + st.tf_ms
-                    clock._now = close
-                    proc.step_close = close
-                    proc.steps += 1
-                    open_step = True
-                st.pos = i
-                if st.executes:
-                    h = st.highs[i]
-                    lo = st.lows[i]
-                    # The venue keeps [low, high] trigger levels per symbol: a bar
-                    # inside them cannot fill or stop anything, so it is not asked.
-                    trigger = st.trigger
-                    if lo <= trigger[0] or h >= trigger[1]:
-                        reports = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
-                        if reports:
-                            book(reports)
-                            estimate += hold(st, st.closes[i])
-                    held = st.held
-                    if held:
-                        close = st.closes[i]
-                        estimate += held * (close - st.last)
-                        st.last = close
-                    if st.phantoms:
-                        resolved = phantoms_on_bar(
-                            st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
-                        )
-                        if resolved:
-                            on_phantoms(resolved)
-                if st.wake[i]:
-                    deferred.append(st)
-            if open_step:
-                estimate = settle() - ledger.balance
-                low, high, due = proc.bounds
-                if deferred:
-                    self._decide(deferred)
-                if staged:
-                    end()
-            self.last_ts = proc.step_close
-            proc.end_chunk()
-            if progress is not None:
-                progress(k1)
-            if bus.pending:
-                await bus.drain()
-            else:
-                await asyncio.sleep(0)
+                        proc.end_chunk()
+                    self._calls = calls
+                    if progress is not None:
+                        progress(bounds[chunk])
+                    chunk += 1
+                    if bus.pending:
+                        await bus.drain()
+                    else:
+                        await asyncio.sleep(0)
+                    if chunk == len(bounds):
+                        break  # the sentinel
+                # proc.begin(close), without a call per step: the timeline is in
+                # close order, so the check it makes cannot fail here.
+                close = st.ts[i] + st.tf_ms
+                clock._now = close
+                proc.step_close = close
+                proc.steps += 1
+                open_step = True
+            st.pos = i
+            if st.executes:
+                h = st.highs[i]
+                lo = st.lows[i]
+                # The venue keeps [low, high] trigger levels per symbol: a bar
+                # inside them cannot fill or stop anything, so it is not asked.
+                trigger = st.trigger
+                if lo <= trigger[0] or h >= trigger[1]:
+                    reports = on_bar(st.symbol, st.ts[i], st.opens[i], h, lo)
+                    if reports:
+                        on_reports(reports)
+                        hold(st)
+                        # From now on the equity is an estimate: keep the margin.
+                        high = min(high, ledger.peak_equity - proc.margin())
+                if st.phantoms:
+                    resolved = phantoms_on_bar(
+                        st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
+                    )
+                    if resolved:
+                        on_phantoms(resolved)
+            if st.wake[i]:
+                deferred.append(st)
         if proc.step_close > 0:
             proc.journal.record_equity(
                 proc.step_close,

@@ -146,7 +146,7 @@ class StepProcessor:
         ledger = self.ledger
         equity = ledger.mark(close_ms)
         peak = ledger.peak_equity
-        margin = 1e-7 * max(abs(peak), 1.0)
+        margin = self.margin()
         low = -math.inf
         if self._kill_switches:
             if peak != self._floor_peak or ledger.day_start_equity != self._floor_day_start:
@@ -160,8 +160,15 @@ class StepProcessor:
         due = min(self.next_equity, (close_ms // DAY_MS + 1) * DAY_MS)
         if ledger.halted_until is not None:
             due = min(due, ledger.halted_until)
-        self.bounds = (low, peak - margin, due)
+        # Flat, equity is the balance, known exactly: only a higher one moves
+        # the peak. Holding, an estimate may be off by its rounding: keep a margin.
+        high = peak - margin if ledger.positions else math.nextafter(peak, math.inf)
+        self.bounds = (low, high, due)
         return equity
+
+    def margin(self) -> float:
+        """How far an equity estimate may be from the ledger's (see :meth:`settle`)."""
+        return 1e-7 * max(abs(self.ledger.peak_equity), 1.0)
 
     def _refloor(self) -> None:
         ledger = self.ledger
@@ -204,12 +211,8 @@ class StepProcessor:
             self.strategy_failed(name, exc)
             return
         watchdog.active = None
-        if watchdog.overrun is not None:  # flagged but not interrupted: its answer is void
-            over = watchdog.take_overrun()
-            assert over is not None
-            guard.failed(over.component, "on_candle", over, self.step_close)
-            if over.component == name:
-                return
+        if watchdog.overrun is not None and self.void_overrun(name):
+            return
         if signals:
             try:
                 self.pipeline.on_signals(
@@ -221,6 +224,17 @@ class StepProcessor:
         if guard.failures:
             guard.succeeded(name)
 
+    def void_overrun(self, name: str) -> bool:
+        """Count an overrun the watchdog could not interrupt; True if it was ``name``'s.
+
+        The call ran over its budget and finished anyway: its answer is void.
+        """
+        over = self.pipeline.watchdog.take_overrun()
+        if over is None:
+            return False
+        self.bus.guard.failed(over.component, "on_candle", over, self.step_close)
+        return over.component == name
+
     def strategy_failed(self, name: str, exc: BaseException) -> bool:
         """Count a failure of strategy ``name``; True when it is now quarantined."""
         return self.bus.guard.failed(name, "on_candle", exc, self.step_close)
@@ -229,14 +243,13 @@ class StepProcessor:
 
     def end(self) -> None:
         """Journal the step's approved orders through the commit policy, then send them."""
-        pipeline = self.pipeline
-        if not pipeline.staged:
+        staged = self.pipeline.take_staged()
+        if not staged:
             return
-        staged = pipeline.take_staged()
         committed = self.policy.commit_step(self.step_close, staged, self.checkpoint)
-        venue = self.venue
+        submit = self.venue.submit
         for order in committed:
-            reports = venue.submit(order)
+            reports = submit(order)
             if reports:
                 self.book(reports)
 
