@@ -90,7 +90,7 @@ class StepProcessor:
         self._floor_peak = math.nan
         self._floor_day_start = math.nan
         #: See :meth:`settle`; nothing is inside them before the first settle.
-        self.bounds: tuple[float, float, int] = (math.inf, -math.inf, 0)
+        self.bounds: tuple[float, float, int, float] = (math.inf, -math.inf, 0, -math.inf)
 
     # -- 1. the clock ------------------------------------------------------------
 
@@ -133,14 +133,16 @@ class StepProcessor:
         """Mark the account on the step's closes, judge the kill switches, write equity due.
 
         Returns the equity, and leaves in :attr:`bounds` the ``(low, high,
-        due)`` inside which the steps after this one need no settling:
-        until ``due`` (ms), a step whose equity lies strictly between ``low``
-        and ``high`` changes nothing this method would act on. Below ``low`` a
-        kill switch may fire; above ``high`` the peak moves; at ``due`` an
-        equity row, a new UTC day or the end of a timed halt comes. A driver
-        that can estimate equity cheaply (the replay's running sum of
-        close-to-close moves) settles only outside them; the margins absorb
-        the estimate's rounding.
+        due, high_held)`` inside which the steps after this one need no
+        settling: until ``due`` (ms), a step whose equity lies strictly
+        between ``low`` and ``high`` changes nothing this method would act
+        on. Below ``low`` a kill switch may fire; above ``high`` the peak
+        moves; at ``due`` an equity row, a new UTC day or the end of a timed
+        halt comes. A driver that can estimate equity cheaply (the replay's
+        sum over held positions) settles only outside them; the margins
+        absorb the estimate's rounding. ``high_held`` is the upper bound once
+        positions are held (after a fill, when flat before): the peak less
+        the margin.
         """
         close_ms = self.step_close
         ledger = self.ledger
@@ -153,7 +155,10 @@ class StepProcessor:
                 self._refloor()
             if equity <= self._floor or equity != equity:
                 self._judge_kill_switches(close_ms, equity)
-            low = self._floor + margin
+            if ledger.state is not _HALTED or ledger.halted_until is not None:
+                low = self._floor + margin
+            # else halted until an operator resumes: no kill switch can add to
+            # that, however low equity goes, so no step needs settling for them.
         if close_ms >= self.next_equity:
             self.journal.record_equity(close_ms, ledger.balance, equity, len(ledger.positions))
             self.next_equity = close_ms - close_ms % self._interval + self._interval
@@ -162,8 +167,9 @@ class StepProcessor:
             due = min(due, ledger.halted_until)
         # Flat, equity is the balance, known exactly: only a higher one moves
         # the peak. Holding, an estimate may be off by its rounding: keep a margin.
-        high = peak - margin if ledger.positions else math.nextafter(peak, math.inf)
-        self.bounds = (low, high, due)
+        high_held = peak - margin
+        high = high_held if ledger.positions else math.nextafter(peak, math.inf)
+        self.bounds = (low, high, due, high_held)
         return equity
 
     def margin(self) -> float:

@@ -1,0 +1,130 @@
+"""The replay's shortcut past settling gives the money of settling on every step.
+
+The replay driver settles a step (marks, kill switches, equity rows) only when
+its estimate of equity leaves the bounds the last settle gave, or an equity
+row or a new day is due (``StepProcessor.settle``). Here the bundled demo data
+runs twice with limits tight enough to halt several times: once as shipped
+and once with the bounds emptied after every settle, which makes every step
+settle. Trades, halts, equity rows and the final account must be identical.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from garrison.engine import step
+from garrison.engine.run import RunResult
+from garrison.plugins import PluginSet
+
+Replay = Callable[..., RunResult]
+
+
+def _profile(repo: Path) -> str:
+    data = (repo / "data" / "demo").as_posix()
+    return f"""
+[profile]
+name = "settle-bounds"
+mode = "replay"
+exchange = "bybit"
+
+[account]
+starting_balance = 10_000.0
+leverage = 5.0
+
+[data]
+source = "csv"
+paths = ["{data}/bybit_*_5m.csv.gz"]
+
+[markets]
+snapshot = "bybit_linear"
+
+[broker]
+slippage_bps = 2.0
+taker_fee = 0.00055
+maker_fee = 0.0002
+
+[journal]
+path = "journal.sqlite"
+
+[[strategies]]
+use = "turtle"
+[strategies.params]
+system = 2
+entry_period = 96
+exit_period = 48
+stop_n = 4.0
+
+[sizer]
+use = "fixed_risk"
+[sizer.params]
+risk_pct = 0.25
+fee_rate = 0.00055
+max_notional = 1000.0
+
+# Timed halts (until the next UTC midnight) on a small daily loss, and a
+# drawdown halt late in the data: both judged on marks.
+[[risk]]
+use = "trading_state"
+[[risk]]
+use = "max_open_positions"
+params = {{ limit = 5 }}
+[[risk]]
+use = "daily_loss_limit"
+params = {{ max_pct = 0.4 }}
+[[risk]]
+use = "max_drawdown"
+params = {{ max_pct = 4.0 }}
+"""
+
+
+def _equity_rows(journal: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(journal)
+    try:
+        return conn.execute("SELECT ts, balance, equity, open_positions FROM equity").fetchall()
+    finally:
+        conn.close()
+
+
+def test_skipping_settles_inside_the_bounds_changes_nothing(
+    repo: Path,
+    write_profile: Callable[[str], Path],
+    plugins: PluginSet,
+    run_replay: Replay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = write_profile(_profile(repo))
+    settle = step.StepProcessor.settle
+    settles: list[int] = []
+
+    def counted(self: step.StepProcessor) -> float:
+        settles.append(self.step_close)
+        return settle(self)
+
+    monkeypatch.setattr(step.StepProcessor, "settle", counted)
+    shortcut_journal = tmp_path / "shortcut.sqlite"
+    shortcut = run_replay(path, plugins, journal=shortcut_journal)
+    assert len(settles) < shortcut.stats.steps / 4  # the shortcut was taken on most steps
+    settles.clear()
+
+    def settle_every_step(self: step.StepProcessor) -> float:
+        equity = settle(self)
+        settles.append(self.step_close)
+        # Nothing lies inside these bounds: the driver settles the next step too.
+        self.bounds = (float("inf"), float("-inf"), 0, float("-inf"))
+        return equity
+
+    monkeypatch.setattr(step.StepProcessor, "settle", settle_every_step)
+    every_journal = tmp_path / "every.sqlite"
+    every = run_replay(path, plugins, journal=every_journal)
+
+    assert len(settles) == every.stats.steps  # the forced run did settle every step
+    assert len(every.halts) >= 3  # the limits bind, several times
+    assert shortcut.halts == every.halts
+    assert shortcut.trades == every.trades
+    assert shortcut.final_equity == every.final_equity
+    assert _equity_rows(shortcut_journal) == _equity_rows(every_journal)
