@@ -260,8 +260,10 @@ class ReplayEngine:
         self._calls_unscreened = 0
         self._calls = 0
         self._states: list[_SeriesState] = []
-        #: Execution series of the symbols held (see _hold).
+        #: Execution series of the symbols held, and the sum of their signed
+        #: quantities times entry prices (see _hold).
         self._holding: list[_SeriesState] = []
+        self._cost = 0.0
 
         # Index in the timeline where each step starts, for checkpoints and chunks.
         self._step_starts = np.flatnonzero(timeline.step_starts())
@@ -406,21 +408,28 @@ class ReplayEngine:
     def _hold(self, st: _SeriesState) -> None:
         """After fills in ``st``'s symbol: what the driver's equity estimate counts there.
 
-        At the end of each step the driver estimates unrealised profit from the
-        held symbols' closes (:attr:`_holding`), without the ledger; most steps
-        then tell from it that settling would change nothing
-        (``StepProcessor.settle``, whose margins absorb the estimate's rounding).
+        At the end of each step the driver estimates equity as the balance
+        plus, over the held symbols (:attr:`_holding`), signed quantity times
+        close, less :attr:`_cost` (signed quantity times entry price, summed
+        here once per fill rather than once per step); most steps then tell
+        from it that settling would change nothing (``StepProcessor.settle``,
+        whose margins absorb the estimate's rounding).
         """
         pos = self._proc.ledger.positions.get(st.symbol)
+        holding = self._holding
         if pos is None:
             st.held = st.basis = 0.0
-            if st in self._holding:
-                self._holding.remove(st)
-            return
-        st.held = pos.qty if pos.side is Side.LONG else -pos.qty
-        st.basis = pos.entry_price
-        if st not in self._holding:
-            self._holding.append(st)
+            if st in holding:
+                holding.remove(st)
+        else:
+            st.held = pos.qty if pos.side is Side.LONG else -pos.qty
+            st.basis = pos.entry_price
+            if st not in holding:
+                holding.append(st)
+        cost = 0.0
+        for held in holding:
+            cost += held.held * held.basis
+        self._cost = cost
 
     # -- restart ------------------------------------------------------------------
 
@@ -473,9 +482,12 @@ class ReplayEngine:
         # The prepared series (hundreds of thousands of tuples and floats) live
         # for the whole run; frozen, the cyclic collector stops walking them on
         # every collection. unfreeze() hands them back when the run ends.
+        # A young generation larger than a chunk's journal rows lets most of
+        # them (and the items they were encoded from) be freed by reference
+        # counting before a collection ever walks them.
         gc.freeze()
         thresholds = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 1000)
+        gc.set_threshold(300_000, 50, 1000)
         try:
             return await self._run(start)
         finally:
@@ -546,8 +558,9 @@ class ReplayEngine:
         # The bounds inside which a step needs no settling (StepProcessor.settle).
         if proc.step_close >= 0:
             settle()
-        low, high, due = proc.bounds
+        low, high, due, high_held = proc.bounds
         holding = self._holding
+        cost = self._cost
         open_step = False
 
         for si, i, mark in zip(sidx, ridx, marks, strict=True):
@@ -556,12 +569,12 @@ class ReplayEngine:
                 if open_step:
                     # The step before is booked. 3: settle, unless the estimated
                     # equity stays inside the last settle's bounds.
-                    equity = ledger.balance
+                    equity = ledger.balance - cost
                     for held in holding:
-                        equity += held.held * (held.closes[held.pos] - held.basis)
+                        equity += held.held * held.closes[held.pos]
                     if proc.step_close >= due or not low < equity < high:
                         settle()
-                        low, high, due = proc.bounds
+                        low, high, due, high_held = proc.bounds
                     # 4: decide. StepProcessor.decide, inlined: one call per
                     # decision less, and the same steps in the same order.
                     if deferred:
@@ -645,8 +658,9 @@ class ReplayEngine:
                     if reports:
                         on_reports(reports)
                         hold(st)
+                        cost = self._cost
                         # From now on the equity is an estimate: keep the margin.
-                        high = min(high, ledger.peak_equity - proc.margin())
+                        high = high_held
                 if st.phantoms:
                     resolved = phantoms_on_bar(
                         st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
