@@ -36,6 +36,8 @@ def test_backtest_help_explains_every_option(garrison: Garrison) -> None:
         "--journal FILE": "instead of the profile's [journal] path",
         "--progress / --no-progress": "progress bar",
         "--cache / --no-cache": "GARRISON_CACHE_DIR",
+        "--resume": "last interrupted replay",
+        "--driver [replay|steps]": "cross-checks the fast paths",
     }.items():
         assert option in out, f"{option} missing from:\n{proc.stdout}"
         assert words in out, f"{words!r} missing from:\n{proc.stdout}"

@@ -97,6 +97,7 @@ class _Request:
     trades_csv: Path | None = None
     any_mode: bool = False
     resume: bool = False
+    driver: str = "replay"
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
@@ -125,6 +126,7 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
         any_mode=request.any_mode,
         cache=CandleCache(default_cache_dir()) if request.cache else None,
         resume=request.resume,
+        driver=request.driver,
     )
     if bar is None:
         return asyncio.run(run())
@@ -264,6 +266,16 @@ def run(
     help="Write the closed trades to this CSV file (never the journal or another SQLite "
     "database: those are refused before the replay starts).",
 )
+@click.option(
+    "--driver",
+    type=click.Choice(["replay", "steps"]),
+    default="replay",
+    show_default=True,
+    help="replay: the replay driver with its fast paths (vectorised indicators, screens). "
+    "steps: the step driver paper and live trading use (incremental indicators, every "
+    "strategy on every bar), several times slower; both must give the same trades, so "
+    "it cross-checks the fast paths on your data and plugins.",
+)
 def backtest(
     profile: Path,
     journal: Path | None,
@@ -275,6 +287,7 @@ def backtest(
     end: str | None,
     data: tuple[str, ...],
     trades_csv: Path | None,
+    driver: str,
 ) -> None:
     """Backtest PROFILE over recorded candles and print a report.
 
@@ -295,5 +308,6 @@ def backtest(
         trades_csv,
         any_mode=True,
         resume=resume,
+        driver=driver,
     )
     _execute(request, "Backtest report")

@@ -58,17 +58,21 @@ class StrategyUse:
         return not self.symbols or symbol in self.symbols
 
     def decides_on(self, series: Series) -> bool:
-        """Is ``on_candle`` called on this series' bars?
+        """Is ``on_candle`` called on this series' bars? (see :meth:`decides`)"""
+        return self.decides(series.symbol, series.timeframe)
+
+    def decides(self, symbol: str, timeframe: str) -> bool:
+        """Is ``on_candle`` called on the bars of ``symbol`` in ``timeframe``?
 
         On the strategy's ``timeframes``; when it names none, on every
         timeframe but its context ones (as the test kit's runner does).
         """
-        if not self.sees(series.symbol):
+        if not self.sees(symbol):
             return False
         timeframes = tuple(self.strategy.timeframes or ())
         if timeframes:
-            return series.timeframe in timeframes
-        return series.timeframe not in self.context()
+            return timeframe in timeframes
+        return timeframe not in self.context()
 
     def context(self) -> Mapping[str, Mapping[str, IndicatorSpec]]:
         """The strategy's ``context_indicators`` (empty when it declares none)."""
@@ -81,9 +85,46 @@ class StrategyUse:
 
     def reads(self, series: Series) -> bool:
         """Does the strategy read this series (decision or context timeframe)?"""
-        if self.decides_on(series):
+        return self.reads_series(series.symbol, series.timeframe)
+
+    def reads_series(self, symbol: str, timeframe: str) -> bool:
+        """Does the strategy read ``symbol`` in ``timeframe`` (decision or context)?"""
+        if self.decides(symbol, timeframe):
             return True
-        return self.sees(series.symbol) and self.context_specs(series.timeframe) is not None
+        return self.sees(symbol) and self.context_specs(timeframe) is not None
+
+    def specs_for(self, symbol: str, timeframe: str) -> dict[str, IndicatorSpec]:
+        """The indicators the strategy reads on one series: its own where it decides, and
+        the context ones of the timeframe."""
+        specs = dict(self.strategy.indicators) if self.decides(symbol, timeframe) else {}
+        specs.update(self.context_specs(timeframe) or {})
+        return specs
+
+
+def check_context(strategies: Sequence[StrategyUse], have: set[tuple[str, str]]) -> None:
+    """Refuse a strategy whose context timeframes the data lacks for a symbol it decides on.
+
+    ``have`` holds every (symbol, timeframe) of the run's data.
+    """
+    for use in strategies:
+        context = use.context()
+        declared = set(use.strategy.timeframes or ())
+        both = sorted(declared & set(context))
+        if both:
+            raise ContextError(
+                f"strategy {use.name}: timeframe(s) {', '.join(both)} are both decision "
+                "timeframes and context_indicators keys; a timeframe is one or the other"
+            )
+        decided = {symbol for symbol, timeframe in have if use.decides(symbol, timeframe)}
+        for symbol in sorted(decided):
+            missing = sorted(tf for tf in context if (symbol, tf) not in have)
+            if missing:
+                raise ContextError(
+                    f"strategy {use.name} reads {symbol} in {', '.join(missing)} "
+                    f"(context_indicators) but the data has no {symbol} "
+                    f"{', '.join(missing)} candles; add those files or narrow the "
+                    "strategy's symbols"
+                )
 
 
 class _Binding(NamedTuple):
@@ -313,7 +354,7 @@ class ReplayEngine:
         reading = Counter(
             (id(use), s.symbol) for s in self._series for use in self._strategies if use.reads(s)
         )
-        self._check_context()
+        check_context(self._strategies, {(s.symbol, s.timeframe) for s in self._series})
         cache: dict[tuple[int, IndicatorSpec], FloatArray] = {}
         states = []
         for index, s in enumerate(self._series):
@@ -344,8 +385,7 @@ class ReplayEngine:
                 if not use.reads(s):
                     continue
                 decides = use.decides_on(s)
-                specs: dict[str, IndicatorSpec] = dict(use.strategy.indicators) if decides else {}
-                specs.update(use.context_specs(s.timeframe) or {})
+                specs = use.specs_for(s.symbol, s.timeframe)
                 columns: dict[str, FloatArray] = {}
                 for name, spec in specs.items():
                     key = (index, spec)
@@ -372,29 +412,6 @@ class ReplayEngine:
             state.wake = any_wake.tolist()
             states.append(state)
         return states
-
-    def _check_context(self) -> None:
-        """Refuse a strategy whose context timeframes the data lacks for a symbol it decides on."""
-        have = {(s.symbol, s.timeframe) for s in self._series}
-        for use in self._strategies:
-            context = use.context()
-            declared = set(use.strategy.timeframes or ())
-            both = sorted(declared & set(context))
-            if both:
-                raise ContextError(
-                    f"strategy {use.name}: timeframe(s) {', '.join(both)} are both decision "
-                    "timeframes and context_indicators keys; a timeframe is one or the other"
-                )
-            decided = {s.symbol for s in self._series if use.decides_on(s)}
-            for symbol in sorted(decided):
-                missing = sorted(tf for tf in context if (symbol, tf) not in have)
-                if missing:
-                    raise ContextError(
-                        f"strategy {use.name} reads {symbol} in {', '.join(missing)} "
-                        f"(context_indicators) but the data has no {symbol} "
-                        f"{', '.join(missing)} candles; add those files or narrow the "
-                        "strategy's symbols"
-                    )
 
     def _drop_quarantined(self) -> None:
         quarantined = self._proc.bus.guard.quarantined

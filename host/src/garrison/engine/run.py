@@ -38,8 +38,10 @@ from garrison.engine.cache import CandleCache
 from garrison.engine.clock import SimulatedClock, WallClock
 from garrison.engine.commit import policy_for
 from garrison.engine.context import HostContext
+from garrison.engine.driver import StepDriver
 from garrison.engine.feed import Series, Timeline, merge
 from garrison.engine.ledger import Ledger
+from garrison.engine.market import TimelineFeed
 from garrison.engine.phantoms import PhantomTracker
 from garrison.engine.pipeline import Pipeline, ScorerBinding
 from garrison.engine.replay import (
@@ -224,14 +226,22 @@ async def replay(
     any_mode: bool = False,
     cache: CandleCache | None = None,
     resume: bool = False,
+    driver: str = "replay",
 ) -> RunResult:
     """Replay the profile's data (or ``selection``) through the whole pipeline.
 
     ``any_mode`` lets a backtest replay a paper or live profile's components;
     otherwise the profile must say ``mode = "replay"``. ``resume`` carries on
     the profile's last interrupted replay in the journal instead of starting
-    a new run.
+    a new run. ``driver`` is ``"replay"`` (the replay driver and its fast
+    paths) or ``"steps"`` (the step driver paper and live trading use, fed
+    the same candles by a :class:`~garrison.engine.market.TimelineFeed`,
+    with incremental indicators and no screens): both must trade alike.
     """
+    if driver not in ("replay", "steps"):
+        raise RunError(f"driver must be 'replay' or 'steps', got {driver!r}")
+    if driver == "steps" and resume:
+        raise RunError("a run is resumed by the replay driver only (driver 'replay', the default)")
     if not any_mode and profile.profile.mode is not Mode.REPLAY:
         raise RunError(
             f"{profile.source}: profile.mode is {profile.profile.mode.value!r}; this version of "
@@ -432,7 +442,7 @@ async def replay(
             clock=clock,
             outcome_hooks=outcome_hooks,
         )
-        engine_ref: list[ReplayEngine] = []
+        engine_ref: list[ReplayEngine | StepDriver] = []
         processor = StepProcessor(
             pipeline=pipeline,
             venue=venue,
@@ -446,15 +456,24 @@ async def replay(
             equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
             driver_state=lambda: engine_ref[0].driver_state(),
         )
-        engine = ReplayEngine(
-            series=series,
-            timeline=timeline,
-            strategies=strategies,
-            processor=processor,
-            first_rows=window.first_rows,
-            use_screens=engine_cfg.screen,
-            progress=progress(len(timeline)) if progress is not None else None,
-        )
+        engine: ReplayEngine | StepDriver
+        if driver == "steps":
+            engine = StepDriver(
+                feed=TimelineFeed(series, timeline, window.first_rows),
+                strategies=strategies,
+                processor=processor,
+                progress=progress(len(timeline)) if progress is not None else None,
+            )
+        else:
+            engine = ReplayEngine(
+                series=series,
+                timeline=timeline,
+                strategies=strategies,
+                processor=processor,
+                first_rows=window.first_rows,
+                use_screens=engine_cfg.screen,
+                progress=progress(len(timeline)) if progress is not None else None,
+            )
         engine_ref.append(engine)
         symbols = tuple(sorted({s.symbol for s in series}))
         bus.emit(

@@ -1,0 +1,216 @@
+"""The step driver: any market feed, bar by bar, through the step processor.
+
+This is the path paper and live trading take: a :class:`MarketFeed` yields
+steps; each series' indicators are updated candle by candle by an
+:class:`IndicatorProvider` (incremental by default); every strategy is
+called on every bar of the timeframes it decides on once its warm-up has
+passed; the :class:`StepProcessor` books, settles, lets the strategies decide
+and commits, exactly as it does for the replay driver
+(:mod:`garrison.engine.replay`). That driver adds fast paths (vectorised
+indicators, screens, bars that cannot execute skipped, settling only when an
+equity estimate says it could matter); run over the same candles, both
+drivers must trade identically, and the tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from garrison_api import Candle, IndicatorSpec
+
+from garrison.engine.market import IndicatorProvider, MarketFeed
+from garrison.engine.replay import (
+    CHUNK,
+    Progress,
+    ReplayStats,
+    ResumeError,
+    StrategyUse,
+    check_context,
+)
+from garrison.engine.step import StepProcessor
+from garrison.indicators.incremental import IncrementalIndicators
+from garrison.profile.timeframes import timeframe_ms
+
+ProviderFactory = Callable[[Mapping[str, IndicatorSpec]], IndicatorProvider]
+
+
+class CandleRing:
+    """The last closed candles of one series (``ctx.candles``), at most ``size``."""
+
+    __slots__ = ("_candles",)
+
+    def __init__(self, size: int) -> None:
+        self._candles: deque[Candle] = deque(maxlen=max(1, size))
+
+    def append(self, candle: Candle) -> None:
+        self._candles.append(candle)
+
+    def recent(self, n: int) -> list[Candle]:
+        held = self._candles
+        return list(held)[-n:] if n < len(held) else list(held)
+
+
+class _Feeding:
+    """What one series updates when its next candle closes, and who decides on it."""
+
+    __slots__ = ("bars", "deciders", "executes", "providers", "ring")
+
+    def __init__(self, executes: bool, ring: CandleRing) -> None:
+        self.executes = executes
+        self.ring = ring
+        self.providers: list[IndicatorProvider] = []
+        #: (name, on_candle, ctx, warm-up) of each strategy deciding on the series.
+        self.deciders: list[tuple[str, Callable[..., Any], Any, int]] = []
+        #: Bars taken so far, history included (the warm-up rule counts them).
+        self.bars = 0
+
+    def take(self, candle: Candle) -> None:
+        self.ring.append(candle)
+        for provider in self.providers:
+            provider.update(candle)
+        self.bars += 1
+
+
+class StepDriver:
+    """Drives one run from ``feed``. Build it, then ``await run()`` once."""
+
+    def __init__(
+        self,
+        *,
+        feed: MarketFeed,
+        strategies: Sequence[StrategyUse],
+        processor: StepProcessor,
+        indicators: ProviderFactory = IncrementalIndicators,
+        chunk: int = CHUNK,
+        progress: Progress | None = None,
+    ) -> None:
+        self._feed = feed
+        self._strategies = list(strategies)
+        self._proc = processor
+        self._indicators = indicators
+        self._chunk = max(1, chunk)
+        self._progress = progress
+        self._series: dict[tuple[str, str], _Feeding] = {}
+        self.last_ts = 0
+
+    def driver_state(self) -> dict[str, Any]:
+        """The driver's part of a checkpoint."""
+        return {"kind": "steps", "step_close": self._proc.step_close}
+
+    def _prepare(self) -> None:
+        keys = list(self._feed.series())
+        check_context(self._strategies, set(keys))
+        finest: dict[str, int] = {}
+        for symbol, timeframe in keys:
+            tf = timeframe_ms(timeframe)
+            finest[symbol] = min(finest.get(symbol, tf), tf)
+        uses = self._strategies
+        # As the replay driver does: with one decision series of a symbol,
+        # ``ctx.indicators(symbol)`` is that series; with none, the one it reads.
+        deciding = Counter((id(u), s) for s, tf in keys for u in uses if u.decides(s, tf))
+        reading = Counter((id(u), s) for s, tf in keys for u in uses if u.reads_series(s, tf))
+        proc = self._proc
+        for symbol, timeframe in keys:
+            readers = [u for u in uses if u.reads_series(symbol, timeframe)]
+            size = max([u.ctx.history_limit for u in readers] or [1])
+            executes = timeframe_ms(timeframe) == finest[symbol]
+            feeding = _Feeding(executes, CandleRing(size))
+            if executes:
+                proc.phantoms.bar_ms[symbol] = timeframe_ms(timeframe)
+            for use in readers:
+                provider = self._indicators(use.specs_for(symbol, timeframe))
+                feeding.providers.append(provider)
+                ctx = use.ctx
+                ctx.tf_views[(symbol, timeframe)] = provider.values
+                ctx.history[(symbol, timeframe)] = feeding.ring
+                decides = use.decides(symbol, timeframe)
+                if decides:
+                    if deciding[(id(use), symbol)] == 1:
+                        ctx.views[symbol] = provider.values
+                    feeding.deciders.append(
+                        (use.name, use.strategy.on_candle, ctx, int(use.strategy.warmup or 0))
+                    )
+                elif reading[(id(use), symbol)] == 1 and deciding[(id(use), symbol)] == 0:
+                    ctx.views[symbol] = provider.values
+            self._series[(symbol, timeframe)] = feeding
+            for candle in self._feed.history(symbol, timeframe):
+                feeding.take(candle)
+
+    async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats:
+        """Run every step the feed yields."""
+        if resume is not None:
+            raise ResumeError("the step driver starts runs; resuming one is the replay driver's")
+        proc = self._proc
+        proc.policy.start()
+        self._prepare()
+        by_key = self._series
+        quarantined = proc.bus.guard.quarantined
+        bus = proc.bus
+        candles = calls = 0
+        next_chunk = self._chunk
+        try:
+            async for step in self._feed.steps():
+                proc.begin(step.close_ms)
+                deciding: list[tuple[_Feeding, Candle]] = []
+                for candle in step.bars:
+                    feeding = by_key[(candle.symbol, candle.timeframe)]
+                    feeding.take(candle)
+                    if feeding.executes:
+                        proc.book_bar(
+                            candle.symbol,
+                            candle.ts,
+                            candle.open,
+                            candle.high,
+                            candle.low,
+                            candle.close,
+                        )
+                    if feeding.deciders:
+                        deciding.append((feeding, candle))
+                proc.settle()
+                for feeding, candle in deciding:
+                    for name, on_candle, ctx, warmup in feeding.deciders:
+                        if feeding.bars <= warmup or name in quarantined:
+                            continue
+                        ctx.current_tf = candle.timeframe
+                        calls += 1
+                        proc.decide(name, on_candle, ctx, candle)
+                proc.end()
+                candles += len(step.bars)
+                if candles >= next_chunk:
+                    next_chunk = candles + self._chunk
+                    proc.end_chunk()
+                    if self._progress is not None:
+                        self._progress(candles)
+                    if bus.pending:
+                        await bus.drain()
+                    else:
+                        await asyncio.sleep(0)
+            if proc.step_close >= 0:
+                proc.end_chunk()
+                ledger = proc.ledger
+                proc.journal.record_equity(
+                    proc.step_close,
+                    ledger.balance,
+                    ledger.mark(proc.step_close),
+                    len(ledger.positions),
+                )
+        finally:
+            for use in self._strategies:
+                use.ctx.views.clear()
+                use.ctx.tf_views.clear()
+                use.ctx.history.clear()
+        self.last_ts = max(self.last_ts, proc.step_close)
+        pipeline = proc.pipeline
+        return ReplayStats(
+            candles=candles,
+            steps=proc.steps,
+            signals=pipeline.signal_count,
+            vetoed_intents=pipeline.veto_count,
+            commits=getattr(proc.policy, "commits", 0),
+            strategy_calls=calls,
+            strategy_calls_unscreened=calls,
+            rejected_orders=pipeline.rejected_count,
+        )
