@@ -1,13 +1,23 @@
 """Test kit for plugin authors: everything needed to test a plugin without the host.
 
 - :class:`FakeClock`, :class:`MemoryStore` and :class:`StubContext`: the
-  services a strategy sees, in memory;
+  services a strategy sees, in memory; ``StubContext.for_strategy`` answers
+  ``indicators(symbol, timeframe)`` and ``candles(symbol, timeframe, n)`` with
+  the host's rules;
+- :class:`StubServices` and :class:`MemoryBlobStore`: what an optional
+  ``start(services)`` gets (name, mode, clock, key-value store, blob store,
+  collected events);
 - :func:`candles_from_csv`: real candles from ``timestamp_ms,open,high,low,close,volume`` files;
   :func:`random_walk`: seeded synthetic candles;
 - :func:`run_strategy`: a small reference pipeline (quantity 1, no fees) that
-  returns signals, fills, trades and vetoes;
-- :func:`check_lookahead`: signals from every prefix of the data must equal the full run's;
+  runs the host's steps over candles of several symbols and timeframes (fills,
+  stops and take-profits on each symbol's finest timeframe only) and returns
+  signals, fills, trades and vetoes;
+- :func:`check_lookahead`: signals from every prefix of the data must equal the
+  full run's (with several timeframes, prefixes are cut by close time);
 - :func:`check_screen`: a strategy's optional ``screen`` is sound, causal and changes nothing;
+- :func:`check_indicator_parity`: an indicator's vectorised ``compute`` and its
+  bar-by-bar ``updater()`` agree, warm up where declared and do not look ahead;
 - :class:`StrategyContract`, :class:`SizerContract`: contract tests to inherit.
 
 It depends on ``garrison_api`` and numpy only, and never on the host.
