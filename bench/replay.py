@@ -16,8 +16,11 @@ machine disturbed least), with the median and every wall time beside it.
 and screens, the replay and the journal's commits (until the last batch is
 in the file); ``replay_s`` is the pipeline alone. ``unscreened`` is one more
 warm run with ``[engine] screen = false``, every strategy called on every
-bar. ``reference_loop_s`` times a fixed pure-Python loop before and after,
-so figures from a busy machine can be told apart from a slower engine.
+bar. ``step_driver`` is one run through the step driver paper and live
+trading use (incremental indicators, no screens, a settle per step), with
+whether its trades equal the replay driver's. ``reference_loop_s`` times a
+fixed pure-Python loop before and after, so figures from a busy machine can
+be told apart from a slower engine.
 Peak RSS covers every run.
 """
 
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = CandleCache(Path(tmp) / "cache")
         sizes: dict[str, float] = {}
 
-        def timed(name: str, chosen: Profile) -> tuple[RunResult, float]:
+        def timed(name: str, chosen: Profile, driver: str = "replay") -> tuple[RunResult, float]:
             journal = Path(tmp) / f"{name}.sqlite"
             t0 = time.perf_counter()
             result = asyncio.run(
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     journal_path=journal,
                     any_mode=True,
                     cache=cache,
+                    driver=driver,
                 )
             )
             wall = time.perf_counter() - t0
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         cold, cold_wall_s = timed("cold", profile)
         warm = [timed(f"warm{i}", profile) for i in range(max(1, args.repeat))]
         plain, plain_wall_s = timed("unscreened", unscreened_profile)
+        stepped, steps_wall_s = timed("steps", profile, driver="steps")
     reference.append(_reference_loop())
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result, wall_s = min(warm, key=lambda run: run[1])
@@ -147,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
             "candles_per_s": round(candles / plain_wall_s),
             "strategy_calls": plain.stats.strategy_calls,
             "trades": len(plain.trades),
+        },
+        "step_driver": {
+            "wall_s": round(steps_wall_s, 3),
+            "candles_per_s": round(candles / steps_wall_s),
+            "strategy_calls": stepped.stats.strategy_calls,
+            "trades": len(stepped.trades),
+            "same_trades": stepped.trades == result.trades,
         },
         "reference_loop_s": [round(r, 3) for r in reference],
         "target_candles_per_s": TARGET_CANDLES_PER_S,
