@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from garrison.risk.chain import RiskChain, default_chain
+from garrison.risk.chain import RiskChain, StartFailed, default_chain
 from garrison.risk.defaults import DEFAULT_RISK_CHAIN
 from garrison_api import TradingState, Veto
 
@@ -216,3 +216,15 @@ def test_bad_stages_are_refused(stages, error, message) -> None:
     with pytest.raises(error) as info:
         RiskChain(stages)
     assert message in str(info.value)
+
+
+def test_a_rule_that_failed_to_start_refuses_entries_but_not_exits(
+    make_intent, make_account
+) -> None:
+    chain = RiskChain([("remote", StartFailed("remote_limit", "ConnectionError: down"))])
+    (veto,) = chain.evaluate(make_intent(), make_account())
+    assert veto.stage == "remote"
+    assert veto.reason == (
+        "rule remote_limit failed to start (ConnectionError: down); entries refused"
+    )
+    assert chain.evaluate(make_intent(reduce_only=True, stop=None), make_account()) == ()

@@ -63,7 +63,7 @@ from garrison.plugins.manager import PluginSet
 from garrison.profile.model import ComponentUse, Mode, Profile
 from garrison.profile.render import profile_as_toml
 from garrison.profile.timeframes import timeframe_ms
-from garrison.risk.chain import RiskChain
+from garrison.risk.chain import RiskChain, StartFailed
 
 
 class RunError(RuntimeError):
@@ -170,9 +170,20 @@ class _Lifecycles:
         self._emit = emit
         self._clock = clock
         self._started: list[tuple[str, Any]] = []
+        #: What the last failed start raised.
+        self.last_error = ""
 
-    def start(self, name: str, component: Any, services: HostServices) -> bool:
-        """Start ``component`` if it has ``start``; False (with an event) when it raised."""
+    def start(
+        self,
+        name: str,
+        component: Any,
+        services: HostServices,
+        then: str = "it is left out of the run",
+    ) -> bool:
+        """Start ``component`` if it has ``start``; False (with an event) when it raised.
+
+        ``then`` tells the event's reader what the run does without it.
+        """
         start = getattr(component, "start", None)
         if start is None:
             if callable(getattr(component, "stop", None)):
@@ -181,14 +192,14 @@ class _Lifecycles:
         try:
             start(services)
         except PLUGIN_ERRORS as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
             self._emit(
                 Event(
                     ts=self._clock.now_ms(),
                     kind="plugin.failed",
                     level=Level.ERROR,
                     source=name,
-                    message=f"{name} failed to start and is left out of the run: "
-                    f"{type(exc).__name__}: {exc}",
+                    message=f"{name} failed to start ({type(exc).__name__}: {exc}); {then}",
                     data={"component": name, "call": "start", "error": str(exc)},
                 )
             )
@@ -394,13 +405,26 @@ async def replay(
             if callable(hook):
                 outcome_hooks[use.name] = hook
         sizer: Sizer = _build(profile.sizer, _factory(plugins, "sizer", profile.sizer), "sizer")
-        if not lifecycles.start(profile.sizer.name, sizer, services("sizer", profile.sizer.name)):
+        if not lifecycles.start(
+            profile.sizer.name,
+            sizer,
+            services("sizer", profile.sizer.name),
+            "it is quarantined: no entry can be sized",
+        ):
             bus.guard.quarantined.add(profile.sizer.name)
         rules: list[tuple[str, RiskRule]] = []
         for use in profile.risk:
             rule = _build(use, _factory(plugins, "risk_rule", use), "risk rule")
-            if lifecycles.start(use.name, rule, services("risk_rule", use.name)):
+            if lifecycles.start(
+                use.name,
+                rule,
+                services("risk_rule", use.name),
+                "the risk chain refuses every entry in its place (exits still pass)",
+            ):
                 rules.append((use.name, rule))
+            else:
+                # Fail closed: without its start the limit cannot judge; refuse entries.
+                rules.append((use.name, StartFailed(use.use, lifecycles.last_error)))
 
         def rule_failed(stage: str, exc: Exception) -> None:
             bus_ref[0].guard.failed(stage, "check", exc, clock.now_ms())
@@ -410,7 +434,12 @@ async def replay(
         for scorer_use in profile.scorers:
             component = scorer_use.component
             scorer: Scorer = _build(component, _factory(plugins, "scorer", component), "scorer")
-            if not lifecycles.start(component.name, scorer, services("scorer", component.name)):
+            if not lifecycles.start(
+                component.name,
+                scorer,
+                services("scorer", component.name),
+                "it is quarantined: a gate it binds refuses, a shadow is not asked",
+            ):
                 bus.guard.quarantined.add(component.name)
             bindings.append(
                 ScorerBinding(

@@ -9,6 +9,7 @@ host through ``on_error`` so it can emit an event or quarantine the plugin.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import attrs
 from garrison_api import AccountState, OrderIntent, RiskRule, Veto
@@ -115,3 +116,20 @@ class RiskChain:
 def default_chain(on_error: ErrorCallback | None = None) -> RiskChain:
     """The host's rules in ``DEFAULT_RISK_CHAIN`` order, each with default Params."""
     return RiskChain([(name, HOST_RULES[name]()) for name in DEFAULT_RISK_CHAIN], on_error)
+
+
+@attrs.frozen
+class StartFailed:
+    """Stands in the chain for a rule whose ``start(services)`` failed: refuses every entry.
+
+    A limit that could not start must not silently go missing: the chain
+    fails closed, as it does for a rule that raises in ``check``. Exits
+    still pass (they only shrink risk), so positions can be closed.
+    """
+
+    rule: str
+    error: str
+    judges_exits: ClassVar[bool] = False
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        return Veto("", f"rule {self.rule} failed to start ({self.error}); entries refused")

@@ -1,0 +1,88 @@
+"""A component whose ``start(services)`` fails: the run says so, and a risk limit fails closed.
+
+A strategy that cannot start is left out; a sizer or scorer that cannot start
+is quarantined; a risk rule that cannot start must not vanish from the chain
+(that would trade without the limit): every entry is refused in its place,
+while exits still pass so open positions can be closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import attrs
+from garrison.engine.run import RunResult
+from garrison.plugins import PluginSet
+from garrison_api import AccountState, ComponentServices, OrderIntent, Veto
+
+from .test_engine_steps import M5, T0, entry, exit_, flat, profile, scripted
+
+Query = Callable[..., list]
+Replay = Callable[..., RunResult]
+
+
+@attrs.frozen
+class NoParams:
+    """No settings."""
+
+
+class UnstartableLimit:
+    """A plugin risk rule that never vetoes, but whose start raises."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, params: NoParams) -> None:
+        self.params = params
+
+    def start(self, services: ComponentServices) -> None:
+        raise ConnectionError("limits service unreachable")
+
+    def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
+        return None
+
+
+def test_a_risk_rule_that_cannot_start_refuses_entries_and_lets_exits_pass(
+    write_candles: Callable[..., Path],
+    write_profile: Callable[[str], Path],
+    plugins: PluginSet,
+    run_replay: Replay,
+    journal_query: Query,
+    tmp_path: Path,
+) -> None:
+    write_candles(flat(T0, M5, 12), "AAAUSDT", "5m")
+    script = {
+        ("AAAUSDT", T0): [entry("AAAUSDT", T0, 100.0, 90.0)],
+        ("AAAUSDT", T0 + 3 * M5): [exit_("AAAUSDT", T0 + 3 * M5, 100.0)],
+    }
+    test = plugins.registry.for_plugin("test")
+    test.add_strategy("script", scripted(script))
+    test.add_risk_rule("remote_limit", UnstartableLimit)
+    text = profile(
+        strategies='[[strategies]]\nuse = "script"\n',
+        markets=("AAAUSDT",),
+        risk='[[risk]]\nuse = "trading_state"\n[[risk]]\nuse = "remote_limit"\n',
+    )
+    result = run_replay(write_profile(text), plugins)
+    journal = tmp_path / "journal.sqlite"
+    assert result.open_positions == 0
+    assert result.trades == ()
+    vetoes = journal_query(journal, "SELECT stage, reason FROM vetoes")
+    assert [(v["stage"], v["reason"]) for v in vetoes] == [
+        (
+            "remote_limit",
+            "rule remote_limit failed to start (ConnectionError: limits service "
+            "unreachable); entries refused",
+        )
+    ]
+    events = journal_query(
+        journal, "SELECT source, message FROM events WHERE kind = 'plugin.failed'"
+    )
+    assert [(e["source"], e["message"]) for e in events] == [
+        (
+            "remote_limit",
+            "remote_limit failed to start (ConnectionError: limits service unreachable); "
+            "the risk chain refuses every entry in its place (exits still pass)",
+        )
+    ]
