@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from garrison.risk.chain import RiskChain, StartFailed, default_chain
+from garrison.risk.chain import RiskChain, StartFailed, StartFailedParams, default_chain
 from garrison.risk.defaults import DEFAULT_RISK_CHAIN
 from garrison_api import TradingState, Veto
 
@@ -221,7 +221,9 @@ def test_bad_stages_are_refused(stages, error, message) -> None:
 def test_a_rule_that_failed_to_start_refuses_entries_but_not_exits(
     make_intent, make_account
 ) -> None:
-    chain = RiskChain([("remote", StartFailed("remote_limit", "ConnectionError: down"))])
+    chain = RiskChain(
+        [("remote", StartFailed(StartFailedParams("remote_limit", "ConnectionError: down")))]
+    )
     (veto,) = chain.evaluate(make_intent(), make_account())
     assert veto.stage == "remote"
     assert veto.reason == (

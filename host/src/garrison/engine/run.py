@@ -63,7 +63,7 @@ from garrison.plugins.manager import PluginSet
 from garrison.profile.model import ComponentUse, Mode, Profile
 from garrison.profile.render import profile_as_toml
 from garrison.profile.timeframes import timeframe_ms
-from garrison.risk.chain import RiskChain, StartFailed
+from garrison.risk.chain import RiskChain, StartFailed, StartFailedParams
 
 
 class RunError(RuntimeError):
@@ -424,7 +424,9 @@ async def replay(
                 rules.append((use.name, rule))
             else:
                 # Fail closed: without its start the limit cannot judge; refuse entries.
-                rules.append((use.name, StartFailed(use.use, lifecycles.last_error)))
+                rules.append(
+                    (use.name, StartFailed(StartFailedParams(use.use, lifecycles.last_error)))
+                )
 
         def rule_failed(stage: str, exc: Exception) -> None:
             bus_ref[0].guard.failed(stage, "check", exc, clock.now_ms())

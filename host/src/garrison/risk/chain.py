@@ -119,6 +119,13 @@ def default_chain(on_error: ErrorCallback | None = None) -> RiskChain:
 
 
 @attrs.frozen
+class StartFailedParams:
+    """Which rule could not start (its plugin name) and what its start raised."""
+
+    rule: str
+    error: str
+
+
 class StartFailed:
     """Stands in the chain for a rule whose ``start(services)`` failed: refuses every entry.
 
@@ -127,9 +134,12 @@ class StartFailed:
     still pass (they only shrink risk), so positions can be closed.
     """
 
-    rule: str
-    error: str
+    Params: ClassVar[type] = StartFailedParams
     judges_exits: ClassVar[bool] = False
 
+    def __init__(self, params: StartFailedParams) -> None:
+        self.params = params
+
     def check(self, intent: OrderIntent, account: AccountState) -> Veto | None:
-        return Veto("", f"rule {self.rule} failed to start ({self.error}); entries refused")
+        p = self.params
+        return Veto("", f"rule {p.rule} failed to start ({p.error}); entries refused")
