@@ -161,6 +161,9 @@ def test_a_killed_replay_resumes_from_its_last_checkpoint(
     assert len(whole.trades) == 13_380
     assert [trade_key(t) for t in resumed.trades] == [trade_key(t) for t in whole.trades]
     assert resumed.final_equity == whole.final_equity
+    # Its counts cover the whole run, before the kill too.
+    assert resumed.stats.signals == whole.stats.signals
+    assert resumed.stats.vetoed_intents == whole.stats.vetoed_intents
     conn = sqlite3.connect(journal)
     try:
         statuses = conn.execute("SELECT status FROM runs").fetchall()

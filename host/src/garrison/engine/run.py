@@ -540,15 +540,25 @@ async def replay(
             except ContextError as exc:
                 raise RunError(str(exc)) from exc
             canceled = processor.cancel_open("the data ended before it could fill")
+            trades = tuple(pipeline.trades)
+            if checkpoint is not None:
+                # Resumed: the run's counts include what it did before the interruption.
+                journal.flush()
+                trades = tuple(journal.trades(run_id))
+                stats = attrs.evolve(
+                    stats,
+                    signals=journal.count("signals", run_id),
+                    vetoed_intents=sum(not i.approved for i in journal.intents(run_id)),
+                )
             bus.emit(
                 Event(
                     ts=engine.last_ts,
                     kind="run.finished",
                     source="host",
-                    message=f"replay finished: {len(pipeline.trades)} trades, "
+                    message=f"replay finished: {len(trades)} trades, "
                     f"{len(ledger.positions)} positions still open, {canceled} order(s) "
                     "canceled at the end of the data",
-                    data={"trades": len(pipeline.trades), "open": len(ledger.positions)},
+                    data={"trades": len(trades), "open": len(ledger.positions)},
                 )
             )
             await bus.drain()
@@ -569,10 +579,8 @@ async def replay(
         replay_s = time.perf_counter() - t1
         engine_ref.clear()  # the processor's driver_state closure held the engine: a cycle
         final_equity = ledger.mark(engine.last_ts)
-        trades = tuple(pipeline.trades)
         if checkpoint is not None:
             journal.flush()
-            trades = tuple(journal.trades(run_id))
         equity = tuple(journal.equity(run_id)) if checkpoint is not None else ()
         result = RunResult(
             run_id=run_id,
