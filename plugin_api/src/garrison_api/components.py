@@ -117,8 +117,13 @@ class Lifecycle(Protocol):
 
     ``start`` is called once, before the component's first call, with its
     services (restore saved state there); ``stop`` once, after its last call,
-    also when the run fails or is interrupted. A component that raises in
-    ``start`` is not used for the run (the host says so with an event).
+    also when the run fails or is interrupted. When ``start`` raises, the
+    host says so with an event and goes on without the component: a strategy
+    or notifier is left out, a sizer or scorer is quarantined (a gate it binds
+    refuses), and a risk rule's place in the chain refuses every entry (a
+    limit never silently goes missing). Both are called on the engine's
+    thread; a notifier's ``notify`` runs on a thread of its own, so keep its
+    services' stores to ``start`` and ``stop``.
     """
 
     def start(self, services: ComponentServices) -> None: ...

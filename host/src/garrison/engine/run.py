@@ -330,14 +330,32 @@ async def replay(
         engine_cfg = profile.engine
         notifiers: list[tuple[str, Notifier]] = []
         bus_ref: list[EventBus] = []
+        # Events before the bus exists (a notifier failing to start) wait for it.
+        early: list[Event] = []
 
         def emit(event: Event) -> None:
-            bus_ref[0].emit(event)
+            if bus_ref:
+                bus_ref[0].emit(event)
+            else:
+                early.append(event)
+
+        lifecycles = _Lifecycles(emit, clock)
+
+        def services(kind: str, name: str) -> HostServices:
+            space = namespace(mode, kind, name)
+            return HostServices(
+                name=name,
+                mode=mode,
+                clock=clock,
+                storage=journal.kv(space),
+                blobs=journal.blobs(space),
+                emit=emit,
+            )
 
         for use in profile.notifiers:
             factory = _factory(plugins, "notifier", use)
             try:
-                notifiers.append((use.name, factory(use.params)))
+                notifier = factory(use.params)
             except Exception as exc:  # a notifier is not worth refusing the run for
                 journal.record_event(
                     Event(
@@ -349,6 +367,10 @@ async def replay(
                         f"{type(exc).__name__}: {exc}",
                     )
                 )
+                continue
+            # Started here, on the engine's thread, before its worker thread exists.
+            if lifecycles.start(use.name, notifier, services("notifier", use.name)):
+                notifiers.append((use.name, notifier))
         bus = EventBus(
             journal,
             hook=plugins.hook,
@@ -358,6 +380,8 @@ async def replay(
             queue_size=engine_cfg.notifier_queue_size,
         )
         bus_ref.append(bus)
+        for event in early:
+            bus.emit(event)
         for abandoned in getattr(journal, "abandoned_runs", ()):
             bus.emit(
                 Event(
@@ -374,19 +398,6 @@ async def replay(
             leverage=profile.account.leverage,
             start_ms=first_ts,
         )
-        lifecycles = _Lifecycles(emit, clock)
-
-        def services(kind: str, name: str) -> HostServices:
-            space = namespace(mode, kind, name)
-            return HostServices(
-                name=name,
-                mode=mode,
-                clock=clock,
-                storage=journal.kv(space),
-                blobs=journal.blobs(space),
-                emit=emit,
-            )
-
         strategies = []
         outcome_hooks = {}
         for use, strategy in strategies_built:
