@@ -2,7 +2,8 @@
 
 An exchange refuses a second order with a client id it has seen, so an id
 that depends only on what was decided (profile, strategy use, symbol, the
-time of the decision, entry or exit, side) makes a retried or re-decided
+time of the decision, entry or exit, side, and the order's ordinal among
+the step's orders that share all of those) makes a retried or re-decided
 order impossible to double. Bybit's ``orderLinkId`` and Binance's
 ``newClientOrderId`` both take up to 36 characters of letters, digits,
 ``-`` and ``_``; these ids use those only.
@@ -38,7 +39,13 @@ def _parts(profile: str, strategy: str, symbol: str, exit_: bool, side: str) -> 
 
 
 def client_order_id(
-    profile: str, strategy: str, symbol: str, decided_ms: int, exit_: bool, side: str
+    profile: str,
+    strategy: str,
+    symbol: str,
+    decided_ms: int,
+    exit_: bool,
+    side: str,
+    ordinal: int = 0,
 ) -> str:
     """The client order id of one decision, at most 36 characters and stable across restarts.
 
@@ -46,12 +53,29 @@ def client_order_id(
     or exit) + ``l``/``s`` (side) + the decision time in hex + ``-`` + the
     symbol: ``g58dac91cel199cffa2020-BTCUSDT`` (30 characters). A symbol too
     long to fit is replaced by a hash of itself.
+
+    ``ordinal`` tells apart orders of one decision that agree on all of the
+    above (two entries of one strategy for one symbol, side and step): the
+    first is 0 and has no suffix, so its id is the one it always was; the
+    ones after it end in ``_`` + the ordinal in hex (``..-BTCUSDT_1``). The
+    symbol part holds only letters and digits, so the suffix cannot be
+    mistaken for part of it.
     """
     if decided_ms < 0:
         raise ValueError(f"decision time must not be negative, got {decided_ms}")
     head, tail = _parts(profile, strategy, symbol, exit_, side)
-    cid = f"{head}{decided_ms:x}-{tail}"
-    if len(cid) > MAX_LEN:  # a time far outside the usual range: hash the symbol shorter
-        prefix = f"{head}{decided_ms:x}-"
-        cid = prefix + _symbol_part(symbol, MAX_LEN - len(prefix))
-    return cid
+    if not ordinal:
+        cid = f"{head}{decided_ms:x}-{tail}"
+        if len(cid) <= MAX_LEN:
+            return cid
+        suffix = ""
+    elif ordinal < 0:
+        raise ValueError(f"ordinal must not be negative, got {ordinal}")
+    else:
+        suffix = f"_{ordinal:x}"
+    # An ordinal, or a time far outside the usual range: hash the symbol shorter if need be.
+    prefix = f"{head}{decided_ms:x}-"
+    room = MAX_LEN - len(prefix) - len(suffix)
+    if room < 1:
+        raise ValueError(f"no room for the symbol in an id for time {decided_ms}, {ordinal=}")
+    return prefix + _symbol_part(symbol, room) + suffix

@@ -107,6 +107,32 @@ def _entries_last(staged: StagedOrder) -> bool:
     return not staged.intent.reduce_only
 
 
+def _ordinal(staged: Sequence[StagedOrder], intent: OrderIntent) -> int:
+    """How many of the step's approved orders share ``intent``'s client id parts.
+
+    The client id of the order after them carries this ordinal, so two
+    orders of one strategy, symbol, side and kind in one step differ. The
+    staged list holds exactly the step's approved orders, in the order they
+    were decided, and is empty when a step (re-decided after a restart
+    included) begins: the same decisions give the same ordinals, with no
+    counter to reset or checkpoint.
+    """
+    symbol, strategy, ts = intent.symbol, intent.strategy, intent.ts
+    side, reduce_only = intent.side, intent.reduce_only
+    n = 0
+    for s in staged:
+        other = s.intent
+        if (
+            other.symbol == symbol
+            and other.reduce_only == reduce_only
+            and other.side is side
+            and other.strategy == strategy
+            and other.ts == ts
+        ):
+            n += 1
+    return n
+
+
 @attrs.frozen
 class ScorerBinding:
     """One scorer of the profile and the strategies whose signals it rates.
@@ -435,6 +461,7 @@ class Pipeline:
             self._journal.record_veto(intent.id, veto)
         if approved:
             intent_id = intent.id
+            staged = self._staged
             order = Order(  # positional, in Order's field order
                 intent_id,
                 intent_id,
@@ -445,6 +472,7 @@ class Pipeline:
                     intent.ts,
                     intent.reduce_only,
                     intent.side._value_,
+                    _ordinal(staged, intent) if staged else 0,
                 ),
                 intent.ts,
                 intent.symbol,
@@ -454,7 +482,7 @@ class Pipeline:
                 intent.order_type,
             )
             # tuple.__new__: the named tuple's generated __new__ is a Python call.
-            self._staged.append(tuple.__new__(StagedOrder, (intent, order, signal)))
+            staged.append(tuple.__new__(StagedOrder, (intent, order, signal)))
             return True
         self.veto_count += 1
         for veto in vetoes:
