@@ -115,7 +115,7 @@ def test_skipping_settles_inside_the_bounds_changes_nothing(
         equity = settle(self)
         settles.append(self.step_close)
         # Nothing lies inside these bounds: the driver settles the next step too.
-        self.bounds = (float("inf"), float("-inf"), 0, float("-inf"))
+        self.bounds = (float("inf"), float("-inf"), 0, float("inf"), float("-inf"))
         return equity
 
     monkeypatch.setattr(step.StepProcessor, "settle", settle_every_step)
@@ -127,4 +127,9 @@ def test_skipping_settles_inside_the_bounds_changes_nothing(
     assert shortcut.halts == every.halts
     assert shortcut.trades == every.trades
     assert shortcut.final_equity == every.final_equity
+    assert every.max_drawdown >= 0.04  # the 4 % drawdown limit fired on a close
+    assert (shortcut.max_drawdown, shortcut.max_drawdown_usdt) == (
+        every.max_drawdown,
+        every.max_drawdown_usdt,
+    )
     assert _equity_rows(shortcut_journal) == _equity_rows(every_journal)

@@ -123,6 +123,10 @@ def assert_alike(fast: RunResult, steps: RunResult) -> None:
     assert steps.halts == fast.halts
     assert steps.final_equity == fast.final_equity
     assert steps.final_balance == fast.final_balance
+    assert (steps.max_drawdown, steps.max_drawdown_usdt) == (
+        fast.max_drawdown,
+        fast.max_drawdown_usdt,
+    )
     for sql in (SIGNALS, EQUITY, ORDERS):
         assert journaled(steps.journal_path, sql) == journaled(fast.journal_path, sql)
 

@@ -116,6 +116,19 @@ def test_max_drawdown_from_equity_curve() -> None:
     assert report.return_pct == pytest.approx(70.0)
 
 
+def test_a_deeper_drawdown_seen_on_every_close_is_the_one_reported() -> None:
+    # Hourly points see 25 % / 400 USDT; between them a close went 30 % (360 USDT) down.
+    values = [1000.0, 1200.0, 900.0, 1100.0, 2000.0, 1600.0, 1700.0]
+    equity = [(T0 + i * HOUR, v) for i, v in enumerate(values)]
+    report = compute_report([], equity, starting_balance=1000.0, marked_drawdown=(0.3, 360.0))
+    assert (report.max_drawdown, report.max_drawdown_usdt) == (0.3, 400.0)
+    # Shallower than the points: the points stand.
+    report = compute_report([], equity, starting_balance=1000.0, marked_drawdown=(0.1, 10.0))
+    assert report.max_drawdown == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="marked_drawdown"):
+        compute_report([], equity, starting_balance=1000.0, marked_drawdown=(1.5, 0.0))
+
+
 def test_starting_balance_is_the_first_peak() -> None:
     equity = [(T0, 900.0), (T0 + HOUR, 950.0)]
     report = compute_report([], equity, starting_balance=1000.0)

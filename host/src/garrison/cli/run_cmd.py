@@ -140,6 +140,7 @@ def _report(result: RunResult, console: Console, title: str) -> None:
         result.equity,
         starting_balance=result.starting_balance,
         open_positions=result.open_positions,
+        marked_drawdown=(result.max_drawdown, result.max_drawdown_usdt),
     )
     render_report(report, result.equity, console, title=title, halts=result.halts)
     stats = result.stats

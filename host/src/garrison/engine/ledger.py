@@ -82,6 +82,10 @@ class Ledger:
         #: series of the symbol) rather than taken from ``marks``.
         self.mark_sources: dict[str, MarkSource] = {}
         self.peak_equity = starting_balance
+        #: Deepest fall from the running peak seen on a mark: as a fraction of
+        #: that peak, and in account currency (each its own deepest).
+        self.max_drawdown = 0.0
+        self.max_drawdown_usdt = 0.0
         self.day_start_equity = starting_balance
         self._day = start_ms // DAY_MS
         self.state = TradingState.RUNNING
@@ -148,8 +152,15 @@ class Ledger:
         if day != self._day:
             self._day = day
             self.day_start_equity = equity
-        if equity > self.peak_equity:
+        peak = self.peak_equity
+        if equity > peak:
             self.peak_equity = equity
+        elif equity < peak:
+            fall = peak - equity
+            if fall > self.max_drawdown_usdt:
+                self.max_drawdown_usdt = fall
+            if peak > 0 and fall / peak > self.max_drawdown:
+                self.max_drawdown = fall / peak
         if self.halted_until is not None and ts >= self.halted_until:
             self.halted_until = None
             self.state = TradingState.RUNNING
@@ -175,8 +186,15 @@ class Ledger:
         if day != self._day:
             self._day = day
             self.day_start_equity = equity
-        if equity > self.peak_equity:
+        peak = self.peak_equity
+        if equity > peak:
             self.peak_equity = equity
+        elif equity < peak:
+            fall = peak - equity
+            if fall > self.max_drawdown_usdt:
+                self.max_drawdown_usdt = fall
+            if peak > 0 and fall / peak > self.max_drawdown:
+                self.max_drawdown = fall / peak
         if self.halted_until is not None and ts >= self.halted_until:
             self.halted_until = None
             self.state = TradingState.RUNNING
@@ -354,6 +372,8 @@ class Ledger:
         return {
             "balance": self.balance,
             "peak_equity": self.peak_equity,
+            "max_drawdown": self.max_drawdown,
+            "max_drawdown_usdt": self.max_drawdown_usdt,
             "day_start_equity": self.day_start_equity,
             "day": self._day,
             "state": self.state.value,
@@ -369,6 +389,9 @@ class Ledger:
         """Put back what :meth:`snapshot_state` saved (positions already structured)."""
         self.balance = float(state["balance"])
         self.peak_equity = float(state["peak_equity"])
+        # Checkpoints written before the drawdown was kept start it afresh.
+        self.max_drawdown = float(state.get("max_drawdown", 0.0))
+        self.max_drawdown_usdt = float(state.get("max_drawdown_usdt", 0.0))
         self.day_start_equity = float(state["day_start_equity"])
         self._day = int(state["day"])
         self.state = TradingState(state["state"])

@@ -575,7 +575,7 @@ class ReplayEngine:
         # The bounds inside which a step needs no settling (StepProcessor.settle).
         if proc.step_close >= 0:
             settle()
-        low, high, due, high_held = proc.bounds
+        low, high, due, low_held, high_held = proc.bounds
         holding = self._holding
         cost = self._cost
         open_step = False
@@ -591,7 +591,7 @@ class ReplayEngine:
                         equity += held.held * held.closes[held.pos]
                     if proc.step_close >= due or not low < equity < high:
                         settle()
-                        low, high, due, high_held = proc.bounds
+                        low, high, due, low_held, high_held = proc.bounds
                     # 4: decide. StepProcessor.decide, inlined: one call per
                     # decision less, and the same steps in the same order.
                     if deferred:
@@ -676,7 +676,8 @@ class ReplayEngine:
                         on_reports(reports)
                         hold(st)
                         cost = self._cost
-                        # From now on the equity is an estimate: keep the margin.
+                        # From now on the equity is an estimate: keep the margins.
+                        low = low_held
                         high = high_held
                 if st.phantoms:
                     resolved = phantoms_on_bar(

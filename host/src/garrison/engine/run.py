@@ -91,6 +91,9 @@ class RunResult:
     replay_s: float
     #: Realised balance at the end (starting balance plus closed trades, less fees).
     final_balance: float = 0.0
+    #: Deepest drawdown seen on any close (fraction of the running peak, and amount).
+    max_drawdown: float = 0.0
+    max_drawdown_usdt: float = 0.0
     #: (ts, message) of every halt of trading, in order.
     halts: tuple[tuple[int, str], ...] = ()
     #: True when this run carried on an interrupted one.
@@ -611,6 +614,8 @@ async def replay(
             final_balance=ledger.balance,
             halts=tuple(pipeline.halts),
             resumed=checkpoint is not None,
+            max_drawdown=ledger.max_drawdown,
+            max_drawdown_usdt=ledger.max_drawdown_usdt,
         )
         status = "completed"
         return result

@@ -90,7 +90,13 @@ class StepProcessor:
         self._floor_peak = math.nan
         self._floor_day_start = math.nan
         #: See :meth:`settle`; nothing is inside them before the first settle.
-        self.bounds: tuple[float, float, int, float] = (math.inf, -math.inf, 0, -math.inf)
+        self.bounds: tuple[float, float, int, float, float] = (
+            math.inf,
+            -math.inf,
+            0,
+            math.inf,
+            -math.inf,
+        )
 
     # -- 1. the clock ------------------------------------------------------------
 
@@ -133,16 +139,16 @@ class StepProcessor:
         """Mark the account on the step's closes, judge the kill switches, write equity due.
 
         Returns the equity, and leaves in :attr:`bounds` the ``(low, high,
-        due, high_held)`` inside which the steps after this one need no
-        settling: until ``due`` (ms), a step whose equity lies strictly
-        between ``low`` and ``high`` changes nothing this method would act
-        on. Below ``low`` a kill switch may fire; above ``high`` the peak
-        moves; at ``due`` an equity row, a new UTC day or the end of a timed
-        halt comes. A driver that can estimate equity cheaply (the replay's
-        sum over held positions) settles only outside them; the margins
-        absorb the estimate's rounding. ``high_held`` is the upper bound once
-        positions are held (after a fill, when flat before): the peak less
-        the margin.
+        due, low_held, high_held)`` inside which the steps after this one
+        need no settling: until ``due`` (ms), a step whose equity lies
+        strictly between ``low`` and ``high`` changes nothing this method
+        would act on. Below ``low`` a kill switch may fire or the max
+        drawdown deepens; above ``high`` the peak moves; at ``due`` an equity
+        row, a new UTC day or the end of a timed halt comes. A driver that
+        can estimate equity cheaply (the replay's sum over held positions)
+        settles only outside them; the margins absorb the estimate's
+        rounding. ``low_held`` and ``high_held`` are the bounds once
+        positions are held (after a fill, when flat before).
         """
         close_ms = self.step_close
         ledger = self.ledger
@@ -159,6 +165,11 @@ class StepProcessor:
                 low = self._floor + margin
             # else halted until an operator resumes: no kill switch can add to
             # that, however low equity goes, so no step needs settling for them.
+        # Below this the run's max drawdown deepens (the report's every-close
+        # figure). Flat, equity is the balance, exact: no margin needed.
+        deeper = max(peak - ledger.max_drawdown_usdt, peak * (1.0 - ledger.max_drawdown))
+        low_held = max(low, deeper + margin)
+        low = low_held if ledger.positions else max(low, math.nextafter(deeper, -math.inf))
         if close_ms >= self.next_equity:
             self.journal.record_equity(close_ms, ledger.balance, equity, len(ledger.positions))
             self.next_equity = close_ms - close_ms % self._interval + self._interval
@@ -169,7 +180,7 @@ class StepProcessor:
         # the peak. Holding, an estimate may be off by its rounding: keep a margin.
         high_held = peak - margin
         high = high_held if ledger.positions else math.nextafter(peak, math.inf)
-        self.bounds = (low, high, due, high_held)
+        self.bounds = (low, high, due, low_held, high_held)
         return equity
 
     def margin(self) -> float:

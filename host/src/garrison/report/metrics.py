@@ -11,7 +11,9 @@ Conventions, chosen once here so every consumer reads the same numbers:
 - Ratios over no trades (win rate, averages, expectancy) are ``None``, not 0.
 - ``max_drawdown`` is a fraction of the running peak and ``max_drawdown_usdt``
   an amount; each is its own maximum over the curve (they can fall on
-  different points). The starting balance is the first peak.
+  different points). The starting balance is the first peak. The curve's
+  points are sparse (hourly and at trade exits); a run that kept its deepest
+  drawdown on every close (``marked_drawdown``) reports the deeper of the two.
 - ``sharpe`` is annualised with sqrt(365) from DAILY returns: the curve is
   resampled to the last equity of each UTC day (days without points carry the
   previous day's equity), the starting balance opens the first day, and the
@@ -230,15 +232,18 @@ def compute_report(
     *,
     starting_balance: float,
     open_positions: int | None = None,
+    marked_drawdown: tuple[float, float] | None = None,
 ) -> Report:
     """Compute the :class:`Report` of a run (conventions in the module docstring).
 
     ``equity`` is ``(ts, equity)`` points in time order, ideally with a point at
     every trade close. ``open_positions`` is how many positions were still
-    open at the end, when known. Raises ``ValueError`` naming the trade or
-    point at fault for a non-positive starting balance, a non-finite pnl or
-    equity, an exit before its entry, an equity curve out of time order, or a
-    negative ``open_positions``.
+    open at the end, when known. ``marked_drawdown`` is ``(fraction, amount)``
+    of the deepest drawdown the engine saw on every close, when known.
+    Raises ``ValueError`` naming the trade or point at fault for a
+    non-positive starting balance, a non-finite pnl or equity, an exit before
+    its entry, an equity curve out of time order, a negative
+    ``open_positions`` or a ``marked_drawdown`` out of range.
     """
     if not (math.isfinite(starting_balance) and starting_balance > 0):
         raise ValueError(f"starting_balance must be a positive number, got {starting_balance!r}")
@@ -251,6 +256,14 @@ def compute_report(
     balance = starting_balance + totals.net_pnl
     ending = float(values[-1]) if values.size else balance
     max_dd, max_dd_usdt = _max_drawdown(values, starting_balance)
+    if marked_drawdown is not None:
+        marked, marked_usdt = (float(x) for x in marked_drawdown)
+        if not (0.0 <= marked <= 1.0 and math.isfinite(marked_usdt) and marked_usdt >= 0.0):
+            raise ValueError(
+                "marked_drawdown must be (fraction in [0, 1], amount >= 0), "
+                f"got {marked_drawdown!r}"
+            )
+        max_dd, max_dd_usdt = max(max_dd, marked), max(max_dd_usdt, marked_usdt)
 
     bounds = [int(x) for x in ts[[0, -1]]] if ts.size else []
     bounds += [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
