@@ -50,7 +50,7 @@ from garrison.engine.execution import ExecutionClient, ExecutionReport, ReportKi
 from garrison.engine.ids import client_order_id
 from garrison.engine.ledger import Ledger
 from garrison.engine.phantoms import PhantomTracker
-from garrison.engine.watchdog import CallWatchdog
+from garrison.engine.watchdog import CallWatchdog, PluginCallTimeout
 from garrison.journal import Journal
 from garrison.risk.chain import RiskChain
 
@@ -182,8 +182,13 @@ class Pipeline:
         watchdog: CallWatchdog | None = None,
     ) -> None:
         self._profile = profile
-        #: Marks every scorer call, as the step processor marks strategy calls.
+        #: Marks every scorer call (score, learn) and strategy on_outcome call,
+        #: as the step processor marks on_candle calls.
         self.watchdog = watchdog if watchdog is not None else CallWatchdog(1_000_000)
+        #: The sequence number and name of the last call this pipeline marked
+        #: (see :meth:`overrun_call`).
+        self._marked_seq = -1
+        self._marked_call = ""
         self._clock = clock
         self._journal = journal
         self._bus = bus
@@ -319,7 +324,8 @@ class Pipeline:
                 )
                 return None
         watchdog = self.watchdog
-        watchdog.seq += 1
+        watchdog.seq = seq = watchdog.seq + 1
+        self._marked_seq, self._marked_call = seq, "score"
         watchdog.active = binding.name
         try:
             score = binding.scorer.score(signal, ctx)
@@ -329,8 +335,8 @@ class Pipeline:
             return None
         watchdog.active = None
         over = watchdog.take_overrun() if watchdog.overrun is not None else None
-        if over is not None and over.component != binding.name:
-            self._bus.guard.failed(over.component, "on_candle", over, ts)
+        if over is not None and over.seq != seq:  # an earlier call's, reported late
+            self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
             over = None
         try:
             if over is not None:  # flagged but not interrupted: its answer is void
@@ -691,21 +697,57 @@ class Pipeline:
         if not bindings and hook is None:
             return
         guard = self._bus.guard
+        watchdog = self.watchdog
+        ts = outcome.closed_ts
+        # Each call is marked for the watchdog as score() is: one over the
+        # budget is interrupted or, finishing anyway, counted as a failure.
         for binding in bindings:
             name = binding.name
             if name in guard.quarantined:
                 continue
+            watchdog.seq = seq = watchdog.seq + 1
+            self._marked_seq, self._marked_call = seq, "learn"
+            watchdog.active = name
             # Only a good score() ends a scorer's run of failures: one that fails
             # to score every signal must not stay in because it still learns.
             try:
                 binding.scorer.learn(outcome)
             except PLUGIN_ERRORS as exc:
-                guard.failed(name, "learn", exc, outcome.closed_ts)
+                watchdog.active = None
+                guard.failed(name, "learn", exc, ts)
+                continue
+            watchdog.active = None
+            if watchdog.overrun is not None:
+                self._count_overrun(ts)
         if hook is not None and strategy not in guard.quarantined:
+            watchdog.seq = seq = watchdog.seq + 1
+            self._marked_seq, self._marked_call = seq, "on_outcome"
+            watchdog.active = strategy
             try:
                 hook(outcome)
             except PLUGIN_ERRORS as exc:
-                guard.failed(strategy, "on_outcome", exc, outcome.closed_ts)
+                watchdog.active = None
+                guard.failed(strategy, "on_outcome", exc, ts)
+                return
+            watchdog.active = None
+            if watchdog.overrun is not None:
+                self._count_overrun(ts)
+
+    # -- call budget -----------------------------------------------------------
+
+    def overrun_call(self, over: PluginCallTimeout) -> str:
+        """Which call ``over`` stopped: the pipeline's own (score, learn, on_outcome) or on_candle.
+
+        The pipeline remembers the sequence number of the last call it marked;
+        every other marked call is a strategy's ``on_candle``.
+        """
+        return self._marked_call if over.seq == self._marked_seq else "on_candle"
+
+    def _count_overrun(self, ts: int) -> None:
+        """Count the overrun the watchdog recorded and could not interrupt (the call returned)."""
+        over = self.watchdog.take_overrun()
+        if over is not None:
+            self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
 
 
 __all__ = [
