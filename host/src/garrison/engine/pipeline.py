@@ -189,6 +189,11 @@ class Pipeline:
         #: (see :meth:`overrun_call`).
         self._marked_seq = -1
         self._marked_call = ""
+        #: Scorers and strategies whose last learn / on_outcome failed: their
+        #: run of failures goes on through good score / on_candle calls until
+        #: a good learn / on_outcome (else a plugin failing every outcome and
+        #: nothing else would never be failing "in a row").
+        self.outcome_failing: set[str] = set()
         self._clock = clock
         self._journal = journal
         self._bus = bus
@@ -349,7 +354,8 @@ class Pipeline:
         except PLUGIN_ERRORS as exc:
             self._bus.guard.failed(binding.name, "score", exc, ts)
             return None
-        self._bus.guard.succeeded(binding.name)
+        if binding.name not in self.outcome_failing:
+            self._bus.guard.succeeded(binding.name)
         return score
 
     def account(self, ts: int) -> AccountState:
@@ -698,6 +704,7 @@ class Pipeline:
             return
         guard = self._bus.guard
         watchdog = self.watchdog
+        failing = self.outcome_failing
         ts = outcome.closed_ts
         # Each call is marked for the watchdog as score() is: one over the
         # budget is interrupted or, finishing anyway, counted as a failure.
@@ -708,17 +715,21 @@ class Pipeline:
             watchdog.seq = seq = watchdog.seq + 1
             self._marked_seq, self._marked_call = seq, "learn"
             watchdog.active = name
-            # Only a good score() ends a scorer's run of failures: one that fails
-            # to score every signal must not stay in because it still learns.
+            # A good learn() does not end a scorer's run of failures (one that
+            # fails to score every signal must not stay in because it still
+            # learns); it only lets the next good score() end it.
             try:
                 binding.scorer.learn(outcome)
             except PLUGIN_ERRORS as exc:
                 watchdog.active = None
+                failing.add(name)
                 guard.failed(name, "learn", exc, ts)
                 continue
             watchdog.active = None
-            if watchdog.overrun is not None:
-                self._count_overrun(ts)
+            if watchdog.overrun is not None and self._count_overrun(ts) == seq:
+                failing.add(name)
+            elif failing:
+                failing.discard(name)
         if hook is not None and strategy not in guard.quarantined:
             watchdog.seq = seq = watchdog.seq + 1
             self._marked_seq, self._marked_call = seq, "on_outcome"
@@ -727,11 +738,14 @@ class Pipeline:
                 hook(outcome)
             except PLUGIN_ERRORS as exc:
                 watchdog.active = None
+                failing.add(strategy)
                 guard.failed(strategy, "on_outcome", exc, ts)
                 return
             watchdog.active = None
-            if watchdog.overrun is not None:
-                self._count_overrun(ts)
+            if watchdog.overrun is not None and self._count_overrun(ts) == seq:
+                failing.add(strategy)
+            elif failing:
+                failing.discard(strategy)
 
     # -- call budget -----------------------------------------------------------
 
@@ -743,11 +757,16 @@ class Pipeline:
         """
         return self._marked_call if over.seq == self._marked_seq else "on_candle"
 
-    def _count_overrun(self, ts: int) -> None:
-        """Count the overrun the watchdog recorded and could not interrupt (the call returned)."""
+    def _count_overrun(self, ts: int) -> int:
+        """Count the overrun the watchdog recorded and could not interrupt; its call's seq.
+
+        -1 when there was none to count.
+        """
         over = self.watchdog.take_overrun()
-        if over is not None:
-            self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
+        if over is None:
+            return -1
+        self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
+        return over.seq
 
 
 __all__ = [
