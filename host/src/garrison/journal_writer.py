@@ -11,6 +11,11 @@ per batch: the host sends a length-prefixed pickle of ``(run_id, batch)``,
 with a length-prefixed pickle of ``None`` once the batch is committed, or of
 an error message once it is rolled back. End of input: the writer closes the
 file and exits.
+
+When the host is gone (killed: its end of the pipes closes), the writer
+finds its answer refused (a broken pipe) or its input ended inside a frame.
+Every batch it committed stays committed; it rolls back whatever it has
+not, closes the file and exits with one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -160,17 +165,46 @@ def commit(conn: sqlite3.Connection, run_id: str, batch: Sequence[TableRows]) ->
     return None
 
 
+#: Exit status when the host went away without ending the input cleanly.
+HOST_GONE = 3
+
+
+def _say(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nobody to tell
+
+
 def serve(path: str, synchronous: str, source: BinaryIO, sink: BinaryIO) -> int:
+    """Commit each batch read from ``source``, answering on ``sink``; the exit status.
+
+    0 at a clean end of input; :data:`HOST_GONE` (after one line on stderr)
+    when the host went away: input ended inside a frame, or the answer could
+    not be written.
+    """
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         while True:
-            frame = read_frame(source)
+            try:
+                frame = read_frame(source)
+            except EOFError as exc:
+                _say(f"garrison journal writer: the host went away ({exc}); batch not written")
+                return HOST_GONE
             if frame is None:
                 return 0
             run_id, batch = pickle.loads(frame)
-            write_frame(sink, pickle.dumps(commit(conn, run_id, batch), protocol=5))
+            answer = pickle.dumps(commit(conn, run_id, batch), protocol=5)
+            try:
+                write_frame(sink, answer)
+            except (BrokenPipeError, ConnectionResetError):
+                _say("garrison journal writer: the host went away; its last batch is committed")
+                return HOST_GONE
     finally:
+        if conn.in_transaction:  # nothing half-written is left behind
+            conn.rollback()
         conn.close()
 
 
@@ -190,6 +224,9 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     code = main(sys.argv[1:])
     # Everything is committed and the connection closed: leave without the
-    # interpreter's teardown, which the host would otherwise wait ~10 ms for.
-    sys.stderr.flush()
-    os._exit(code)
+    # interpreter's teardown, which the host would otherwise wait ~10 ms for
+    # (and which would try again to flush an answer nobody can read).
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
