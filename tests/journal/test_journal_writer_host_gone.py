@@ -9,6 +9,7 @@ traceback in the operator's terminal.
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import sqlite3
@@ -159,3 +160,21 @@ def test_a_host_killed_with_a_batch_under_way_leaves_no_traceback(tmp_path: Path
     rows = _rows(path)
     assert rows[0] == (1, "row 1")
     assert len(rows) in (1, 20_000)  # the second batch whole or not at all
+
+
+def test_ctrl_c_in_the_terminal_is_left_to_the_host(tmp_path: Path) -> None:
+    # SIGINT reaches the whole foreground process group; the host decides
+    # what to do, and the writer goes on until its input ends.
+    path = tmp_path / "journal.sqlite"
+    _table(path)
+    proc = _writer(path)
+    _send(proc, _batch(1))
+    assert _committed(proc)
+    os.kill(proc.pid, signal.SIGINT)
+    _send(proc, _batch(2))
+    assert _committed(proc)
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    assert _stderr(proc) == b""
+    assert _rows(path) == [(1, "row 1"), (2, "row 2")]

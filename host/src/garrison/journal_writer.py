@@ -15,7 +15,9 @@ file and exits.
 When the host is gone (killed: its end of the pipes closes), the writer
 finds its answer refused (a broken pipe) or its input ended inside a frame.
 Every batch it committed stays committed; it rolls back whatever it has
-not, closes the file and exits with one line on stderr, no traceback.
+not, closes the file and exits with one line on stderr, no traceback. It
+ignores Ctrl-C, which a terminal sends to the host and the writer alike:
+the host decides, and the writer exits when the host closes its input.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import gc
 import json
 import os
 import pickle
+import signal
 import sqlite3
 import struct
 import sys
@@ -215,6 +218,9 @@ def main(argv: list[str]) -> int:
     # Batches are tuples and dicts of plain values, freed by reference counting;
     # the cyclic collector would only walk every batch as it is unpickled.
     gc.disable()
+    # Ctrl-C reaches the host and its writer alike: the host decides what
+    # happens, and ends the writer by closing its input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Answers go to a private copy of stdout; anything else printed lands on stderr.
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
