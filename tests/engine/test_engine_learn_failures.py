@@ -133,3 +133,29 @@ def test_a_good_learn_lets_the_next_good_score_end_the_run(
     assert len(calls) > 2
     assert {count for _, _, count in calls} == {1}
     assert _quarantined(journal, journal_query) == []
+
+
+class NeverTakesOutcomes(AlwaysLong):
+    """Decides fine on every bar; its on_outcome fails on every outcome."""
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        raise RuntimeError("cannot take outcomes")
+
+
+def test_a_strategy_failing_every_on_outcome_is_quarantined_though_it_decides(
+    learn_plugins: PluginSet,
+    write_profile: Callable[[str], Path],
+    run_replay: Callable[..., RunResult],
+    journal_query: Query,
+) -> None:
+    learn_plugins.registry.for_plugin("test").add_strategy("never_takes", NeverTakesOutcomes)
+    text = profile("learns_on_second_try").replace('use = "always_long"', 'use = "never_takes"')
+    text = text.split("[[scorers]]")[0]
+    result = run_replay(write_profile(text), learn_plugins)
+    journal = result.journal_path
+    # Good on_candle calls came between the failures: they did not end the run of them.
+    assert _calls(journal, journal_query) == [
+        ("never_takes", "on_outcome", 1),
+        ("never_takes", "on_outcome", 2),
+    ]
+    assert _quarantined(journal, journal_query) == ["never_takes"]

@@ -563,6 +563,7 @@ class ReplayEngine:
         strategy_failed = proc.strategy_failed
         watchdog = pipeline.watchdog
         guard = proc.bus.guard
+        outcome_failing = pipeline.outcome_failing
         quarantined = guard.quarantined
         known_quarantined = len(quarantined)
         hold = self._hold
@@ -633,7 +634,7 @@ class ReplayEngine:
                                     except InvalidSignalError as exc:
                                         strategy_failed(name, exc)
                                         continue
-                                if guard.failures:
+                                if guard.failures and name not in outcome_failing:
                                     guard.succeeded(name)
                         deferred.clear()
                         if len(quarantined) != known_quarantined:

@@ -238,7 +238,8 @@ class StepProcessor:
             except InvalidSignalError as exc:
                 self.strategy_failed(name, exc)
                 return
-        if guard.failures:
+        # A strategy whose last on_outcome failed stays on its run of failures.
+        if guard.failures and name not in self.pipeline.outcome_failing:
             guard.succeeded(name)
 
     def void_overrun(self, name: str) -> bool:
@@ -246,11 +247,14 @@ class StepProcessor:
 
         The call ran over its budget and finished anyway: its answer is void.
         """
-        over = self.pipeline.watchdog.take_overrun()
+        pipeline = self.pipeline
+        over = pipeline.watchdog.take_overrun()
         if over is None:
             return False
-        self.bus.guard.failed(over.component, "on_candle", over, self.step_close)
-        return over.component == name
+        self.bus.guard.failed(over.component, pipeline.overrun_call(over), over, self.step_close)
+        # Only an overrun of this very call voids its answer (not a late one of
+        # the same plugin's earlier on_outcome, say).
+        return over.seq == pipeline.watchdog.seq
 
     def strategy_failed(self, name: str, exc: BaseException) -> bool:
         """Count a failure of strategy ``name``; True when it is now quarantined."""
@@ -332,6 +336,7 @@ class StepProcessor:
             "guard": {
                 "failures": dict(guard.failures),
                 "quarantined": sorted(guard.quarantined),
+                "outcome_failing": sorted(pipeline.outcome_failing),
             },
             "halts": [list(h) for h in pipeline.halts],
             "driver": {} if self._driver_state is None else self._driver_state(),
@@ -374,6 +379,8 @@ class StepProcessor:
         guard.failures.update({k: int(v) for k, v in state["guard"]["failures"].items()})
         guard.quarantined.clear()
         guard.quarantined.update(state["guard"]["quarantined"])
+        pipeline.outcome_failing.clear()
+        pipeline.outcome_failing.update(state["guard"].get("outcome_failing", ()))
         self.step_close = int(state["step_close"])
         self.steps = int(state["steps"])
         self.next_equity = int(state["next_equity"])
