@@ -119,3 +119,42 @@ class HostContext:
 
     def emit(self, event: Event) -> None:
         self._emit(event)
+
+
+class ScorerContext:
+    """What a scorer sees while rating a signal: the strategy's window, its own storage.
+
+    Indicators, candles, positions, markets, the clock and ``emit`` are the
+    deciding strategy's (a scorer reads what the strategy read); ``storage``
+    is the scorer's own key-value store, so a scorer can never write into a
+    strategy's state.
+    """
+
+    __slots__ = ("_ctx", "_storage")
+
+    def __init__(self, ctx: HostContext, storage: KeyValueStore) -> None:
+        self._ctx = ctx
+        self._storage = storage
+
+    @property
+    def clock(self) -> Clock:
+        return self._ctx.clock
+
+    @property
+    def storage(self) -> KeyValueStore:
+        return self._storage
+
+    def indicators(self, symbol: str, timeframe: str | None = None) -> Mapping[str, float]:
+        return self._ctx.indicators(symbol, timeframe)
+
+    def candles(self, symbol: str, timeframe: str, n: int) -> Sequence[Candle]:
+        return self._ctx.candles(symbol, timeframe, n)
+
+    def position(self, symbol: str) -> Position | None:
+        return self._ctx.position(symbol)
+
+    def market(self, symbol: str) -> Market:
+        return self._ctx.market(symbol)
+
+    def emit(self, event: Event) -> None:
+        self._ctx.emit(event)

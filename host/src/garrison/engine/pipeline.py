@@ -27,6 +27,7 @@ from garrison_api import (
     Clock,
     Event,
     ExitReason,
+    KeyValueStore,
     Level,
     Market,
     Order,
@@ -46,6 +47,7 @@ from garrison_api import (
 
 from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.commit import StagedOrder
+from garrison.engine.context import HostContext, ScorerContext
 from garrison.engine.execution import ExecutionClient, ExecutionReport, ReportKind
 from garrison.engine.ids import client_order_id
 from garrison.engine.ledger import Ledger
@@ -147,6 +149,9 @@ class ScorerBinding:
     mode: str = "gate"
     threshold: float = 0.5
     strategies: frozenset[str] = frozenset()
+    #: The scorer's own key-value store: what ``ctx.storage`` is in ``score``
+    #: (None: the deciding strategy's context is passed as it is).
+    storage: KeyValueStore | None = None
 
     def covers(self, strategy: str) -> bool:
         return not self.strategies or strategy in self.strategies
@@ -204,6 +209,7 @@ class Pipeline:
         self._sizer_name, self._sizer = sizer
         self._chain = chain
         self._scorers = tuple(scorers)
+        self._scorer_ctxs: dict[tuple[str, int], StrategyContext] = {}
         self._scorers_for: dict[str, tuple[ScorerBinding, ...]] = {}
         self._outcome_hooks = dict(outcome_hooks or {})
         self.signal_seq = 0
@@ -333,7 +339,7 @@ class Pipeline:
         self._marked_seq, self._marked_call = seq, "score"
         watchdog.active = binding.name
         try:
-            score = binding.scorer.score(signal, ctx)
+            score = binding.scorer.score(signal, self._scorer_ctx(binding, ctx))
         except PLUGIN_ERRORS as exc:
             watchdog.active = None
             self._bus.guard.failed(binding.name, "score", exc, ts)
@@ -748,6 +754,16 @@ class Pipeline:
                 failing.discard(strategy)
 
     # -- call budget -----------------------------------------------------------
+
+    def _scorer_ctx(self, binding: ScorerBinding, ctx: StrategyContext) -> StrategyContext:
+        """``ctx`` with the scorer's own storage (one wrapper per scorer and strategy use)."""
+        if binding.storage is None or not isinstance(ctx, HostContext):
+            return ctx
+        key = (binding.name, id(ctx))
+        wrapped = self._scorer_ctxs.get(key)
+        if wrapped is None:
+            wrapped = self._scorer_ctxs[key] = ScorerContext(ctx, binding.storage)
+        return wrapped
 
     def overrun_call(self, over: PluginCallTimeout) -> str:
         """Which call ``over`` stopped: the pipeline's own (score, learn, on_outcome) or on_candle.

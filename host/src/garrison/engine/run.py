@@ -464,6 +464,7 @@ async def replay(
                     scorer_use.mode,
                     scorer_use.threshold,
                     frozenset(scorer_use.strategies),
+                    journal.kv(namespace(mode, "scorer", component.name)),
                 )
             )
         venue = SimulatedBroker(profile.broker)
