@@ -67,8 +67,7 @@ def profile(name: str) -> str:
 def _client_ids(query: Query, journal: Path) -> list[tuple[str, bool, str]]:
     rows = query(
         journal,
-        "SELECT id, client_order_id, reduce_only FROM orders WHERE status = 'open' "
-        "ORDER BY CAST(id AS INT)",
+        "SELECT DISTINCT id, client_order_id, reduce_only FROM orders ORDER BY CAST(id AS INT)",
     )
     return [(r["id"], bool(r["reduce_only"]), r["client_order_id"]) for r in rows]
 

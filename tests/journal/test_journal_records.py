@@ -6,6 +6,7 @@ import math
 import sqlite3
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from garrison.journal import (
@@ -340,3 +341,27 @@ def test_hundred_thousand_buffered_signals_flush(running: Journal, journal_path:
     running.flush()
     assert _count(journal_path, "signals") == 100_000
     assert running.count("signals", running.run_id) == 100_000
+
+
+def test_a_status_change_before_the_commit_replaces_the_row_and_after_it_adds_one(
+    running: Journal, samples
+) -> None:
+    order = samples.order()
+    # Opened and filled between two commits: one row, with the end status.
+    running.record_order(order)
+    running.record_order_status(order, OrderStatus.FILLED, 101.5, "")
+    running.flush()
+    rows = running.orders(running.run_id)
+    assert [(o.status, o.price) for o in rows] == [(OrderStatus.FILLED, 101.5)]
+    # Committed open, then canceled: the history keeps both.
+    later = attrs.evolve(order, id="order-2")
+    running.record_order(later)
+    running.flush()
+    running.record_order_status(later, OrderStatus.CANCELED, None, "the data ended")
+    running.flush()
+    rows = running.orders(running.run_id)
+    assert [(o.id, o.status, o.reason) for o in rows] == [
+        ("order-1", OrderStatus.FILLED, ""),
+        ("order-2", OrderStatus.OPEN, ""),
+        ("order-2", OrderStatus.CANCELED, "the data ended"),
+    ]

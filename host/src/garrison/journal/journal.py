@@ -188,6 +188,8 @@ class Journal(JournalReader):
         self._add_veto = self._vetoes.items.append
         self._add_intent = self._intents.items.append
         self._add_order = self._orders.items.append
+        #: Where in the orders buffer each order's row waits for the next commit.
+        self._order_rows: dict[str, int] = {}
         self._add_fill = self._fills.items.append
         self._add_position = self._positions.items.append
         self._add_trade = self._trades.items.append
@@ -430,18 +432,29 @@ class Journal(JournalReader):
 
     def record_order(self, order: Order) -> None:
         """Buffer an order; record it again when its status changes (a history)."""
+        self._order_rows[order.id] = len(self._orders.items)
         self._add_order(order)
 
     def record_order_status(
         self, order: Order, status: OrderStatus, price: float | None, reason: str
     ) -> None:
-        """Buffer ``order`` again with a new status, price and reason (no new Order is built).
+        """Record ``order``'s new status, price and reason (no new Order is built).
 
         The row is the one ``record_order(attrs.evolve(order, status=..., ...))``
-        would write; orders change status once or twice each, often enough in
-        a replay for the evolve to show.
+        would write. Committed rows are a history: each change after the
+        order's last commit adds a row. A change while the order's row still
+        waits for its commit replaces that row instead: the two would land in
+        one transaction, so no reader could ever have seen the first (in a
+        replay most orders open and fill between two commits; live, an order
+        is committed before it is sent, so every change there is a new row).
         """
-        self._add_order((order, status, price, reason))
+        item = (order, status, price, reason)
+        at = self._order_rows.get(order.id)
+        if at is None:
+            self._order_rows[order.id] = len(self._orders.items)
+            self._add_order(item)
+        else:
+            self._orders.items[at] = item
 
     def record_fill(self, fill: Fill) -> None:
         self._add_fill(fill)
@@ -737,3 +750,4 @@ class Journal(JournalReader):
         self._retry = []
         for buffer in self._buffers:
             buffer.items.clear()
+        self._order_rows.clear()
