@@ -15,7 +15,7 @@ drivers must trade identically, and the tests hold them to it.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,7 +28,10 @@ from garrison.engine.replay import (
     ReplayStats,
     ResumeError,
     StrategyUse,
+    ViewBinder,
     check_context,
+    release_views,
+    run_stats,
 )
 from garrison.engine.step import StepProcessor
 from garrison.indicators.incremental import IncrementalIndicators
@@ -108,10 +111,7 @@ class StepDriver:
             tf = timeframe_ms(timeframe)
             finest[symbol] = min(finest.get(symbol, tf), tf)
         uses = self._strategies
-        # As the replay driver does: with one decision series of a symbol,
-        # ``ctx.indicators(symbol)`` is that series; with none, the one it reads.
-        deciding = Counter((id(u), s) for s, tf in keys for u in uses if u.decides(s, tf))
-        reading = Counter((id(u), s) for s, tf in keys for u in uses if u.reads_series(s, tf))
+        binder = ViewBinder(uses, keys)
         proc = self._proc
         for symbol, timeframe in keys:
             readers = [u for u in uses if u.reads_series(symbol, timeframe)]
@@ -123,18 +123,10 @@ class StepDriver:
             for use in readers:
                 provider = self._indicators(use.specs_for(symbol, timeframe))
                 feeding.providers.append(provider)
-                ctx = use.ctx
-                ctx.tf_views[(symbol, timeframe)] = provider.values
-                ctx.history[(symbol, timeframe)] = feeding.ring
-                decides = use.decides(symbol, timeframe)
-                if decides:
-                    if deciding[(id(use), symbol)] == 1:
-                        ctx.views[symbol] = provider.values
+                if binder.bind(use, symbol, timeframe, provider.values, feeding.ring):
                     feeding.deciders.append(
-                        (use.name, use.strategy.on_candle, ctx, int(use.strategy.warmup or 0))
+                        (use.name, use.strategy.on_candle, use.ctx, int(use.strategy.warmup or 0))
                     )
-                elif reading[(id(use), symbol)] == 1 and deciding[(id(use), symbol)] == 0:
-                    ctx.views[symbol] = provider.values
             self._series[(symbol, timeframe)] = feeding
             for candle in self._feed.history(symbol, timeframe):
                 feeding.take(candle)
@@ -190,27 +182,8 @@ class StepDriver:
                         await asyncio.sleep(0)
             if proc.step_close >= 0:
                 proc.end_chunk()
-                ledger = proc.ledger
-                proc.journal.record_equity(
-                    proc.step_close,
-                    ledger.balance,
-                    ledger.mark(proc.step_close),
-                    len(ledger.positions),
-                )
+            proc.record_last_equity()
         finally:
-            for use in self._strategies:
-                use.ctx.views.clear()
-                use.ctx.tf_views.clear()
-                use.ctx.history.clear()
+            release_views(self._strategies)
         self.last_ts = max(self.last_ts, proc.step_close)
-        pipeline = proc.pipeline
-        return ReplayStats(
-            candles=candles,
-            steps=proc.steps,
-            signals=pipeline.signal_count,
-            vetoed_intents=pipeline.veto_count,
-            commits=getattr(proc.policy, "commits", 0),
-            strategy_calls=calls,
-            strategy_calls_unscreened=calls,
-            rejected_orders=pipeline.rejected_count,
-        )
+        return run_stats(proc, candles, calls, calls)

@@ -182,22 +182,7 @@ class Ledger:
                 price = source.closes[at] if at >= 0 else entry
             unrealised += signed_qty * (price - entry)
         equity = self.balance + unrealised
-        day = ts // DAY_MS
-        if day != self._day:
-            self._day = day
-            self.day_start_equity = equity
-        peak = self.peak_equity
-        if equity > peak:
-            self.peak_equity = equity
-        elif equity < peak:
-            fall = peak - equity
-            if fall > self.max_drawdown_usdt:
-                self.max_drawdown_usdt = fall
-            if peak > 0 and fall / peak > self.max_drawdown:
-                self.max_drawdown = fall / peak
-        if self.halted_until is not None and ts >= self.halted_until:
-            self.halted_until = None
-            self.state = TradingState.RUNNING
+        self._mark_equity(ts, equity)
         return equity
 
     def snapshot(self, ts: int, pending: tuple[OrderIntent, ...] = ()) -> AccountState:

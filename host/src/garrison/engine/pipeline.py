@@ -709,49 +709,40 @@ class Pipeline:
         if not bindings and hook is None:
             return
         guard = self._bus.guard
-        watchdog = self.watchdog
-        failing = self.outcome_failing
         ts = outcome.closed_ts
-        # Each call is marked for the watchdog as score() is: one over the
-        # budget is interrupted or, finishing anyway, counted as a failure.
         for binding in bindings:
-            name = binding.name
-            if name in guard.quarantined:
-                continue
-            watchdog.seq = seq = watchdog.seq + 1
-            self._marked_seq, self._marked_call = seq, "learn"
-            watchdog.active = name
-            # A good learn() does not end a scorer's run of failures (one that
-            # fails to score every signal must not stay in because it still
-            # learns); it only lets the next good score() end it.
-            try:
-                binding.scorer.learn(outcome)
-            except PLUGIN_ERRORS as exc:
-                watchdog.active = None
-                failing.add(name)
-                guard.failed(name, "learn", exc, ts)
-                continue
-            watchdog.active = None
-            if watchdog.overrun is not None and self._count_overrun(ts) == seq:
-                failing.add(name)
-            elif failing:
-                failing.discard(name)
+            if binding.name not in guard.quarantined:
+                # A good learn() does not end a scorer's run of failures (one that
+                # fails to score every signal must not stay in because it still
+                # learns); it only lets the next good score() end it.
+                self._outcome_call(binding.name, "learn", binding.scorer.learn, outcome, ts)
         if hook is not None and strategy not in guard.quarantined:
-            watchdog.seq = seq = watchdog.seq + 1
-            self._marked_seq, self._marked_call = seq, "on_outcome"
-            watchdog.active = strategy
-            try:
-                hook(outcome)
-            except PLUGIN_ERRORS as exc:
-                watchdog.active = None
-                failing.add(strategy)
-                guard.failed(strategy, "on_outcome", exc, ts)
-                return
+            self._outcome_call(strategy, "on_outcome", hook, outcome, ts)
+
+    def _outcome_call(
+        self, name: str, call: str, fn: Callable[[Outcome], object], outcome: Outcome, ts: int
+    ) -> None:
+        """Call ``fn(outcome)`` marked for the watchdog, as score() is; keep ``outcome_failing``.
+
+        A call over the budget is interrupted or, finishing anyway, counted as
+        a failure of ``name``.
+        """
+        watchdog = self.watchdog
+        watchdog.seq = seq = watchdog.seq + 1
+        self._marked_seq, self._marked_call = seq, call
+        watchdog.active = name
+        try:
+            fn(outcome)
+        except PLUGIN_ERRORS as exc:
             watchdog.active = None
-            if watchdog.overrun is not None and self._count_overrun(ts) == seq:
-                failing.add(strategy)
-            elif failing:
-                failing.discard(strategy)
+            self.outcome_failing.add(name)
+            self._bus.guard.failed(name, call, exc, ts)
+            return
+        watchdog.active = None
+        if watchdog.overrun is not None and self.count_overrun(ts) == seq:
+            self.outcome_failing.add(name)
+        elif self.outcome_failing:
+            self.outcome_failing.discard(name)
 
     # -- call budget -----------------------------------------------------------
 
@@ -773,7 +764,7 @@ class Pipeline:
         """
         return self._marked_call if over.seq == self._marked_seq else "on_candle"
 
-    def _count_overrun(self, ts: int) -> int:
+    def count_overrun(self, ts: int) -> int:
         """Count the overrun the watchdog recorded and could not interrupt; its call's seq.
 
         -1 when there was none to count.

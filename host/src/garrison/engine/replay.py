@@ -33,7 +33,7 @@ from garrison_api import BarMask, Candle, Event, IndicatorSpec, Level, Side, Str
 from garrison_api.indicators import FloatArray, compute
 
 from garrison.engine.bus import PLUGIN_ERRORS
-from garrison.engine.context import HostContext
+from garrison.engine.context import CandleHistory, HostContext
 from garrison.engine.feed import Series, Timeline
 from garrison.engine.pipeline import InvalidSignalError
 from garrison.engine.step import StepProcessor
@@ -125,6 +125,69 @@ def check_context(strategies: Sequence[StrategyUse], have: set[tuple[str, str]])
                     f"{', '.join(missing)} candles; add those files or narrow the "
                     "strategy's symbols"
                 )
+
+
+class ViewBinder:
+    """Hands each strategy's context the views of the series it reads (both drivers).
+
+    Every (symbol, timeframe) the strategy reads gets its view in
+    ``tf_views`` and its history in ``history``. ``indicators(symbol)``
+    without a timeframe reads ``views``: the symbol's decision series when the
+    strategy decides on exactly one, or the one series it reads when it
+    decides on none; with several decision series it reads the candle's.
+    """
+
+    def __init__(self, uses: Sequence[StrategyUse], keys: Sequence[tuple[str, str]]) -> None:
+        self._deciding = Counter((id(u), s) for s, tf in keys for u in uses if u.decides(s, tf))
+        self._reading = Counter((id(u), s) for s, tf in keys for u in uses if u.reads_series(s, tf))
+
+    def bind(
+        self,
+        use: StrategyUse,
+        symbol: str,
+        timeframe: str,
+        view: Mapping[str, float],
+        history: CandleHistory,
+    ) -> bool:
+        """Give ``use`` the series' view and history; True when it decides on the series."""
+        ctx = use.ctx
+        ctx.tf_views[(symbol, timeframe)] = view
+        ctx.history[(symbol, timeframe)] = history
+        key = (id(use), symbol)
+        decides = use.decides(symbol, timeframe)
+        if decides:
+            if self._deciding[key] == 1:
+                ctx.views[symbol] = view
+        elif self._reading[key] == 1 and self._deciding[key] == 0:
+            ctx.views[symbol] = view
+        return decides
+
+
+def release_views(uses: Sequence[StrategyUse]) -> None:
+    """Take the series' views back from the contexts at the end of a run.
+
+    Views point at their series' state and contexts hold the views: breaking
+    the cycles lets the columns go now, not at some later full collection.
+    """
+    for use in uses:
+        use.ctx.views.clear()
+        use.ctx.tf_views.clear()
+        use.ctx.history.clear()
+
+
+def run_stats(proc: StepProcessor, candles: int, calls: int, calls_unscreened: int) -> ReplayStats:
+    """The figures of a driver's run: its own counts, and the pipeline's."""
+    pipeline = proc.pipeline
+    return ReplayStats(
+        candles=candles,
+        steps=proc.steps,
+        signals=pipeline.signal_count,
+        vetoed_intents=pipeline.veto_count,
+        commits=getattr(proc.policy, "commits", 0),
+        strategy_calls=calls,
+        strategy_calls_unscreened=calls_unscreened,
+        rejected_orders=pipeline.rejected_count,
+    )
 
 
 class _Binding(NamedTuple):
@@ -343,18 +406,9 @@ class ReplayEngine:
             tf = timeframe_ms(s.timeframe)
             finest[s.symbol] = min(finest.get(s.symbol, tf), tf)
         proc = self._proc
-        # How many series of each symbol a strategy decides on: with one,
-        # ``ctx.indicators(symbol)`` is that series; with several, the candle's.
-        deciding = Counter(
-            (id(use), s.symbol)
-            for s in self._series
-            for use in self._strategies
-            if use.decides_on(s)
-        )
-        reading = Counter(
-            (id(use), s.symbol) for s in self._series for use in self._strategies if use.reads(s)
-        )
-        check_context(self._strategies, {(s.symbol, s.timeframe) for s in self._series})
+        keys = [(s.symbol, s.timeframe) for s in self._series]
+        check_context(self._strategies, set(keys))
+        binder = ViewBinder(self._strategies, keys)
         cache: dict[tuple[int, IndicatorSpec], FloatArray] = {}
         states = []
         for index, s in enumerate(self._series):
@@ -384,7 +438,6 @@ class ReplayEngine:
             for use in self._strategies:
                 if not use.reads(s):
                     continue
-                decides = use.decides_on(s)
                 specs = use.specs_for(s.symbol, s.timeframe)
                 columns: dict[str, FloatArray] = {}
                 for name, spec in specs.items():
@@ -393,22 +446,15 @@ class ReplayEngine:
                         cache[key] = compute(spec, s.columns)
                     columns[name] = cache[key]
                 view = SeriesView({name: _with_nan_tail(a) for name, a in columns.items()}, state)
-                ctx = use.ctx
-                ctx.tf_views[(s.symbol, s.timeframe)] = view
-                ctx.history[(s.symbol, s.timeframe)] = state
-                if decides:
-                    if deciding[(id(use), s.symbol)] == 1:
-                        ctx.views[s.symbol] = view
+                if binder.bind(use, s.symbol, s.timeframe, view, state):
                     wake = self._wake(use, s, columns)
                     any_wake |= wake
                     state.bindings.append(
-                        _Binding(use.strategy.on_candle, ctx, wake.tolist(), use.name)
+                        _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name)
                     )
                     window = len(s) - self._first_rows[index]
                     warm = max(0, int(use.strategy.warmup or 0) - self._first_rows[index])
                     self._calls_unscreened += max(0, window - warm)
-                elif reading[(id(use), s.symbol)] == 1 and deciding[(id(use), s.symbol)] == 0:
-                    ctx.views[s.symbol] = view
             state.wake = any_wake.tolist()
             states.append(state)
         return states
@@ -510,16 +556,11 @@ class ReplayEngine:
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
-            # Views point at their series' state and contexts hold the views:
-            # break the cycles so the columns go now, not at some later full collection.
             self._proc.ledger.detach_sources()
             for state in self._states:
                 state.bindings = []
             self._states = []
-            for use in self._strategies:
-                use.ctx.views.clear()
-                use.ctx.tf_views.clear()
-                use.ctx.history.clear()
+            release_views(self._strategies)
 
     def _marks(self, start: int) -> tuple[list[int], list[int]]:
         """Per candle from ``start``: 0 (same step), 1 (a step starts), 2 (a step starts and
@@ -688,21 +729,6 @@ class ReplayEngine:
                         on_phantoms(resolved)
             if st.wake[i]:
                 deferred.append(st)
-        if proc.step_close > 0:
-            proc.journal.record_equity(
-                proc.step_close,
-                ledger.balance,
-                ledger.mark(proc.step_close),
-                len(ledger.positions),
-            )
+        proc.record_last_equity()
         self.last_ts = max(self.last_ts, proc.step_close)
-        return ReplayStats(
-            candles=n,
-            steps=proc.steps,
-            signals=proc.pipeline.signal_count,
-            vetoed_intents=proc.pipeline.veto_count,
-            commits=getattr(proc.policy, "commits", 0),
-            strategy_calls=self._calls,
-            strategy_calls_unscreened=self._calls_unscreened,
-            rejected_orders=proc.pipeline.rejected_count,
-        )
+        return run_stats(proc, n, self._calls, self._calls_unscreened)

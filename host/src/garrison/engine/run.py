@@ -404,11 +404,12 @@ async def replay(
         strategies = []
         outcome_hooks = {}
         for use, strategy in strategies_built:
-            if not lifecycles.start(use.name, strategy, services("strategy", use.name)):
+            strategy_services = services("strategy", use.name)
+            if not lifecycles.start(use.name, strategy, strategy_services):
                 continue
             ctx = HostContext(
                 clock=clock,
-                storage=journal.kv(namespace(mode, "strategy", use.name)),
+                storage=strategy_services.storage,
                 positions=ledger.positions,
                 markets=markets,
                 emit=emit,
@@ -450,10 +451,11 @@ async def replay(
         for scorer_use in profile.scorers:
             component = scorer_use.component
             scorer: Scorer = _build(component, _factory(plugins, "scorer", component), "scorer")
+            scorer_services = services("scorer", component.name)
             if not lifecycles.start(
                 component.name,
                 scorer,
-                services("scorer", component.name),
+                scorer_services,
                 "it is quarantined: a gate it binds refuses, a shadow is not asked",
             ):
                 bus.guard.quarantined.add(component.name)
@@ -464,7 +466,7 @@ async def replay(
                     scorer_use.mode,
                     scorer_use.threshold,
                     frozenset(scorer_use.strategies),
-                    journal.kv(namespace(mode, "scorer", component.name)),
+                    scorer_services.storage,
                 )
             )
         venue = SimulatedBroker(profile.broker)

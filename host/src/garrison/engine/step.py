@@ -247,14 +247,10 @@ class StepProcessor:
 
         The call ran over its budget and finished anyway: its answer is void.
         """
-        pipeline = self.pipeline
-        over = pipeline.watchdog.take_overrun()
-        if over is None:
-            return False
-        self.bus.guard.failed(over.component, pipeline.overrun_call(over), over, self.step_close)
         # Only an overrun of this very call voids its answer (not a late one of
         # the same plugin's earlier on_outcome, say).
-        return over.seq == pipeline.watchdog.seq
+        pipeline = self.pipeline
+        return pipeline.count_overrun(self.step_close) == pipeline.watchdog.seq
 
     def strategy_failed(self, name: str, exc: BaseException) -> bool:
         """Count a failure of strategy ``name``; True when it is now quarantined."""
@@ -277,6 +273,17 @@ class StepProcessor:
     def end_chunk(self) -> None:
         """At the end of a step, after a few thousand candles: let the policy commit."""
         self.policy.end_chunk(self.step_close, self.checkpoint)
+
+    def record_last_equity(self) -> None:
+        """At the end of the data: an equity row at the last step's close, whatever is due."""
+        if self.step_close > 0:
+            ledger = self.ledger
+            self.journal.record_equity(
+                self.step_close,
+                ledger.balance,
+                ledger.mark(self.step_close),
+                len(ledger.positions),
+            )
 
     def cancel_open(self, reason: str) -> int:
         """Cancel what is still unfilled at the venue (end of data); returns how many."""

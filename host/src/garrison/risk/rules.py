@@ -720,10 +720,7 @@ class FreeMargin:
         if not (math.isfinite(leverage) and leverage > 0):
             return Veto("", f"leverage {_num(leverage)} must be a positive number")
         needed = intent.notional / leverage * self._buffer_factor
-        # AccountState.free_margin, with pending_margin only when there is something pending.
-        free = account.equity - account.used_margin
-        if account.pending:
-            free -= account.pending_margin
+        free = account.free_margin
         if needed <= _ceiling(free) and math.isfinite(needed) and math.isfinite(free):
             return None
         buffer = self.params.buffer_pct
