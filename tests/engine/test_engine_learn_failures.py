@@ -10,38 +10,20 @@ the next good ``score()`` end the run again.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
 
-import attrs
 import pytest
 from garrison.engine.run import RunResult
 from garrison.plugins import PluginSet
-from garrison_api import Candle, IndicatorSpec, Outcome, Score, Side, Signal, StrategyContext
+from garrison_api import Candle, Outcome, Score, Side, Signal, StrategyContext
 
-T0 = 1_759_276_800_000
-BAR = 300_000
-
-Query = Callable[..., list[sqlite3.Row]]
+from . import plumbing
+from .plumbing import BAR, T0, Query
 
 
-@attrs.frozen
-class NoParams:
-    """No settings."""
-
-
-class AlwaysLong:
+class AlwaysLong(plumbing.Strategy):
     """Long whenever flat, stop 1 below the close: the next bar (low 98.5) stops it out."""
-
-    Params: ClassVar[type] = NoParams
-    warmup = 0
-    timeframes: tuple[str, ...] = ()
-    indicators: Mapping[str, IndicatorSpec] = {}
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
         if ctx.position(candle.symbol) is not None:
@@ -51,10 +33,9 @@ class AlwaysLong:
         )
 
 
-class NeverLearns:
-    Params: ClassVar[type] = NoParams
-
-    def __init__(self, params: NoParams) -> None:
+class NeverLearns(plumbing.Component):
+    def __init__(self, params: plumbing.NoParams) -> None:
+        super().__init__(params)
         self.outcomes = 0
 
     def score(self, signal: Signal, ctx: StrategyContext) -> Score:

@@ -10,41 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
 
-import attrs
 import pytest
 from garrison.engine.run import RunResult, replay
 from garrison.plugins import PluginSet
 from garrison.profile.load import load_profile
-from garrison_api import Candle, IndicatorSpec, Outcome, Score, Side, Signal, StrategyContext
+from garrison_api import Candle, Outcome, Score, Side, Signal, StrategyContext
 
-T0 = 1_759_276_800_000
-BAR = 300_000
-
-Query = Callable[..., list[sqlite3.Row]]
+from . import plumbing
+from .plumbing import BAR, T0, Query
 
 
-@attrs.frozen
-class NoParams:
-    """No settings."""
-
-
-class Watcher:
+class Watcher(plumbing.Strategy):
     """Follows a phantom long (stop 99) on each of the first ten bars; bar 12 stops all out."""
-
-    Params: ClassVar[type] = NoParams
-    warmup = 0
-    timeframes: tuple[str, ...] = ()
-    indicators: Mapping[str, IndicatorSpec] = {}
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
         if candle.ts >= T0 + 10 * BAR:
@@ -66,12 +48,7 @@ class SleepingOutcome(Watcher):
         time.sleep(30)
 
 
-class _Scorer:
-    Params: ClassVar[type] = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        pass
-
+class _Scorer(plumbing.Component):
     def score(self, signal: Signal, ctx: StrategyContext) -> Score:
         return Score(0.9)
 

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
 
 from garrison.engine.run import RunResult
 from garrison.plugins import PluginSet
 from garrison_api import Outcome, Score, Signal, StrategyContext
 
-from .test_engine_learn_failures import BAR, T0, AlwaysLong, NoParams
+from . import plumbing
+from .plumbing import BAR, T0, Query
+from .test_engine_learn_failures import AlwaysLong
 
-Query = Callable[..., list[sqlite3.Row]]
 
-
-class CountingScorer:
-    """Counts the signals it scores in ``ctx.storage``; reads the strategy's indicators."""
-
-    Params: ClassVar[type] = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
+class CountingScorer(plumbing.Component):
+    """Counts the signals it scores in ``ctx.storage``; reads the strategy's window."""
 
     def score(self, signal: Signal, ctx: StrategyContext) -> Score:
         assert ctx.position(signal.symbol) is None  # the strategy's window, still

@@ -20,65 +20,31 @@ from garrison.engine import step
 from garrison.engine.run import RunResult
 from garrison.plugins import PluginSet
 
+from .test_engine_step_driver import profile_text
+
 Replay = Callable[..., RunResult]
 
 
-def _profile(repo: Path) -> str:
-    data = (repo / "data" / "demo").as_posix()
-    return f"""
-[profile]
-name = "settle-bounds"
-mode = "replay"
-exchange = "bybit"
-
-[account]
-starting_balance = 10_000.0
-leverage = 5.0
-
-[data]
-source = "csv"
-paths = ["{data}/bybit_*_5m.csv.gz"]
-
-[markets]
-snapshot = "bybit_linear"
-
-[broker]
-slippage_bps = 2.0
-taker_fee = 0.00055
-maker_fee = 0.0002
-
-[journal]
-path = "journal.sqlite"
-
-[[strategies]]
-use = "turtle"
-[strategies.params]
-system = 2
-entry_period = 96
-exit_period = 48
-stop_n = 4.0
-
-[sizer]
-use = "fixed_risk"
-[sizer.params]
-risk_pct = 0.25
-fee_rate = 0.00055
-max_notional = 1000.0
-
 # Timed halts (until the next UTC midnight) on a small daily loss, and a
 # drawdown halt late in the data: both judged on marks.
+RISK = """
 [[risk]]
 use = "trading_state"
 [[risk]]
 use = "max_open_positions"
-params = {{ limit = 5 }}
+params = { limit = 5 }
 [[risk]]
 use = "daily_loss_limit"
-params = {{ max_pct = 0.4 }}
+params = { max_pct = 0.4 }
 [[risk]]
 use = "max_drawdown"
-params = {{ max_pct = 4.0 }}
+params = { max_pct = 4.0 }
 """
+
+
+def _profile(repo: Path) -> str:
+    data = (repo / "data" / "demo").as_posix() + "/bybit_*_5m.csv.gz"
+    return profile_text(data, risk=RISK, name="settle-bounds")
 
 
 def _equity_rows(journal: Path) -> list[tuple[Any, ...]]:

@@ -12,29 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-import attrs
 from garrison.engine.run import RunResult
 from garrison.plugins import PluginSet
 from garrison_api import AccountState, ComponentServices, Event, OrderIntent, Veto
 
+from . import plumbing
 from .test_engine_steps import M5, T0, entry, exit_, flat, profile, scripted
 
 Query = Callable[..., list]
 Replay = Callable[..., RunResult]
 
 
-@attrs.frozen
-class NoParams:
-    """No settings."""
-
-
-class UnstartableLimit:
+class UnstartableLimit(plumbing.Component):
     """A plugin risk rule that never vetoes, but whose start raises."""
-
-    Params: ClassVar[type] = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def start(self, services: ComponentServices) -> None:
         raise ConnectionError("limits service unreachable")
@@ -88,14 +78,13 @@ def test_a_risk_rule_that_cannot_start_refuses_entries_and_lets_exits_pass(
     ]
 
 
-class KeepsState:
+class KeepsState(plumbing.Component):
     """A notifier that sets up in start, counts what it is told, and saves in stop."""
 
-    Params: ClassVar[type] = NoParams
     calls: ClassVar[list[str]] = []
 
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
+    def __init__(self, params: plumbing.NoParams) -> None:
+        super().__init__(params)
         self.services: ComponentServices | None = None
         self.told = 0
 

@@ -46,10 +46,24 @@ params = { max_pct = 4.0 }
 """
 
 
-def turtle_profile(data: str, risk: str) -> str:
+TURTLE = """
+[[strategies]]
+use = "turtle"
+[strategies.params]
+system = 2
+entry_period = 96
+exit_period = 48
+stop_n = 4.0
+"""
+
+
+def profile_text(
+    data: str, *, strategies: str = TURTLE, risk: str = "", name: str = "drivers"
+) -> str:
+    """The demo's account, broker and sizer over ``data`` (a glob), with these strategies."""
     return f"""
 [profile]
-name = "drivers"
+name = "{name}"
 mode = "replay"
 exchange = "bybit"
 [account]
@@ -66,13 +80,7 @@ taker_fee = 0.00055
 maker_fee = 0.0002
 [journal]
 path = "journal.sqlite"
-[[strategies]]
-use = "turtle"
-[strategies.params]
-system = 2
-entry_period = 96
-exit_period = 48
-stop_n = 4.0
+{strategies}
 [sizer]
 use = "fixed_risk"
 [sizer.params]
@@ -137,7 +145,7 @@ def test_both_drivers_trade_the_demo_data_alike(
 ) -> None:
     data = (repo / "data" / "demo").as_posix() + "/bybit_*_5m.csv.gz"
     path = tmp_path / "profile.toml"
-    path.write_text(turtle_profile(data, risk), encoding="utf-8")
+    path.write_text(profile_text(data, risk=risk), encoding="utf-8")
     fast, steps = run_both(path, plugins, tmp_path)
     assert len(fast.trades) > 100
     assert fast.halts  # the kill switches fire in both runs
@@ -149,7 +157,7 @@ def test_both_drivers_warm_up_before_from_alike(
 ) -> None:
     data = (repo / "data" / "demo").as_posix() + "/bybit_*_5m.csv.gz"
     path = tmp_path / "profile.toml"
-    path.write_text(turtle_profile(data, TIGHT_RISK), encoding="utf-8")
+    path.write_text(profile_text(data, risk=TIGHT_RISK), encoding="utf-8")
     # Mid-data: Turtle's 96-bar channels must be warm on the first bar of the window.
     window = DataSelection(start="2025-11-01", end="2025-12-01")
     fast, steps = run_both(path, plugins, tmp_path, window)
@@ -177,34 +185,9 @@ def four_hour_file(five_minute: Path, target: Path) -> None:
     target.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-CONTEXT_PROFILE = """
-[profile]
-name = "drivers-context"
-mode = "replay"
-exchange = "bybit"
-[account]
-starting_balance = 10_000.0
-leverage = 5.0
-[data]
-source = "csv"
-paths = ["data/*"]
-[markets]
-snapshot = "bybit_linear"
-[broker]
-slippage_bps = 2.0
-taker_fee = 0.00055
-maker_fee = 0.0002
-[journal]
-path = "journal.sqlite"
-[[strategies]]
-use = "trend_breakout"
-[sizer]
-use = "fixed_risk"
-[sizer.params]
-risk_pct = 0.25
-fee_rate = 0.00055
-max_notional = 1000.0
-"""
+CONTEXT_PROFILE = profile_text(
+    "data/*", strategies='[[strategies]]\nuse = "trend_breakout"\n', name="drivers-context"
+)
 
 
 def test_both_drivers_trade_a_4h_context_strategy_alike(
@@ -229,7 +212,7 @@ def test_both_drivers_trade_a_4h_context_strategy_alike(
 def test_the_step_driver_does_not_resume(repo: Path, plugins: PluginSet, tmp_path: Path) -> None:
     data = (repo / "data" / "demo").as_posix() + "/bybit_BTCUSDT_5m.csv.gz"
     path = tmp_path / "profile.toml"
-    path.write_text(turtle_profile(data, ""), encoding="utf-8")
+    path.write_text(profile_text(data), encoding="utf-8")
     profile = load_profile(path, plugins.registry)
     with pytest.raises(RunError, match="replay driver"):
         asyncio.run(replay(profile, plugins, any_mode=True, resume=True, driver="steps"))
