@@ -1,0 +1,111 @@
+"""Build the ccxt / ccxt.pro client for a profile's exchange, network and endpoint.
+
+One function makes every client the host uses (the live feed, the order
+path, ``garrison data download``), so they all share the same options: linear
+USDT perpetuals only, ccxt's rate limiter on, its clock-skew adjustment on,
+verbose off (verbose would print signed requests). ``rest_url``/``ws_url``
+point the client somewhere else than the exchange, e.g. at ``garrison
+fake-exchange`` on 127.0.0.1: every REST and websocket address of the client
+keeps its path and gets that scheme, host and port.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+#: ccxt class name of each exchange Garrison trades (USDT-margined perpetuals).
+CCXT_CLASS = {"bybit": "bybit", "binance": "binanceusdm"}
+
+
+def client_options(exchange: str) -> dict[str, Any]:
+    """ccxt ``options`` for linear USDT perpetuals on ``exchange``."""
+    if exchange == "bybit":
+        return {
+            "defaultType": "swap",
+            "defaultSubType": "linear",
+            "fetchMarkets": {"types": ["linear"]},
+            "adjustForTimeDifference": True,
+        }
+    if exchange == "binance":
+        return {
+            "defaultType": "future",
+            "fetchMarkets": {"types": ["linear"]},
+            "adjustForTimeDifference": True,
+        }
+    raise ValueError(f"unknown exchange {exchange!r}: Garrison trades 'bybit' or 'binance'")
+
+
+def _repoint(url: str, rest: str | None, ws: str | None) -> str:
+    parts = urlsplit(url)
+    target = ws if parts.scheme in ("ws", "wss") else rest
+    if target is None or not parts.scheme:
+        return url
+    base = urlsplit(target)
+    path = base.path.rstrip("/") + parts.path
+    return urlunsplit((base.scheme, base.netloc, path, parts.query, parts.fragment))
+
+
+def _repoint_all(node: Any, rest: str | None, ws: str | None) -> Any:
+    if isinstance(node, str):
+        return _repoint(node, rest, ws)
+    if isinstance(node, dict):
+        return {k: _repoint_all(v, rest, ws) for k, v in node.items()}
+    return node
+
+
+def point_at(client: Any, rest_url: str | None, ws_url: str | None) -> None:
+    """Send every request of ``client`` to ``rest_url`` / ``ws_url`` (same paths)."""
+    hostname = getattr(client, "hostname", None)
+    api = client.urls["api"]
+    if hostname:  # Bybit writes 'https://api.{hostname}': fill it in before repointing
+        api = _fill_hostname(api, hostname)
+    client.urls["api"] = _repoint_all(api, rest_url, ws_url)
+
+
+def _fill_hostname(node: Any, hostname: str) -> Any:
+    if isinstance(node, str):
+        return node.replace("{hostname}", hostname)
+    if isinstance(node, dict):
+        return {k: _fill_hostname(v, hostname) for k, v in node.items()}
+    return node
+
+
+def make_client(
+    exchange: str,
+    *,
+    network: str = "testnet",
+    rest_url: str | None = None,
+    ws_url: str | None = None,
+    api_key: str | None = None,
+    secret: str | None = None,
+    timeout_ms: int = 10_000,
+    pro: bool = True,
+) -> Any:
+    """A ccxt.pro (``pro=True``) or ccxt async client, ready for ``load_markets``.
+
+    ``network`` is ``testnet``, ``demo`` or ``mainnet``; it is ignored when
+    ``rest_url`` points the client elsewhere (a fake exchange has one network).
+    """
+    if pro:
+        import ccxt.pro as module
+    else:
+        import ccxt.async_support as module
+    config: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": timeout_ms,
+        "options": client_options(exchange),
+        "verbose": False,
+    }
+    if api_key:
+        config["apiKey"] = api_key
+    if secret:
+        config["secret"] = secret
+    client = getattr(module, CCXT_CLASS[exchange])(config)
+    if rest_url or ws_url:
+        point_at(client, rest_url, ws_url)
+    elif network == "testnet":
+        client.set_sandbox_mode(True)
+    elif network == "demo":
+        client.enable_demo_trading(True)
+    return client
