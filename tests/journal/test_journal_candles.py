@@ -1,4 +1,4 @@
-"""Candles in the journal: write, INSERT OR IGNORE, filtered reads, bad input, real data."""
+"""Candles in the journal: write, INSERT OR IGNORE or replace, spans, filtered reads, bad input."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from garrison.journal import Journal, JournalError
+from garrison.journal.candles import CandleCounts
 
 T0 = 1_763_732_712_000
 STEP = 300_000
@@ -39,6 +40,63 @@ def test_rewriting_bars_is_ignored(
     np.testing.assert_array_equal(got[:12], rows[:12])
     np.testing.assert_array_equal(got[12:], changed[12:])
     assert journal.write_candles("bybit", "BTCUSDT", "5m", np.empty((0, 6))) == 0
+
+
+def test_replace_overwrites_only_bars_whose_values_differ(
+    journal: Journal, make_candles: Callable[..., np.ndarray]
+) -> None:
+    rows = make_candles(20)
+    journal.write_candles("bybit", "BTCUSDT", "5m", rows[:12])
+    changed = rows.copy()
+    changed[3, 4] += 0.5  # one stored bar with another close, another with other volume
+    changed[7, 5] = 0.0
+    assert journal.store_candles("bybit", "BTCUSDT", "5m", changed, replace=True) == CandleCounts(
+        new=8, replaced=2
+    )
+    np.testing.assert_array_equal(journal.read_candles()[("BTCUSDT", "5m")], changed)
+    # The same rows again: nothing new, nothing differs, nothing written.
+    assert journal.store_candles("bybit", "BTCUSDT", "5m", changed, replace=True) == CandleCounts(
+        new=0, replaced=0
+    )
+    again = changed.copy()
+    again[0, 2] += 1.0
+    assert journal.write_candles("bybit", "BTCUSDT", "5m", again, replace=True) == 1
+    assert journal.write_candles("bybit", "BTCUSDT", "5m", rows) == 0  # default: ignored
+    np.testing.assert_array_equal(journal.read_candles()[("BTCUSDT", "5m")], again)
+    assert journal.count("candles") == 20
+
+
+def test_replace_touches_only_its_own_series(
+    journal: Journal, make_candles: Callable[..., np.ndarray]
+) -> None:
+    rows = make_candles(5)
+    for exchange, symbol, timeframe in (
+        ("bybit", "BTCUSDT", "5m"),
+        ("binance", "BTCUSDT", "5m"),
+        ("bybit", "ETHUSDT", "5m"),
+        ("bybit", "BTCUSDT", "1m"),
+    ):
+        journal.write_candles(exchange, symbol, timeframe, rows)
+    changed = rows.copy()
+    changed[:, 4] += 0.25
+    counts = journal.store_candles("bybit", "BTCUSDT", "5m", changed, replace=True)
+    assert counts == CandleCounts(new=0, replaced=5)
+    np.testing.assert_array_equal(journal.read_candles(exchange="binance")[("BTCUSDT", "5m")], rows)
+    untouched = journal.read_candles(exchange="bybit")
+    np.testing.assert_array_equal(untouched[("ETHUSDT", "5m")], rows)
+    np.testing.assert_array_equal(untouched[("BTCUSDT", "1m")], rows)
+    np.testing.assert_array_equal(untouched[("BTCUSDT", "5m")], changed)
+
+
+def test_candle_span_names_the_oldest_and_newest_bar(
+    journal: Journal, make_candles: Callable[..., np.ndarray]
+) -> None:
+    assert journal.candle_span("bybit", "BTCUSDT", "5m") is None
+    journal.write_candles("bybit", "BTCUSDT", "5m", make_candles(10, start=T0 + 5 * STEP))
+    journal.write_candles("bybit", "BTCUSDT", "5m", make_candles(2))
+    assert journal.candle_span("bybit", "BTCUSDT", "5m") == (T0, T0 + 14 * STEP)
+    assert journal.candle_span("binance", "BTCUSDT", "5m") is None
+    assert journal.candle_span("bybit", "BTCUSDT", "1m") is None
 
 
 def test_unsorted_input_reads_back_sorted(

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from garrison_api import (
@@ -39,6 +39,7 @@ from garrison.engine.clock import SimulatedClock, WallClock
 from garrison.engine.commit import policy_for
 from garrison.engine.context import HostContext
 from garrison.engine.driver import StepDriver
+from garrison.engine.execution import BarVenue
 from garrison.engine.feed import Series, Timeline, merge
 from garrison.engine.ledger import Ledger
 from garrison.engine.market import TimelineFeed
@@ -229,6 +230,162 @@ class _Lifecycles:
         self._started.clear()
 
 
+class EngineDriver(Protocol):
+    """What runs the steps of one run: the replay driver or the step driver."""
+
+    last_ts: int
+
+    def driver_state(self) -> dict[str, Any]: ...
+
+    async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats: ...
+
+
+class RunSource(Protocol):
+    """Where one run's candles, market rules, money and fills come from.
+
+    A replay reads recorded files and fills with the simulated broker;
+    paper and live trading (:mod:`garrison.live.session`) read the exchange.
+    :func:`run_profile` builds everything else the same way for all of them.
+    """
+
+    #: The run's mode as the journal records it.
+    mode: str
+    #: Set by :meth:`load`: market rules by symbol, the symbols traded, the run's first ms.
+    markets: dict[str, Market]
+    symbols: tuple[str, ...]
+    first_ts: int
+
+    async def load(self, strategies: Sequence[tuple[ComponentUse, Strategy]]) -> None:
+        """Read what the run needs before it starts (data, markets, balance)."""
+        ...
+
+    def starting_balance(self) -> float:
+        """The account's balance when the run starts."""
+        ...
+
+    def venue(self) -> BarVenue:
+        """The execution client orders go to."""
+        ...
+
+    def driver(
+        self,
+        strategies: Sequence[StrategyUse],
+        processor: StepProcessor,
+        progress: ProgressFactory | None,
+    ) -> EngineDriver:
+        """The driver that feeds this run's steps to ``processor``."""
+        ...
+
+    def describe(self) -> tuple[str, dict[str, Any]]:
+        """The run.started event's message and data."""
+        ...
+
+    async def finish(self, processor: StepProcessor) -> str:
+        """After the last step: settle what is left; says what it did (run.finished event)."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of connections and files, however the run ended."""
+        ...
+
+
+class ReplaySource:
+    """Recorded candles from the profile's ``[data]`` (or ``selection``), the simulated broker."""
+
+    mode = Mode.REPLAY.value
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        selection: DataSelection,
+        on_file: Callable[[str], None] | None = None,
+        cache: CandleCache | None = None,
+        driver: str = "replay",
+    ) -> None:
+        self._profile = profile
+        self._selection = selection
+        self._on_file = on_file
+        self._cache = cache
+        self._driver = driver
+        self.markets: dict[str, Market] = {}
+        self.symbols: tuple[str, ...] = ()
+        self.first_ts = 0
+        self.load_s = 0.0
+        self._series: list[Series] = []
+        self._first_rows: Sequence[int] = ()
+        self._timeline: Timeline | None = None
+
+    async def load(self, strategies: Sequence[tuple[ComponentUse, Strategy]]) -> None:
+        profile = self._profile
+        window = load_window(
+            profile.data,
+            profile.base_dir,
+            self._selection,
+            history=warmup_bars([(s, frozenset(u.symbols)) for u, s in strategies]),
+            on_file=self._on_file,
+            cache=self._cache,
+        )
+        self._series = list(window.series)
+        self._first_rows = window.first_rows
+        self.markets = _markets(profile, self._series)
+        self._timeline = timeline = merge(self._series, window.first_rows)
+        self.symbols = tuple(sorted({s.symbol for s in self._series}))
+        self.first_ts = int(timeline.close_ms[0]) - _first_bar_ms(self._series, timeline)
+
+    @property
+    def timeline(self) -> Timeline:
+        if self._timeline is None:
+            raise RunError("the replay's data is not loaded yet")
+        return self._timeline
+
+    def starting_balance(self) -> float:
+        return self._profile.account.starting_balance
+
+    def venue(self) -> BarVenue:
+        return SimulatedBroker(self._profile.broker)
+
+    def driver(
+        self,
+        strategies: Sequence[StrategyUse],
+        processor: StepProcessor,
+        progress: ProgressFactory | None,
+    ) -> EngineDriver:
+        timeline = self.timeline
+        bar = progress(len(timeline)) if progress is not None else None
+        if self._driver == "steps":
+            return StepDriver(
+                feed=TimelineFeed(self._series, timeline, self._first_rows),
+                strategies=strategies,
+                processor=processor,
+                progress=bar,
+            )
+        return ReplayEngine(
+            series=self._series,
+            timeline=timeline,
+            strategies=strategies,
+            processor=processor,
+            first_rows=self._first_rows,
+            use_screens=self._profile.engine.screen,
+            progress=bar,
+        )
+
+    def describe(self) -> tuple[str, dict[str, Any]]:
+        candles = len(self.timeline)
+        return (
+            f"replay of {self._profile.profile.name}: {candles} candles, "
+            f"{len(self.symbols)} symbols",
+            {"candles": candles},
+        )
+
+    async def finish(self, processor: StepProcessor) -> str:
+        canceled = processor.cancel_open("the data ended before it could fill")
+        return f"{canceled} order(s) canceled at the end of the data"
+
+    async def close(self) -> None:
+        return None
+
+
 async def replay(
     profile: Profile,
     plugins: PluginSet,
@@ -258,11 +415,9 @@ async def replay(
         raise RunError("a run is resumed by the replay driver only (driver 'replay', the default)")
     if not any_mode and profile.profile.mode is not Mode.REPLAY:
         raise RunError(
-            f"{profile.source}: profile.mode is {profile.profile.mode.value!r}; this version of "
-            "garrison runs replay profiles only (paper and live come with the exchange adapters)"
+            f"{profile.source}: profile.mode is {profile.profile.mode.value!r}; `garrison run` "
+            "starts paper and live profiles, `garrison backtest` replays any profile"
         )
-    mode = Mode.REPLAY.value
-    wall = WallClock()
     path = journal_path or profile.resolve(profile.journal.path)
     journal: Journal | None = None
     checkpoint: dict[str, Any] | None = None
@@ -273,7 +428,7 @@ async def replay(
             raise RunError(f"no journal at {path} to resume a run from")
         journal = Journal.open(path, synchronous=profile.journal.synchronous)
         try:
-            resuming, checkpoint = _resumable(journal, profile, mode)
+            resuming, checkpoint = _resumable(journal, profile, Mode.REPLAY.value)
         except BaseException:
             journal.close()
             raise
@@ -285,27 +440,54 @@ async def replay(
                 end=stored.get("to"),
             )
     selection = selection or DataSelection()
+    source = ReplaySource(profile, selection=selection, on_file=on_file, cache=cache, driver=driver)
+    return await run_profile(
+        profile,
+        plugins,
+        source,
+        journal_path=path,
+        journal=journal,
+        resuming=resuming,
+        checkpoint=checkpoint,
+        progress=progress,
+        selection=selection.describe(),
+    )
+
+
+async def run_profile(
+    profile: Profile,
+    plugins: PluginSet,
+    source: RunSource,
+    *,
+    journal_path: Path | None = None,
+    journal: Journal | None = None,
+    resuming: RunRow | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    progress: ProgressFactory | None = None,
+    selection: dict[str, Any] | None = None,
+) -> RunResult:
+    """Build the profile's pipeline around ``source`` and run it to its end.
+
+    ``journal`` (open) with ``resuming`` and ``checkpoint`` carry on an
+    interrupted run; otherwise a new run starts in the journal at
+    ``journal_path`` (default: the profile's).
+    """
+    mode = source.mode
+    wall = WallClock()
+    path = journal_path or profile.resolve(profile.journal.path)
     try:
         t0 = time.perf_counter()
         strategies_built: list[tuple[ComponentUse, Strategy]] = [
             (use, _build(use, _factory(plugins, "strategy", use), "strategy"))
             for use in profile.strategies
         ]
-        window = load_window(
-            profile.data,
-            profile.base_dir,
-            selection,
-            history=warmup_bars([(s, frozenset(u.symbols)) for u, s in strategies_built]),
-            on_file=on_file,
-            cache=cache,
-        )
-        series = list(window.series)
-        markets = _markets(profile, series)
-        timeline = merge(series, window.first_rows)
+        await source.load(strategies_built)
+        markets = source.markets
         load_s = time.perf_counter() - t0
     except BaseException:
         if journal is not None:
             journal.close()
+        await source.close()
         raise
 
     if journal is None:
@@ -326,9 +508,9 @@ async def replay(
                 mode=mode,
                 profile_toml=profile_as_toml(profile),
                 started_ms=wall.now_ms(),
-                selection=selection.describe(),
+                selection=selection or {},
             )
-        first_ts = int(timeline.close_ms[0]) - _first_bar_ms(series, timeline)
+        first_ts = source.first_ts
         clock = SimulatedClock(first_ts)
         engine_cfg = profile.engine
         notifiers: list[tuple[str, Notifier]] = []
@@ -397,7 +579,7 @@ async def replay(
                 )
             )
         ledger = Ledger(
-            starting_balance=profile.account.starting_balance,
+            starting_balance=source.starting_balance(),
             leverage=profile.account.leverage,
             start_ms=first_ts,
         )
@@ -469,7 +651,7 @@ async def replay(
                     scorer_services.storage,
                 )
             )
-        venue = SimulatedBroker(profile.broker)
+        venue = source.venue()
         phantoms = PhantomTracker(
             max_bars=engine_cfg.phantom_max_bars,
             stop_first=profile.broker.both_touched == "stop_first",
@@ -490,7 +672,7 @@ async def replay(
             clock=clock,
             outcome_hooks=outcome_hooks,
         )
-        engine_ref: list[ReplayEngine | StepDriver] = []
+        engine_ref: list[EngineDriver] = []
         processor = StepProcessor(
             pipeline=pipeline,
             venue=venue,
@@ -504,35 +686,18 @@ async def replay(
             equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
             driver_state=lambda: engine_ref[0].driver_state(),
         )
-        engine: ReplayEngine | StepDriver
-        if driver == "steps":
-            engine = StepDriver(
-                feed=TimelineFeed(series, timeline, window.first_rows),
-                strategies=strategies,
-                processor=processor,
-                progress=progress(len(timeline)) if progress is not None else None,
-            )
-        else:
-            engine = ReplayEngine(
-                series=series,
-                timeline=timeline,
-                strategies=strategies,
-                processor=processor,
-                first_rows=window.first_rows,
-                use_screens=engine_cfg.screen,
-                progress=progress(len(timeline)) if progress is not None else None,
-            )
+        engine = source.driver(strategies, processor, progress)
         engine_ref.append(engine)
-        symbols = tuple(sorted({s.symbol for s in series}))
+        symbols = source.symbols
+        started, started_data = source.describe()
         bus.emit(
             Event(
                 ts=first_ts,
                 kind="run.resumed" if checkpoint is not None else "run.started",
                 source="host",
-                message=f"replay of {profile.profile.name}: {len(timeline)} candles, "
-                f"{len(symbols)} symbols"
+                message=started
                 + ("" if checkpoint is None else f", resumed at {checkpoint['step_close']}"),
-                data={"run_id": run_id, "candles": len(timeline)},
+                data={"run_id": run_id, **started_data},
             )
         )
         try:
@@ -556,7 +721,7 @@ async def replay(
                 raise RunError(f"cannot resume run {run_id}: {exc}") from exc
             except ContextError as exc:
                 raise RunError(str(exc)) from exc
-            canceled = processor.cancel_open("the data ended before it could fill")
+            ended = await source.finish(processor)
             trades = tuple(pipeline.trades)
             if checkpoint is not None:
                 # Resumed: the run's counts include what it did before the interruption.
@@ -572,9 +737,8 @@ async def replay(
                     ts=engine.last_ts,
                     kind="run.finished",
                     source="host",
-                    message=f"replay finished: {len(trades)} trades, "
-                    f"{len(ledger.positions)} positions still open, {canceled} order(s) "
-                    "canceled at the end of the data",
+                    message=f"{mode} finished: {len(trades)} trades, "
+                    f"{len(ledger.positions)} positions still open; {ended}",
                     data={"trades": len(trades), "open": len(ledger.positions)},
                 )
             )
@@ -646,6 +810,7 @@ async def replay(
                 )
         finally:
             journal.close()
+            await source.close()
 
 
 def _first_bar_ms(series: Sequence[Series], timeline: Timeline) -> int:

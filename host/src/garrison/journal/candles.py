@@ -1,7 +1,9 @@
 """Candles in the journal file: recorded live data, and the source of SQLite replays.
 
 Candles are not per run: a bar is stored once per (exchange, symbol,
-timeframe, open time), and writing it again is ignored. Arrays are
+timeframe, open time). Writing it again is ignored, unless the writer asks
+to replace it (``garrison data import`` and ``download`` do: the newer copy
+of a corrected bar wins). Arrays are
 ``(n, 6)`` float64 with columns ts, open, high, low, close, volume; ``ts`` is
 the bar's open time in epoch ms (exact in float64 for any real date).
 """
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 from sqlite_utils import Database
@@ -24,6 +27,21 @@ CandleArray = npt.NDArray[np.float64]
 
 _INSERT = CANDLES.insert_sql("INSERT OR IGNORE")
 _VALUES = "ts, open, high, low, close, volume"
+# Run after _INSERT in the same transaction: only bars stored before with
+# other values change, so its change count is the number replaced.
+_REPLACE = (
+    "UPDATE candles SET open = ?, high = ?, low = ?, close = ?, volume = ? "
+    "WHERE exchange = ? AND symbol = ? AND timeframe = ? AND ts = ? "
+    "AND (open IS NOT ? OR high IS NOT ? OR low IS NOT ? OR close IS NOT ? OR volume IS NOT ?)"
+)
+
+
+@attrs.frozen
+class CandleCounts:
+    """What a write did: bars added, and stored bars overwritten with other values."""
+
+    new: int
+    replaced: int = 0
 
 
 def _as_candle_array(rows: npt.ArrayLike, what: str) -> CandleArray:
@@ -48,23 +66,72 @@ def _as_candle_array(rows: npt.ArrayLike, what: str) -> CandleArray:
 
 
 def write_candles(
-    db: Database, exchange: str, symbol: str, timeframe: str, rows: npt.ArrayLike
+    db: Database,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    rows: npt.ArrayLike,
+    *,
+    replace: bool = False,
 ) -> int:
-    """Insert candles, ignoring bars already stored; commit; return how many were new."""
+    """Insert candles; commit; return how many bars were written.
+
+    A bar already stored is left as it is, unless ``replace`` is true and its
+    stored values differ: then it is overwritten (and counted). See
+    :func:`store_candles` for the new and replaced counts apart.
+    """
+    counts = store_candles(db, exchange, symbol, timeframe, rows, replace=replace)
+    return counts.new + counts.replaced
+
+
+def store_candles(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    rows: npt.ArrayLike,
+    *,
+    replace: bool = False,
+) -> CandleCounts:
+    """Like :func:`write_candles`, counting new and replaced bars apart (one transaction)."""
     what = f"candles {exchange!r} {symbol!r} {timeframe!r}"
     for name, value in (("exchange", exchange), ("symbol", symbol), ("timeframe", timeframe)):
         if not isinstance(value, str) or not value:
             raise JournalError(f"{what}: {name} must be a non-empty string, got {value!r}")
     array = _as_candle_array(rows, what)
     if len(array) == 0:
-        return 0
+        return CandleCounts(0)
     columns = [array[:, i].tolist() for i in range(1, 6)]
     ts = array[:, 0].astype(np.int64).tolist()
     params = zip(repeat(exchange), repeat(symbol), repeat(timeframe), ts, *columns, strict=False)
-    before = db.conn.total_changes
+    conn = db.conn
     with db.atomic():
-        db.conn.executemany(_INSERT, params)
-    return db.conn.total_changes - before
+        before = conn.total_changes
+        conn.executemany(_INSERT, params)
+        new = conn.total_changes - before
+        replaced = 0
+        if replace and new < len(ts):
+            values = list(zip(*columns, strict=True))
+            updates = (
+                (*v, exchange, symbol, timeframe, t, *v) for t, v in zip(ts, values, strict=True)
+            )
+            before = conn.total_changes
+            conn.executemany(_REPLACE, updates)
+            replaced = conn.total_changes - before
+    return CandleCounts(new, replaced)
+
+
+def candle_span(
+    conn: sqlite3.Connection, exchange: str, symbol: str, timeframe: str
+) -> tuple[int, int] | None:
+    """Open times of the oldest and newest stored bar of one series; None when it has none."""
+    first, last = conn.execute(
+        "SELECT MIN(ts), MAX(ts) FROM candles WHERE exchange = ? AND symbol = ? AND timeframe = ?",
+        (exchange, symbol, timeframe),
+    ).fetchone()
+    if first is None:
+        return None
+    return int(first), int(last)
 
 
 def read_candles(

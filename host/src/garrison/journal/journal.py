@@ -644,14 +644,37 @@ class Journal(JournalReader):
 
     # --- candles, plugin storage, retention ----------------------------------------------
 
-    def write_candles(self, exchange: str, symbol: str, timeframe: str, rows: npt.ArrayLike) -> int:
+    def write_candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        rows: npt.ArrayLike,
+        *,
+        replace: bool = False,
+    ) -> int:
         """Store ``(n, 6)`` candles (ts, o, h, l, c, v), ignoring bars already stored.
 
-        Commits at once and returns how many bars were new. Candles are not per run.
+        Commits at once and returns how many bars were written: the new ones,
+        and with ``replace`` the stored ones whose values differed, which are
+        overwritten. Candles are not per run.
         """
+        counts = self.store_candles(exchange, symbol, timeframe, rows, replace=replace)
+        return counts.new + counts.replaced
+
+    def store_candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        rows: npt.ArrayLike,
+        *,
+        replace: bool = False,
+    ) -> candles.CandleCounts:
+        """Like :meth:`write_candles`, with the new and replaced bars counted apart."""
         self._check_open()
         self._settle()
-        return candles.write_candles(self._db, exchange, symbol, timeframe, rows)
+        return candles.store_candles(self._db, exchange, symbol, timeframe, rows, replace=replace)
 
     def kv(self, namespace: str) -> KvStore:
         """The key-value store of one plugin namespace (JSON values, kept across runs)."""

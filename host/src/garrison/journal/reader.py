@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from garrison_api import Event, Fill, Order, Trade
 
 from garrison.journal import codec
-from garrison.journal.candles import CandleArray, read_candles
+from garrison.journal.candles import CandleArray, candle_span, read_candles
 from garrison.journal.errors import JournalError
 from garrison.journal.records import (
     EquityPoint,
@@ -98,6 +98,10 @@ class JournalReader:
             start_ms=start_ms,
             end_ms=end_ms,
         )
+
+    def candle_span(self, exchange: str, symbol: str, timeframe: str) -> tuple[int, int] | None:
+        """Open times (ms) of the oldest and newest stored bar of a series; None if none."""
+        return candle_span(self._conn, exchange, symbol, timeframe)
 
     # --- runs and counts -----------------------------------------------------------------
 

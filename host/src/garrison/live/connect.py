@@ -31,6 +31,11 @@ def client_options(exchange: str) -> dict[str, Any]:
         return {
             "defaultType": "future",
             "fetchMarkets": {"types": ["linear"]},
+            # load_markets would otherwise call the spot wallet's private sapi
+            # (capital/config/getall, margin/allPairs): not needed for USDT-M futures,
+            # and a futures-only key or a fake exchange does not serve them.
+            "fetchCurrencies": False,
+            "fetchMargins": False,
             "adjustForTimeDifference": True,
         }
     raise ValueError(f"unknown exchange {exchange!r}: Garrison trades 'bybit' or 'binance'")
