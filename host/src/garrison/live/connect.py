@@ -36,6 +36,9 @@ def client_options(exchange: str) -> dict[str, Any]:
             # and a futures-only key or a fake exchange does not serve them.
             "fetchCurrencies": False,
             "fetchMargins": False,
+            # reconciliation lists every symbol's open orders in one request (weight 40)
+            # instead of one per symbol; ccxt refuses a symbol-less call without this.
+            "fetchOpenOrders": {"warnWithoutSymbol": False},
             "adjustForTimeDifference": True,
         }
     raise ValueError(f"unknown exchange {exchange!r}: Garrison trades 'bybit' or 'binance'")
@@ -66,6 +69,29 @@ def point_at(client: Any, rest_url: str | None, ws_url: str | None) -> None:
     if hostname:  # Bybit writes 'https://api.{hostname}': fill it in before repointing
         api = _fill_hostname(api, hostname)
     client.urls["api"] = _repoint_all(api, rest_url, ws_url)
+    _linear_errors_everywhere(client)
+
+
+def _linear_errors_everywhere(client: Any) -> None:
+    """Keep the venue's error classes when the client talks to another host.
+
+    ccxt's Binance picks its USDⓈ-M error map ("linear": -2019 Margin is
+    insufficient -> InsufficientFunds, -2022 ReduceOnly rejected, -4116 duplicate
+    client id...) by the request URL's host (fapi.binance.com); at another
+    host only the shared map applies, where those codes are a bare
+    ExchangeError. The linear map is checked first at the venue, so laying it
+    over the shared one changes nothing there.
+    """
+    exceptions = getattr(client, "exceptions", None)
+    if not isinstance(exceptions, dict):
+        return
+    linear = exceptions.get("linear")
+    if not isinstance(linear, dict):
+        return
+    for kind in ("exact", "broad"):
+        merged = dict(exceptions.get(kind) or {})
+        merged.update(linear.get(kind) or {})
+        exceptions[kind] = merged
 
 
 def _fill_hostname(node: Any, hostname: str) -> Any:
