@@ -4,4 +4,4 @@ Importing this package loads no plugin and touches no file: everything starts
 from the CLI (:mod:`garrison.cli`) or from an explicit call.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
