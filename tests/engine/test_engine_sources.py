@@ -161,11 +161,13 @@ def test_market_overrides_make_a_new_symbol_tradable(
     assert result.stats.candles == 50
 
 
-def test_paper_profile_is_refused_by_run_but_replayed_by_backtest(
+def test_paper_profile_is_refused_by_replay_but_replayed_by_backtest(
     write_candles: Callable[..., Path], write_profile: Callable[..., Path], plugins: PluginSet
 ) -> None:
+    # `garrison run` trades a paper profile on the exchange; only a backtest replays it.
     write_candles(bars(30), "BTCUSDT", "5m")
-    path = write_profile(PROFILE.format(mode="paper", symbol="BTCUSDT", overrides=""))
+    text = PROFILE.format(mode="paper", symbol="BTCUSDT", overrides="")
+    path = write_profile(text + '\n[exchange]\nsymbols = ["BTCUSDT"]\n')
     profile = load_profile(path, plugins.registry)
     with pytest.raises(RunError, match="paper"):
         asyncio.run(replay(profile, plugins))

@@ -64,6 +64,14 @@ snapshot = "binance_usdm"
 tick_size = 0.1
 min_qty = 0.001
 
+[exchange]
+symbols = ["BTCUSDT", "ETHUSDT"]
+timeframes = ["5m"]
+rest_url = "http://127.0.0.1:8802"
+ws_url = "ws://127.0.0.1:8802"
+reconcile_s = 15
+unknown_positions = "flatten"
+
 [broker]
 slippage_bps = 2.5
 taker_fee = 0.0005

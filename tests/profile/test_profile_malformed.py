@@ -58,6 +58,37 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     ("unknown-broker-key", add("[broker]\nslippage = 1\n"), "broker.slippage", "'slippage_bps'"),
     (
+        "paper-without-symbols",
+        edit('name = "t"', 'name = "t"\nmode = "paper"'),
+        "exchange.symbols",
+        "the symbols a paper profile trades",
+    ),
+    (
+        "exchange-symbol-not-an-id",
+        add('[exchange]\nsymbols = ["BTC/USDT:USDT"]\n'),
+        "exchange.symbols[0]",
+        "an exchange symbol id in capitals",
+    ),
+    (
+        "exchange-unknown-timeframe",
+        add('[exchange]\ntimeframes = ["7m"]\n'),
+        "exchange.timeframes[0]",
+        "one of 1m",
+    ),
+    (
+        "exchange-rest-url-scheme",
+        add('[exchange]\nrest_url = "ws://127.0.0.1:1"\n'),
+        "exchange.rest_url",
+        "http:// or https://",
+    ),
+    (
+        "exchange-unknown-policy",
+        add('[exchange]\nunknown_positions = "adopt"\n'),
+        "exchange.unknown_positions",
+        "flatten",
+    ),
+    ("exchange-zero-wait", add("[exchange]\nstep_wait_s = 0\n"), "exchange.step_wait_s", "> 0"),
+    (
         "unknown-journal-key",
         add("[journal]\nretention = 3\n"),
         "journal.retention",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,14 +17,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from garrison.engine.cache import CandleCache, default_cache_dir
 from garrison.engine.feed import FeedError
-from garrison.engine.run import RunError, RunResult, replay
+from garrison.engine.run import RunError, RunResult, replay, run_profile
 from garrison.engine.sources import DataSelection
 from garrison.journal.errors import JournalError
 from garrison.markets.snapshot import SnapshotError
-from garrison.plugins.manager import load_plugins
+from garrison.plugins.manager import PluginSet, load_plugins
 from garrison.profile.dates import iso_to_ms
 from garrison.profile.errors import ProfileError
 from garrison.profile.load import load_profile
+from garrison.profile.model import Mode, Profile
 from garrison.report.metrics import compute_report
 from garrison.report.render import render_report
 from garrison.report.trades_csv import TradesCsvError, check_trades_csv_target, write_trades_csv
@@ -98,6 +100,8 @@ class _Request:
     any_mode: bool = False
     resume: bool = False
     driver: str = "replay"
+    #: Paper or live: end after the step closing at or after this (market time).
+    until: str | None = None
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
@@ -106,6 +110,8 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
         if info.status != "ok":
             console.print(f"[yellow]plugin {info.name} not loaded ({info.status}): {info.error}")
     profile = load_profile(request.profile, plugins.registry)
+    if profile.profile.mode is not Mode.REPLAY and not request.any_mode:
+        return _trade(profile, plugins, request)
     if request.trades_csv is not None:
         # Before the replay: a path that would destroy the journal (or another
         # database, or the profile) is refused before anything is written.
@@ -132,6 +138,33 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
         return asyncio.run(run())
     with bar:
         return asyncio.run(run(progress=factory))
+
+
+def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult:
+    """A paper or live run: until ``--until``, Ctrl-C or SIGTERM."""
+    if request.resume:
+        raise RunError(
+            "--resume carries on replays; a paper or live run reads the exchange's state "
+            "when it starts"
+        )
+    # Imported here: replays never load ccxt.
+    from garrison.live.session import ExchangeSource
+
+    until = iso_to_ms(request.until) if request.until else None
+    source = ExchangeSource(profile, until_ms=until)
+
+    async def trade() -> RunResult:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+            # SIGTERM (a service manager's stop) ends the run like Ctrl-C does.
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        return await run_profile(profile, plugins, source, journal_path=request.journal)
+
+    try:
+        return asyncio.run(trade())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 def _report(result: RunResult, console: Console, title: str) -> None:
@@ -220,6 +253,13 @@ def _execute(request: _Request, title: str) -> None:
 
 @click.command("run")
 @_with_common
+@click.option(
+    "--until",
+    callback=_check_date,
+    metavar="DATE",
+    help="Paper and live: stop after the candles closing at this time (ISO, UTC; market "
+    "time, so it works against an accelerated fake exchange too).",
+)
 def run(
     profile: Path,
     journal: Path | None,
@@ -227,14 +267,20 @@ def run(
     cache: bool,
     resume: bool,
     log_level: str,
+    until: str | None,
 ) -> None:
-    """Run PROFILE in the mode it names (replay for now) and print the report.
+    """Run PROFILE in the mode it names and print the report.
 
     A replay profile feeds its recorded candles through the strategies, the
     sizer, the risk veto chain and the simulated broker; every signal,
     intent, veto, fill and trade lands in the SQLite journal.
+
+    A paper profile trades the exchange's live candles (from its [exchange]
+    table) with simulated fills; a live profile sends real orders, each with
+    its stop on the exchange. Both run until --until, Ctrl-C or SIGTERM;
+    open positions then stay open on the exchange with their stops.
     """
-    request = _Request(profile, journal, progress, cache, log_level, resume=resume)
+    request = _Request(profile, journal, progress, cache, log_level, resume=resume, until=until)
     _execute(request, "Run report")
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from garrison_api import Candle, IndicatorSpec
 
-from garrison.engine.market import IndicatorProvider, MarketFeed
+from garrison.engine.market import IndicatorProvider, MarketFeed, Step
 from garrison.engine.replay import (
     CHUNK,
     Progress,
@@ -78,7 +78,12 @@ class _Feeding:
 
 
 class StepDriver:
-    """Drives one run from ``feed``. Build it, then ``await run()`` once."""
+    """Drives one run from ``feed``. Build it, then ``await run()`` once.
+
+    ``before_step(step)`` is awaited at the start of every step, before
+    its bars are booked: a live venue books there what the exchange did
+    since the last step (fills, stops and take-profits that triggered).
+    """
 
     def __init__(
         self,
@@ -89,8 +94,10 @@ class StepDriver:
         indicators: ProviderFactory = IncrementalIndicators,
         chunk: int = CHUNK,
         progress: Progress | None = None,
+        before_step: Callable[[Step], Awaitable[None]] | None = None,
     ) -> None:
         self._feed = feed
+        self._before_step = before_step
         self._strategies = list(strategies)
         self._proc = processor
         self._indicators = indicators
@@ -146,6 +153,20 @@ class StepDriver:
         try:
             async for step in self._feed.steps():
                 proc.begin(step.close_ms)
+                if self._before_step is not None:
+                    await self._before_step(step)
+                for candle in step.late:
+                    feeding = by_key[(candle.symbol, candle.timeframe)]
+                    feeding.take(candle)
+                    if feeding.executes:
+                        proc.book_bar(
+                            candle.symbol,
+                            candle.ts,
+                            candle.open,
+                            candle.high,
+                            candle.low,
+                            candle.close,
+                        )
                 deciding: list[tuple[_Feeding, Candle]] = []
                 for candle in step.bars:
                     feeding = by_key[(candle.symbol, candle.timeframe)]

@@ -28,10 +28,15 @@ class Step:
 
     Step order: longer timeframes first, then symbols in sorted order; a feed
     must yield the bars so. Bars are closed candles, never partial ones.
+    ``late`` are closed candles of earlier instants that arrived after their
+    own step was handed on (a live feed waits only so long): they are booked
+    and taken into the indicators before ``bars``, and no strategy decides on
+    them.
     """
 
     close_ms: int
     bars: tuple[Candle, ...]
+    late: tuple[Candle, ...] = ()
 
 
 class MarketFeed(Protocol):

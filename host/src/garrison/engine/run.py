@@ -267,6 +267,10 @@ class RunSource(Protocol):
         """The execution client orders go to."""
         ...
 
+    def host_rules(self) -> list[tuple[str, RiskRule]]:
+        """Risk rules the source adds after the profile's (live: stale or halted symbols)."""
+        ...
+
     def driver(
         self,
         strategies: Sequence[StrategyUse],
@@ -344,6 +348,9 @@ class ReplaySource:
 
     def venue(self) -> BarVenue:
         return SimulatedBroker(self._profile.broker)
+
+    def host_rules(self) -> list[tuple[str, RiskRule]]:
+        return []
 
     def driver(
         self,
@@ -628,6 +635,7 @@ async def run_profile(
         def rule_failed(stage: str, exc: Exception) -> None:
             bus_ref[0].guard.failed(stage, "check", exc, clock.now_ms())
 
+        rules.extend(source.host_rules())
         chain = RiskChain(rules, on_error=rule_failed)
         bindings: list[ScorerBinding] = []
         for scorer_use in profile.scorers:

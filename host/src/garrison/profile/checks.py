@@ -16,8 +16,10 @@ from garrison.profile.model import (
     BrokerConfig,
     DataConfig,
     EngineConfig,
+    ExchangeConfig,
     JournalConfig,
     MarketsConfig,
+    Mode,
     ProfileInfo,
 )
 from garrison.profile.timeframes import TIMEFRAMES, timeframe_ms
@@ -128,6 +130,55 @@ _ENGINE_HINTS = {
 }
 
 
+def check_exchange(file: str, exchange: ExchangeConfig) -> list[Problem]:
+    """``[exchange]``: known timeframes, http(s)/ws(s) addresses, positive waits and sizes."""
+    problems = _bounded(
+        file,
+        "exchange",
+        exchange,
+        {
+            "history_bars": _Bound(0),
+            "step_wait_s": _Bound(0, strict=True),
+            "stale_after": _Bound(1),
+            "reconcile_s": _Bound(1),
+            "request_timeout_ms": _Bound(100),
+            "symbols_per_connection": _Bound(0),
+        },
+    )
+    for i, timeframe in enumerate(exchange.timeframes):
+        if timeframe not in TIMEFRAMES:
+            problems.append(
+                Problem(
+                    file,
+                    f"exchange.timeframes[{i}]",
+                    "one of " + ", ".join(TIMEFRAMES),
+                    describe_value(timeframe),
+                )
+            )
+    for key, schemes in (("rest_url", ("http", "https")), ("ws_url", ("ws", "wss"))):
+        url = getattr(exchange, key)
+        if url is not None and url.split("://", 1)[0] not in schemes:
+            problems.append(
+                Problem(
+                    file,
+                    f"exchange.{key}",
+                    f"an address starting {' or '.join(s + '://' for s in schemes)}",
+                    describe_value(url),
+                )
+            )
+    for i, symbol in enumerate(exchange.symbols):
+        if not symbol.isalnum() or symbol.upper() != symbol:
+            problems.append(
+                Problem(
+                    file,
+                    f"exchange.symbols[{i}]",
+                    "an exchange symbol id in capitals, such as BTCUSDT",
+                    describe_value(symbol),
+                )
+            )
+    return problems
+
+
 def check_markets(file: str, markets: MarketsConfig) -> list[Problem]:
     """``[markets]``: a snapshot name, and overrides that are positive when given."""
     problems = []
@@ -155,19 +206,38 @@ def check_markets(file: str, markets: MarketsConfig) -> list[Problem]:
     return problems
 
 
+def check_mode(
+    file: str, info: ProfileInfo, data: DataConfig, exchange: ExchangeConfig
+) -> list[Problem]:
+    """What the profile's mode needs: recorded data to replay, or symbols to trade."""
+    if info.mode is Mode.REPLAY:
+        if data.source == "csv" and not data.paths:
+            return [
+                Problem(
+                    file,
+                    "data.paths",
+                    'at least one path or glob for source = "csv"',
+                    "no paths",
+                    'e.g. paths = ["data/bybit_BTCUSDT_5m.csv.gz"]',
+                )
+            ]
+        return []
+    if not exchange.symbols:
+        return [
+            Problem(
+                file,
+                "exchange.symbols",
+                f"the symbols a {info.mode.value} profile trades",
+                "none",
+                'e.g. [exchange] symbols = ["BTCUSDT", "ETHUSDT"]',
+            )
+        ]
+    return []
+
+
 def check_data(file: str, data: DataConfig) -> list[Problem]:
     """``[data]``: a usable source, a known timeframe, ISO dates in order."""
     problems = []
-    if data.source == "csv" and not data.paths:
-        problems.append(
-            Problem(
-                file,
-                "data.paths",
-                'at least one path or glob for source = "csv"',
-                "no paths",
-                'e.g. paths = ["data/bybit_BTCUSDT_5m.csv.gz"]',
-            )
-        )
     if data.source == "sqlite" and not data.sqlite:
         problems.append(
             Problem(

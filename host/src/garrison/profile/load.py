@@ -25,8 +25,10 @@ from garrison.profile.checks import (
     check_broker,
     check_data,
     check_engine,
+    check_exchange,
     check_journal,
     check_markets,
+    check_mode,
     check_profile_info,
 )
 from garrison.profile.components import ComponentBuilder, StrategyTable, UseTable
@@ -39,6 +41,7 @@ from garrison.profile.model import (
     Credentials,
     DataConfig,
     EngineConfig,
+    ExchangeConfig,
     JournalConfig,
     MarketsConfig,
     Profile,
@@ -57,6 +60,7 @@ _SECTIONS: dict[str, tuple[type, Callable[[str, Any], list[Problem]]]] = {
     "journal": (JournalConfig, check_journal),
     "engine": (EngineConfig, check_engine),
     "credentials": (Credentials, lambda _file, _value: []),
+    "exchange": (ExchangeConfig, check_exchange),
 }
 
 #: Every key a profile may have at its top level.
@@ -137,6 +141,10 @@ def _parse(
     _dates_as_strings(document)
     sections, found = _read_sections(converter, document, file)
     problems.extend(found)
+    if all(key in sections for key in ("profile", "data", "exchange")):
+        problems.extend(
+            check_mode(file, sections["profile"], sections["data"], sections["exchange"])
+        )
 
     builder = ComponentBuilder(registry, converter, file)
     strategies = _strategies(builder, document.get("strategies"), file, problems)

@@ -28,6 +28,8 @@ Synchronous = Literal["normal", "full"]
 CommitPolicy = Literal["step", "chunk"]
 DataSource = Literal["csv", "sqlite"]
 ScorerMode = Literal["gate", "shadow"]
+UnknownPositions = Literal["flatten", "halt"]
+MarginMode = Literal["cross", "isolated"]
 
 
 @attrs.frozen
@@ -156,6 +158,41 @@ class EngineConfig:
 
 
 @attrs.frozen
+class ExchangeConfig:
+    """``[exchange]``: how paper and live trading reach the exchange.
+
+    ``symbols`` are exchange ids (``BTCUSDT``); ``timeframes`` default to
+    what the strategies decide on and read. ``rest_url``/``ws_url`` point the
+    ccxt client somewhere other than the exchange (``garrison fake-exchange``
+    prints them); otherwise ``[profile] network`` picks testnet, demo or
+    mainnet. At start each series gets ``history_bars`` closed bars through
+    REST (0: what the strategies' warm-up needs). A step waits at most
+    ``step_wait_s`` wall seconds for every candle closing at its instant; a
+    candle later than that is booked but decided on by nobody. A symbol with
+    no closed candle for ``stale_after`` of its timeframes is stale: the risk
+    chain refuses entries on it. Every ``reconcile_s`` seconds the journal is
+    compared with the exchange; a position the host does not know is
+    closed at market (``"flatten"``) or halts trading (``"halt"``), per
+    ``unknown_positions``.
+    ``symbols_per_connection`` shards the candle websockets (0: the
+    exchange's default).
+    """
+
+    symbols: tuple[str, ...] = ()
+    timeframes: tuple[str, ...] = ()
+    rest_url: str | None = None
+    ws_url: str | None = None
+    history_bars: int = 0
+    step_wait_s: float = 3.0
+    stale_after: float = 1.5
+    reconcile_s: float = 30.0
+    unknown_positions: UnknownPositions = "halt"
+    margin_mode: MarginMode = "cross"
+    request_timeout_ms: int = 10_000
+    symbols_per_connection: int = 0
+
+
+@attrs.frozen
 class Credentials:
     """``[credentials]``: NAMES of environment variables that hold secrets, never the secrets."""
 
@@ -211,6 +248,7 @@ class Profile:
     risk: tuple[ComponentUse, ...]
     notifiers: tuple[ComponentUse, ...] = ()
     scorers: tuple[ScorerUse, ...] = ()
+    exchange: ExchangeConfig = ExchangeConfig()
 
     @property
     def scorer(self) -> ScorerUse | None:

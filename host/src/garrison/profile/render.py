@@ -43,6 +43,7 @@ def profile_as_toml(profile: Profile, *, environ: Mapping[str, str] | None = Non
     section("journal", profile.journal)
     section("engine", profile.engine)
     section("credentials", profile.credentials)
+    section("exchange", profile.exchange)
     for strategy in profile.strategies:
         table = _use_table(strategy)
         table["symbols"] = list(strategy.symbols)

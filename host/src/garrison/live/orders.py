@@ -1,0 +1,716 @@
+"""The live venue: committed orders to the exchange through ccxt, reports back.
+
+:class:`ExchangeVenue` is the execution client of ``mode = "live"``. What it
+guarantees, and how:
+
+- **Never a second order.** Every order carries the client order id the
+  journal holds for it (Bybit ``orderLinkId``, Binance ``newClientOrderId``).
+  A create whose reply is lost (timeout, 5xx, dropped connection) has an
+  unknown outcome: it is resolved by looking the client id up, never by
+  sending again. A rate-limited create was refused before it was booked; it
+  waits and goes again with the same id, which the venue would refuse were
+  it booked after all — and that refusal, too, is resolved by a lookup.
+- **Every position protected.** An entry's stop (and take-profit) rests on
+  the exchange: attached to the order on Bybit, a separate reduce-only
+  conditional order placed right after the fill on Binance. When the stop
+  is re-anchored on the fill (``bracket_from_fill``) it is moved there.
+  If the stop cannot be placed, the position is closed at market, the
+  symbol is halted and an alert event is raised.
+- **What the exchange did, booked in order.** Fills of the host's orders
+  arrive as reports; stops and take-profits that triggered on the exchange
+  are found at the start of each step (:meth:`sync`) and booked as bracket
+  reports before the step's candles.
+
+Fill times are bar open times (the engine's convention): the open of the
+symbol's execution bar the exchange filled in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import ccxt.async_support as ccxt
+from garrison_api import ExitReason, Fill, Market, Side
+
+from garrison.engine.execution import (
+    CommittedOrder,
+    ExecutionReport,
+    ReportKind,
+    check_committed,
+)
+from garrison.live.retry import with_retries
+
+#: (kind, level, message, data) of something worth an event.
+VenueEvent = Callable[[str, str, str, dict[str, Any]], None]
+
+#: Pauses before each lookup of an order whose create had no answer.
+LOOKUP_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
+
+
+def _tagged(client_id: str, tag: str) -> str:
+    """The client id of an order the host places for a position: same length, own first letter."""
+    return tag + client_id[1:]
+
+
+@attrs.define
+class Held:
+    """A position the venue holds for the host, with its protection on the exchange."""
+
+    side: Side
+    qty: float
+    intent_id: str
+    client_id: str
+    opened_ms: int
+    stop: float | None = None
+    take_profit: float | None = None
+    #: Ids of the separate conditional orders protecting it (Binance), if any.
+    protection: list[str] = attrs.Factory(list)
+    #: The exchange's trade ids already booked for this position.
+    booked: set[str] = attrs.Factory(set)
+
+
+class ExchangeVenue:
+    """Sends committed orders through a ccxt client; see the module docstring.
+
+    Used from the engine's event loop only. ``bar_ms`` is the execution
+    timeframe of each symbol, in ms.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        exchange: str,
+        markets: Mapping[str, Market],
+        ccxt_symbols: Mapping[str, str],
+        bar_ms: Mapping[str, int],
+        leverage: float,
+        margin_mode: str = "cross",
+        on_event: VenueEvent | None = None,
+    ) -> None:
+        self._client = client
+        self._exchange = exchange
+        self._markets = markets
+        self._ccxt = dict(ccxt_symbols)
+        self._bar_ms = dict(bar_ms)
+        self._leverage = leverage
+        self._margin_mode = margin_mode
+        self._emit = on_event or (lambda _k, _l, _m, _d: None)
+        self._reports: list[ExecutionReport] = []
+        self._open: dict[str, CommittedOrder] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._prepared: set[str] = set()
+        self._account_margin_set = False
+        self.held: dict[str, Held] = {}
+        #: Symbols where trading stopped because a position could not be protected.
+        self.halted: set[str] = set()
+        self._full_sync = True
+        #: Counters for the run's figures.
+        self.unknown_outcomes = 0
+        self.resolved = 0
+        self.rate_limited = 0
+
+    # -- the execution seam ---------------------------------------------------------
+
+    def submit(self, order: CommittedOrder) -> list[ExecutionReport]:
+        """Start sending ``order`` (durable in the journal); reports come through :meth:`poll`."""
+        check_committed(order, durable=True)
+        self._open[order.order.id] = order
+        task = asyncio.ensure_future(self._send(order))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return []
+
+    def poll(self) -> list[ExecutionReport]:
+        reports, self._reports = self._reports, []
+        return reports
+
+    def open_orders(self) -> list[CommittedOrder]:
+        return list(self._open.values())
+
+    def cancel_open(self, ts: int, reason: str) -> list[ExecutionReport]:
+        # Market orders do not rest: nothing of the host's waits on the book to cancel.
+        return []
+
+    def trigger(self, symbol: str) -> list[float]:
+        return [math.inf, -math.inf]
+
+    def on_bar(
+        self, symbol: str, ts: int, open_: float, high: float, low: float
+    ) -> list[ExecutionReport]:
+        # The exchange executes; :meth:`sync` books what it did.
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "held": {
+                symbol: {
+                    "side": h.side.value,
+                    "qty": h.qty,
+                    "intent_id": h.intent_id,
+                    "client_id": h.client_id,
+                    "opened_ms": h.opened_ms,
+                    "stop": h.stop,
+                    "take_profit": h.take_profit,
+                    "protection": list(h.protection),
+                }
+                for symbol, h in self.held.items()
+            },
+            "halted": sorted(self.halted),
+        }
+
+    def restore(self, state: dict[str, Any], pending: list[CommittedOrder]) -> None:
+        for symbol, h in (state.get("held") or {}).items():
+            self.held[symbol] = Held(
+                Side(h["side"]),
+                float(h["qty"]),
+                h["intent_id"],
+                h["client_id"],
+                int(h["opened_ms"]),
+                h.get("stop"),
+                h.get("take_profit"),
+                list(h.get("protection") or ()),
+            )
+        self.halted = set(state.get("halted") or ())
+        for order in pending:
+            self._open[order.order.id] = order
+            task = asyncio.ensure_future(self._resolve(order, "the host restarted"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _bar_open(self, symbol: str, ms: int) -> int:
+        bar = self._bar_ms.get(symbol, 60_000)
+        return ms - ms % bar
+
+    async def settled(self, timeout_s: float = 10.0) -> None:
+        """Wait (up to ``timeout_s``) until no order is being sent or looked up."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+    async def prepare(self, symbols: Sequence[str]) -> None:
+        """Set margin mode and leverage for ``symbols`` before any entry (once per symbol).
+
+        Done when trading starts, so the first entry on a symbol waits for
+        nothing; a symbol added later is prepared before its first entry.
+        Bybit's unified account has one margin mode for the whole account.
+        """
+        if self._exchange == "bybit" and not self._account_margin_set:
+            self._account_margin_set = True
+            await self._setting("margin mode", "account", self._margin_mode_call(None))
+        for symbol in symbols:
+            await self._prepare(symbol)
+
+    def _margin_mode_call(self, ccxt_symbol: str | None) -> Callable[[], Awaitable[Any]]:
+        return functools.partial(self._client.set_margin_mode, self._margin_mode, ccxt_symbol)
+
+    async def _setting(self, what: str, symbol: str, call: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await with_retries(call, what=f"set {what} {symbol}")
+        except ccxt.BaseError as exc:
+            # "Not modified" answers land here too: the setting is already so.
+            self._emit(
+                "exchange.setting",
+                "info",
+                f"{symbol}: set {what}: {type(exc).__name__}: {exc}",
+                {"symbol": symbol},
+            )
+
+    async def _prepare(self, symbol: str) -> None:
+        """Margin mode (per symbol on Binance) and leverage, once per symbol."""
+        if symbol in self._prepared:
+            return
+        self._prepared.add(symbol)
+        ccxt_symbol = self._ccxt[symbol]
+        if self._exchange != "bybit":
+            await self._setting("margin mode", symbol, self._margin_mode_call(ccxt_symbol))
+        leverage = functools.partial(self._client.set_leverage, self._leverage, ccxt_symbol)
+        await self._setting("leverage", symbol, leverage)
+
+    def _params(self, order: CommittedOrder) -> dict[str, Any]:
+        intent = order.intent
+        params: dict[str, Any] = {"clientOrderId": order.order.client_order_id}
+        if intent.reduce_only:
+            params["reduceOnly"] = True
+        elif self._exchange == "bybit":
+            # Protection from the first instant: attached to the entry itself.
+            if intent.stop is not None:
+                stop = self._level(intent.symbol, intent.stop, away_up=not intent.is_buy)
+                params["stopLoss"] = {"triggerPrice": stop}
+            if intent.take_profit is not None:
+                params["takeProfit"] = {
+                    "triggerPrice": self._level(
+                        intent.symbol, intent.take_profit, away_up=intent.is_buy
+                    )
+                }
+        return params
+
+    def _level(self, symbol: str, price: float, away_up: bool) -> float:
+        """A stop or take-profit level on the tick grid, rounded away from the position's price.
+
+        Bar highs and lows sit on the same grid, so a level rounded outwards
+        triggers on exactly the bars the exact level would (a long's stop at
+        213.846 and at 213.84 are both reached by a low of 213.84, neither by
+        213.85); rounding to the nearest tick would trigger one tick early.
+        """
+        tick = self._markets[symbol].tick_size
+        steps = price / tick
+        snapped = math.ceil(steps - 1e-9) if away_up else math.floor(steps + 1e-9)
+        return float(self._client.price_to_precision(self._ccxt[symbol], snapped * tick))
+
+    def _amount(self, symbol: str, qty: float) -> float:
+        return float(self._client.amount_to_precision(self._ccxt[symbol], qty))
+
+    async def _send(self, order: CommittedOrder) -> None:
+        intent = order.intent
+        symbol = intent.symbol
+        if not intent.reduce_only:
+            await self._prepare(symbol)
+        side = "buy" if intent.is_buy else "sell"
+        try:
+            qty = self._amount(symbol, intent.qty)
+        except ccxt.BaseError as exc:
+            self._reject(order, f"quantity {intent.qty:g} not valid for {symbol}: {exc}")
+            return
+        params = self._params(order)
+        pause = 0.5
+        while True:
+            try:
+                reply = await self._client.create_order(
+                    self._ccxt[symbol], "market", side, qty, None, params
+                )
+                break
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
+                # Refused before booking: wait, then the same order (same id) again.
+                self.rate_limited += 1
+                self._emit(
+                    "order.deferred",
+                    "warning",
+                    f"order {order.order.client_order_id} deferred {pause:.1f}s: "
+                    f"{type(exc).__name__}",
+                    {"client_order_id": order.order.client_order_id},
+                )
+                await asyncio.sleep(pause)
+                pause = min(10.0, pause * 2)
+            except (ccxt.NetworkError, ccxt.DuplicateOrderId) as exc:
+                # Timeout, 5xx, dropped connection, or "already have this id":
+                # booked or not, only a lookup can tell.
+                self.unknown_outcomes += 1
+                await self._resolve(order, f"{type(exc).__name__}: {exc}")
+                return
+            except ccxt.BaseError as exc:
+                self._reject(order, f"{type(exc).__name__}: {exc}")
+                return
+        await self._settle_order(order, reply)
+
+    def _reject(self, order: CommittedOrder, reason: str) -> None:
+        self._open.pop(order.order.id, None)
+        self._reports.append(
+            ExecutionReport(
+                ReportKind.REJECT,
+                order.intent.symbol,
+                order.order.ts,
+                order,
+                reason=reason,
+            )
+        )
+
+    async def _find(self, order: CommittedOrder) -> dict[str, Any] | None:
+        """The exchange's order with ``order``'s client id, or None when it has none."""
+        symbol = self._ccxt[order.intent.symbol]
+        cid = order.order.client_order_id
+        open_orders = await with_retries(
+            lambda: self._client.fetch_open_orders(symbol), what=f"open orders {symbol}"
+        )
+        closed = await with_retries(
+            lambda: self._client.fetch_closed_orders(symbol), what=f"closed orders {symbol}"
+        )
+        for found in [*open_orders, *closed]:
+            if found.get("clientOrderId") == cid:
+                return dict(found)
+        return None
+
+    async def _resolve(self, order: CommittedOrder, why: str) -> None:
+        """Settle an order whose create went unanswered, by its client id; never resend."""
+        cid = order.order.client_order_id
+        self._emit(
+            "order.unknown",
+            "warning",
+            f"order {cid} for {order.intent.symbol}: no answer to its create ({why}); "
+            "looking it up by client id",
+            {"client_order_id": cid},
+        )
+        for pause in LOOKUP_PAUSES_S:
+            await asyncio.sleep(pause)
+            try:
+                found = await self._find(order)
+            except ccxt.BaseError:
+                continue
+            if found is not None:
+                self.resolved += 1
+                await self._settle_order(order, found)
+                return
+        self.resolved += 1
+        self._reject(order, f"the exchange has no order {cid}: it never arrived ({why})")
+
+    async def _settle_order(self, order: CommittedOrder, reply: Mapping[str, Any]) -> None:
+        """Wait for a market order to fill, then report the fill (and protect an entry)."""
+        symbol = order.intent.symbol
+        ccxt_symbol = self._ccxt[symbol]
+        state = dict(reply)
+        for pause in (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0):
+            if state.get("status") in ("closed", "canceled", "rejected", "expired"):
+                break
+            if pause:
+                await asyncio.sleep(pause)
+            order_id = str(state.get("id"))
+            try:
+                state = dict(
+                    await with_retries(
+                        functools.partial(self._order_state, order_id, ccxt_symbol),
+                        what=f"order {order.order.client_order_id}",
+                    )
+                )
+            except ccxt.BaseError as exc:
+                self._emit(
+                    "order.lookup_failed",
+                    "warning",
+                    f"order {order.order.client_order_id}: {type(exc).__name__}: {exc}",
+                    {"client_order_id": order.order.client_order_id},
+                )
+        filled = float(state.get("filled") or 0.0)
+        if filled <= 0.0:
+            self._reject(order, f"the exchange ended the order unfilled ({state.get('status')})")
+            return
+        price = float(state.get("average") or state.get("price") or 0.0)
+        fee = self._fee(state, filled, price)
+        ts = self._bar_open(symbol, int(state.get("lastTradeTimestamp") or state["timestamp"]))
+        self._open.pop(order.order.id, None)
+        intent = order.intent
+        fill = Fill(
+            order.order.id,
+            intent.id,
+            ts,
+            symbol,
+            intent.side,
+            intent.reduce_only,
+            filled,
+            price,
+            fee,
+            "signal" if intent.reduce_only else "entry",
+        )
+        if intent.reduce_only:
+            held = self.held.pop(symbol, None)
+            self._reports.append(
+                ExecutionReport(
+                    ReportKind.FILL, symbol, ts, order, fill, ExitReason.SIGNAL, "", 0.0
+                )
+            )
+            if held is not None:
+                await self._unprotect(symbol, held)
+            return
+        stop, take_profit = intent.stop, intent.take_profit
+        signal = order.signal
+        if signal is not None and signal.bracket_from_fill and not math.isnan(signal.entry):
+            shift = price - signal.entry
+            stop = None if stop is None else stop + shift
+            take_profit = None if take_profit is None else take_profit + shift
+        long = intent.side is Side.LONG
+        stop = None if stop is None else self._level(symbol, stop, away_up=not long)
+        take_profit = None if take_profit is None else self._level(symbol, take_profit, long)
+        held = Held(intent.side, filled, intent.id, order.order.client_order_id, ts)
+        self.held[symbol] = held
+        self._reports.append(
+            ExecutionReport(
+                ReportKind.FILL, symbol, ts, order, fill, None, "", 0.0, stop, take_profit
+            )
+        )
+        await self._protect(symbol, held, stop, take_profit)
+
+    async def _order_state(self, order_id: str, ccxt_symbol: str) -> Mapping[str, Any]:
+        """The exchange's order ``order_id`` as ccxt describes it."""
+        client = self._client
+        if self._exchange != "bybit":
+            found: Mapping[str, Any] = await client.fetch_order(order_id, ccxt_symbol)
+            return found
+        # Bybit's single-order lookup is split: ended orders, then resting ones.
+        try:
+            found = await client.fetch_closed_order(order_id, ccxt_symbol)
+        except ccxt.OrderNotFound:
+            found = await client.fetch_open_order(order_id, ccxt_symbol)
+        return found
+
+    def _fee(self, state: Mapping[str, Any], filled: float, price: float) -> float:
+        fee = state.get("fee") or {}
+        cost: Any = fee.get("cost") if isinstance(fee, Mapping) else None
+        if cost is None:
+            fees = state.get("fees") or []
+            costs = [f["cost"] for f in fees if isinstance(f, Mapping) and f.get("cost")]
+            cost = sum(float(c) for c in costs) if costs else None
+        return abs(float(cost)) if cost is not None else 0.0
+
+    # -- protection -----------------------------------------------------------------------
+
+    async def _protect(
+        self, symbol: str, held: Held, stop: float | None, take_profit: float | None
+    ) -> None:
+        """Put the position's stop (and take-profit) on the exchange; flatten when that fails."""
+        held.stop, held.take_profit = stop, take_profit
+        if stop is None and take_profit is None:
+            return
+        try:
+            if self._exchange == "bybit":
+                await self._bybit_trading_stop(symbol, stop, take_profit)
+            else:
+                await self._binance_conditionals(symbol, held, stop, take_profit)
+        except ccxt.BaseError as exc:
+            await self._flatten_unprotected(symbol, held, f"{type(exc).__name__}: {exc}")
+
+    async def _bybit_trading_stop(
+        self, symbol: str, stop: float | None, take_profit: float | None
+    ) -> None:
+        # The entry carried its stop; re-anchored on the fill, it moves there.
+        request: dict[str, Any] = {
+            "category": "linear",
+            "symbol": symbol,
+            "tpslMode": "Full",
+            "positionIdx": 0,
+        }
+        if stop is not None:
+            request["stopLoss"] = self._client.price_to_precision(self._ccxt[symbol], stop)
+        if take_profit is not None:
+            request["takeProfit"] = self._client.price_to_precision(self._ccxt[symbol], take_profit)
+        await with_retries(
+            lambda: self._client.private_post_v5_position_trading_stop(request),
+            what=f"stop of {symbol}",
+        )
+
+    async def _binance_conditionals(
+        self, symbol: str, held: Held, stop: float | None, take_profit: float | None
+    ) -> None:
+        ccxt_symbol = self._ccxt[symbol]
+        close_side = "sell" if held.side is Side.LONG else "buy"
+        for tag, kind, level in (
+            ("s", "STOP_MARKET", stop),
+            ("t", "TAKE_PROFIT_MARKET", take_profit),
+        ):
+            if level is None:
+                continue
+            placed = await self._client.create_order(
+                ccxt_symbol,
+                kind,
+                close_side,
+                held.qty,
+                None,
+                {
+                    "triggerPrice": level,
+                    "reduceOnly": True,
+                    "clientOrderId": _tagged(held.client_id, tag),
+                    "workingType": "CONTRACT_PRICE",
+                },
+            )
+            held.protection.append(str(placed.get("id")))
+
+    async def _unprotect(self, symbol: str, held: Held) -> None:
+        """Cancel what protected a position that is closed now (Binance's separate orders)."""
+        for order_id in held.protection:
+            cancel = functools.partial(
+                self._client.cancel_order, order_id, self._ccxt[symbol], {"trigger": True}
+            )
+            try:
+                await with_retries(
+                    cancel,
+                    what=f"cancel protection {order_id}",
+                )
+            except ccxt.OrderNotFound:
+                pass
+            except ccxt.BaseError as exc:
+                self._emit(
+                    "order.cancel_failed",
+                    "warning",
+                    f"{symbol}: could not cancel protective order {order_id}: {exc}",
+                    {"symbol": symbol, "order_id": order_id},
+                )
+
+    async def _flatten_unprotected(self, symbol: str, held: Held, why: str) -> None:
+        try:
+            open_qty = await self._open_qty(symbol)
+        except ccxt.BaseError:
+            open_qty = held.qty  # cannot tell: assume the worst, it is open
+        if open_qty <= 0.0:
+            # Closed already (its attached stop, or a fast market): nothing to protect;
+            # the next sync books the exit.
+            self.request_full_sync()
+            return
+        self.halted.add(symbol)
+        self._emit(
+            "protection.failed",
+            "critical",
+            f"{symbol}: the stop could not be placed ({why}); closing the position at market "
+            "and halting the symbol",
+            {"symbol": symbol, "stop": held.stop},
+        )
+        side = "sell" if held.side is Side.LONG else "buy"
+        try:
+            reply = await self._client.create_order(
+                self._ccxt[symbol],
+                "market",
+                side,
+                held.qty,
+                None,
+                {"reduceOnly": True, "clientOrderId": _tagged(held.client_id, "f")},
+            )
+        except ccxt.BaseError as exc:
+            self._emit(
+                "protection.flatten_failed",
+                "critical",
+                f"{symbol}: closing the unprotected position failed too ({exc}); it stays "
+                "open without a stop: act now",
+                {"symbol": symbol},
+            )
+            return
+        # Booked as the position's exit at the next sync, like any close the host did not send.
+        del reply
+
+    async def has_stop(self, symbol: str, position: Mapping[str, Any]) -> bool:
+        """Whether the exchange holds the stop of ``symbol``'s position."""
+        if self._exchange == "bybit":
+            return bool(position.get("stopLossPrice"))
+        orders = await with_retries(
+            lambda: self._client.fetch_open_orders(
+                self._ccxt[symbol], None, None, {"trigger": True}
+            ),
+            what=f"conditional orders {symbol}",
+        )
+        return any(str(o.get("id")) in self.held[symbol].protection for o in orders)
+
+    async def reprotect(self, symbol: str) -> None:
+        """Place a held position's stop (and take-profit) again."""
+        held = self.held[symbol]
+        held.protection.clear()
+        await self._protect(symbol, held, held.stop, held.take_profit)
+
+    async def _open_qty(self, symbol: str) -> float:
+        ccxt_symbol = self._ccxt[symbol]
+        positions = await with_retries(
+            functools.partial(self._client.fetch_positions, [ccxt_symbol]),
+            what=f"position {symbol}",
+        )
+        return sum(
+            float(p.get("contracts") or 0.0) for p in positions if p.get("symbol") == ccxt_symbol
+        )
+
+    # -- what the exchange did on its own ----------------------------------------------------
+
+    def _may_have_moved(
+        self, symbol: str, held: Held, ranges: Mapping[str, tuple[float, float]]
+    ) -> bool:
+        """Whether the exchange may have closed ``symbol`` during the bars of ``ranges``.
+
+        A bar whose range reaches neither the stop nor the take-profit cannot
+        have triggered them (the broker's own screen); a symbol without a bar
+        in the step is checked. Closes by hand or by liquidation are found by
+        the reconciliation, which asks for a full sync.
+        """
+        bar = ranges.get(symbol)
+        if self._full_sync or bar is None:
+            return True
+        low, high = bar
+        stop, target = held.stop, held.take_profit
+        if held.side is Side.LONG:
+            return (stop is not None and low <= stop) or (target is not None and high >= target)
+        return (stop is not None and high >= stop) or (target is not None and low <= target)
+
+    def request_full_sync(self) -> None:
+        """Check every held position at the next :meth:`sync` (the reconciliation found a gap)."""
+        self._full_sync = True
+
+    async def sync(self, ranges: Mapping[str, tuple[float, float]] | None = None) -> None:
+        """Book positions the exchange closed by itself (stops, take-profits, liquidation).
+
+        ``ranges`` are (low, high) of each symbol's bar in the step: symbols
+        whose bar cannot have triggered anything are not asked about.
+        """
+        await self.settled()
+        if not self.held:
+            self._full_sync = False
+            return
+        if ranges is not None and not any(
+            self._may_have_moved(symbol, held, ranges) for symbol, held in self.held.items()
+        ):
+            return
+        self._full_sync = False
+        positions = await with_retries(self._client.fetch_positions, what="positions")
+        open_qty: dict[str, float] = {}
+        for p in positions:
+            info = p.get("info") or {}
+            symbol = str(info.get("symbol") or p.get("id") or "")
+            contracts = float(p.get("contracts") or 0.0)
+            if contracts:
+                open_qty[symbol] = contracts
+        for symbol, held in list(self.held.items()):
+            if open_qty.get(symbol, 0.0) >= held.qty * (1 - 1e-9):
+                continue
+            await self._book_exchange_exit(symbol, held, open_qty.get(symbol, 0.0))
+
+    async def _book_exchange_exit(self, symbol: str, held: Held, left: float) -> None:
+        ccxt_symbol = self._ccxt[symbol]
+        trades = await with_retries(
+            lambda: self._client.fetch_my_trades(ccxt_symbol, held.opened_ms),
+            what=f"trades {symbol}",
+        )
+        closing = "sell" if held.side is Side.LONG else "buy"
+        fills = [
+            t for t in trades if t.get("side") == closing and str(t.get("id")) not in held.booked
+        ]
+        if not fills:
+            return
+        qty = sum(float(t["amount"]) for t in fills)
+        cost = sum(float(t["amount"]) * float(t["price"]) for t in fills)
+        price = cost / qty if qty else 0.0
+        fee = sum(abs(float((t.get("fee") or {}).get("cost") or 0.0)) for t in fills)
+        last_ms = max(int(t["timestamp"]) for t in fills)
+        for t in fills:
+            held.booked.add(str(t.get("id")))
+        reason, tag = self._exit_reason(held, price)
+        ts = self._bar_open(symbol, last_ms)
+        fill = Fill(
+            f"{held.intent_id}-{tag}",
+            held.intent_id,
+            ts,
+            symbol,
+            held.side,
+            True,
+            min(qty, held.qty),
+            price,
+            fee,
+            tag,
+        )
+        if left <= 0.0:
+            self.held.pop(symbol, None)
+            await self._unprotect(symbol, held)
+        else:
+            held.qty = left
+        self._reports.append(
+            ExecutionReport(ReportKind.BRACKET, symbol, ts, None, fill, reason, "", 0.0)
+        )
+
+    @staticmethod
+    def _exit_reason(held: Held, price: float) -> tuple[ExitReason, str]:
+        long = held.side is Side.LONG
+        tol = 1e-9 * max(abs(price), 1.0)
+        if held.stop is not None and (
+            price <= held.stop + tol if long else price >= held.stop - tol
+        ):
+            return ExitReason.STOP, "stop"
+        if held.take_profit is not None and (
+            price >= held.take_profit - tol if long else price <= held.take_profit + tol
+        ):
+            return ExitReason.TAKE_PROFIT, "take_profit"
+        return ExitReason.SIGNAL, "external"

@@ -1,0 +1,140 @@
+"""Reconciliation: the journal's view of the account against the exchange's.
+
+Run at start and every ``[exchange] reconcile_s`` seconds (at a step's
+start, so nothing of the host's is in flight). Every difference is an event
+(``reconcile.difference``) and is acted on:
+
+- a position the exchange holds and the host does not know: closed at
+  market (``unknown_positions = "flatten"``) or trading halts (``"halt"``);
+- a position the host holds without its stop on the exchange: the stop is
+  placed again (the venue flattens it if that fails);
+- a position the host holds that the exchange does not (or smaller): booked
+  at the next sync, reported here when it is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from garrison.engine.ledger import Ledger
+from garrison.live.orders import ExchangeVenue, VenueEvent
+from garrison.live.retry import with_retries
+
+
+class Reconciler:
+    """Compares and repairs; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        venue: ExchangeVenue,
+        ccxt_symbols: Mapping[str, str],
+        unknown_positions: str,
+        on_event: VenueEvent,
+        halt: Callable[[str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._venue = venue
+        self._ccxt = dict(ccxt_symbols)
+        self._policy = unknown_positions
+        self._emit = on_event
+        self.halt = halt
+        self.runs = 0
+        self.differences = 0
+        #: True after the last run found the journal equal to the exchange.
+        self.equal = False
+
+    def _difference(self, symbol: str, message: str, data: dict[str, Any]) -> None:
+        self.differences += 1
+        self._emit(
+            "reconcile.difference", "warning", f"{symbol}: {message}", {"symbol": symbol, **data}
+        )
+
+    async def exchange_positions(self) -> dict[str, tuple[str, float, Mapping[str, Any]]]:
+        """``{symbol id: (side, contracts, ccxt position)}`` of every open position."""
+        positions = await with_retries(self._client.fetch_positions, what="positions")
+        held: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
+        for p in positions:
+            contracts = float(p.get("contracts") or 0.0)
+            if not contracts:
+                continue
+            info = p.get("info") or {}
+            symbol = str(info.get("symbol") or "")
+            if symbol in self._ccxt:
+                held[symbol] = (str(p.get("side") or ""), contracts, p)
+            else:
+                held[symbol] = (str(p.get("side") or ""), contracts, p)
+        return held
+
+    async def run(self, ledger: Ledger) -> bool:
+        """One comparison (and its repairs); True when nothing differed."""
+        self.runs += 1
+        before = self.differences
+        on_exchange = await self.exchange_positions()
+        venue = self._venue
+        for symbol, (side, contracts, _p) in on_exchange.items():
+            mine = ledger.positions.get(symbol)
+            if mine is None and symbol not in venue.held:
+                await self._unknown(symbol, side, contracts)
+                continue
+            if mine is not None and abs(mine.qty - contracts) > 1e-9 * max(1.0, contracts):
+                self._difference(
+                    symbol,
+                    f"the journal holds {mine.qty:g}, the exchange {contracts:g}",
+                    {"journal": mine.qty, "exchange": contracts},
+                )
+        for symbol, mine in ledger.positions.items():
+            if symbol not in on_exchange:
+                venue.request_full_sync()
+                self._difference(
+                    symbol,
+                    f"the journal holds {mine.side.value} {mine.qty:g}, the exchange nothing "
+                    "(booked at the next sync)",
+                    {"journal": mine.qty, "exchange": 0.0},
+                )
+        await self._check_protection(on_exchange)
+        self.equal = self.differences == before
+        return self.equal
+
+    async def _unknown(self, symbol: str, side: str, contracts: float) -> None:
+        self._difference(
+            symbol,
+            f"the exchange holds a {side} position of {contracts:g} the host did not open; "
+            f"policy: {self._policy}",
+            {"exchange": contracts, "side": side, "policy": self._policy},
+        )
+        if self._policy == "flatten" and symbol in self._ccxt:
+            close_side = "sell" if side == "long" else "buy"
+            try:
+                await self._client.create_order(
+                    self._ccxt[symbol], "market", close_side, contracts, None, {"reduceOnly": True}
+                )
+            except ccxt.BaseError as exc:
+                self._emit(
+                    "reconcile.flatten_failed",
+                    "critical",
+                    f"{symbol}: closing the unknown position failed: {exc}",
+                    {"symbol": symbol},
+                )
+        elif self.halt is not None:
+            self.halt(f"the exchange holds an unknown {side} position in {symbol}")
+
+    async def _check_protection(
+        self, on_exchange: Mapping[str, tuple[str, float, Mapping[str, Any]]]
+    ) -> None:
+        venue = self._venue
+        for symbol, held in list(venue.held.items()):
+            if held.stop is None or symbol not in on_exchange:
+                continue
+            if await venue.has_stop(symbol, on_exchange[symbol][2]):
+                continue
+            self._difference(
+                symbol,
+                f"no stop on the exchange for the {held.side.value} position; placing it again",
+                {"stop": held.stop},
+            )
+            await venue.reprotect(symbol)
