@@ -148,10 +148,18 @@ def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult
             "when it starts"
         )
     # Imported here: replays never load ccxt.
-    from garrison.live.session import ExchangeSource
+    from garrison.live.session import ExchangeSource, carry_on
 
     until = iso_to_ms(request.until) if request.until else None
     source = ExchangeSource(profile, until_ms=until)
+    path = request.journal or profile.resolve(profile.journal.path)
+    journal, resuming, checkpoint = carry_on(path, profile)
+    if checkpoint is not None:
+        click.echo(
+            f"carrying on from run {checkpoint['run_id']}'s last checkpoint "
+            "(its positions, stops and unanswered orders)",
+            err=True,
+        )
 
     async def trade() -> RunResult:
         task = asyncio.current_task()
@@ -159,7 +167,15 @@ def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult
         if task is not None:
             # SIGTERM (a service manager's stop) ends the run like Ctrl-C does.
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        return await run_profile(profile, plugins, source, journal_path=request.journal)
+        return await run_profile(
+            profile,
+            plugins,
+            source,
+            journal_path=path,
+            journal=journal,
+            resuming=resuming,
+            checkpoint=checkpoint,
+        )
 
     try:
         return asyncio.run(trade())

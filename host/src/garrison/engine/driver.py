@@ -83,6 +83,9 @@ class StepDriver:
     ``before_step(step)`` is awaited at the start of every step, before
     its bars are booked: a live venue books there what the exchange did
     since the last step (fills, stops and take-profits that triggered).
+    ``restarts``: the feed starts from the market's present (paper and
+    live), so a run may carry on from a checkpoint of an earlier process:
+    its account, positions and unsent orders, not its place in the data.
     """
 
     def __init__(
@@ -95,9 +98,11 @@ class StepDriver:
         chunk: int = CHUNK,
         progress: Progress | None = None,
         before_step: Callable[[Step], Awaitable[None]] | None = None,
+        restarts: bool = False,
     ) -> None:
         self._feed = feed
         self._before_step = before_step
+        self._restarts = restarts
         self._strategies = list(strategies)
         self._proc = processor
         self._indicators = indicators
@@ -140,11 +145,15 @@ class StepDriver:
 
     async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats:
         """Run every step the feed yields."""
-        if resume is not None:
+        if resume is not None and not self._restarts:
             raise ResumeError("the step driver starts runs; resuming one is the replay driver's")
         proc = self._proc
         proc.policy.start()
         self._prepare()
+        if resume is not None:
+            # A live feed starts from now: the account carries on from the
+            # checkpoint, the market from the exchange's latest candles.
+            proc.restore(dict(resume))
         by_key = self._series
         quarantined = proc.bus.guard.quarantined
         bus = proc.bus

@@ -391,7 +391,9 @@ class StepProcessor:
         self.step_close = int(state["step_close"])
         self.steps = int(state["steps"])
         self.next_equity = int(state["next_equity"])
-        self.clock.advance_to(self.step_close)
+        # A live run carries on later than its checkpoint: its clock is already past it.
+        if self.clock.now_ms() < self.step_close:
+            self.clock.advance_to(self.step_close)
 
 
 __all__ = ["StepProcessor"]

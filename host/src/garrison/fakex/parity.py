@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from garrison.engine.feed import discover, load_csv
 from garrison.engine.run import replay, run_profile, warmup_bars
 from garrison.engine.sources import DataSelection
 from garrison.fakex.account import Fees
-from garrison.fakex.server import running_fake
+from garrison.fakex.server import FakeExchange, running_fake
 from garrison.fakex.tape import MarketTape
 from garrison.plugins.manager import PluginSet
 from garrison.profile.model import Credentials, Exchange, ExchangeConfig, Mode, Profile
@@ -114,14 +114,21 @@ async def live_parity(
     symbols: Sequence[str] = (),
     bars: int = 576,
     skip: int = 0,
-    speed: float = 1500.0,
+    speed: float = 600.0,
     step_wait_s: float = 2.0,
+    reconcile_s: float = 30.0,
+    watch: Callable[[FakeExchange], None] | None = None,
 ) -> ParityResult:
     """Run ``profile`` as a replay and live against the fake; compare (module docstring).
 
     ``data`` are candle files of one timeframe; the window is ``bars`` bars
     starting ``skip`` bars after the warm-up history. ``symbols`` (default:
-    all found) narrows the files.
+    all found) narrows the files. ``watch(fake)`` is called once the fake
+    exchange is up (a test can listen to its bar closes there).
+    ``speed`` must leave the host time to answer within a bar: ccxt's rate
+    limiter spaces requests as the venue asks (a sync, an order, its
+    lookup and its stop take some 300 ms on Bybit), so 600 (a 5-minute bar
+    every half second) is about as fast as a replay's fill timing holds.
     """
     # Both runs trade by the venue's rules: its instrument snapshot for the replay.
     profile = attrs.evolve(
@@ -152,7 +159,8 @@ async def live_parity(
         any_mode=True,
     )
     replay_s = time.perf_counter() - t0
-    tape = MarketTape.from_paths([str(f.path) for f in files], exchange=exchange)
+    # The same candles, whatever exchange the files were recorded on.
+    tape = MarketTape(series, exchange=exchange)
     broker = profile.broker
     t1 = time.perf_counter()
     async with running_fake(
@@ -165,6 +173,8 @@ async def live_parity(
         api_key="parity-key",
         secret="parity-secret",
     ) as fake:
+        if watch is not None:
+            watch(fake)
         live_profile = attrs.evolve(
             profile,
             profile=attrs.evolve(profile.profile, mode=Mode.LIVE, exchange=exchange),
@@ -175,6 +185,7 @@ async def live_parity(
                 ws_url=fake.ws_url,
                 history_bars=history,
                 step_wait_s=step_wait_s,
+                reconcile_s=reconcile_s,
             ),
             credentials=Credentials(api_key_env="PARITY_KEY", api_secret_env="PARITY_SECRET"),
             journal=attrs.evolve(profile.journal, commit="step"),

@@ -183,6 +183,9 @@ class FakeExchange:
             faults=self.faults,
             take_profit_first=both_touched == "take_profit_first",
         )
+        #: Called when an order has been booked, before its reply is written (a test
+        #: can stop a client there: "the order reached the venue, the answer did not").
+        self.after_booking: Callable[[], None] | None = None
         #: Set when the tape has ended (the clock stopped at the data's end).
         self.finished = asyncio.Event()
         self.rest_url = ""
@@ -246,19 +249,36 @@ class FakeExchange:
         """Call ``callback(close_ms, closed, opened)`` at every bar close (synchronously)."""
         self._listeners.append(callback)
 
-    async def _run_clock(self, speed: float) -> None:
+    async def _run_clock(self, speed: float, until_ms: int | None = None) -> None:
         self.tape.run_at(speed)
         while True:
             event = self.tape.next_event_ms()
             if event is None:
                 break
+            if until_ms is not None and event > until_ms:
+                self.tape.run_at(None)  # stand still at the last event, as a paused clock
+                self.speed = None
+                self._clock = None
+                return
             delay = self.tape.wall_time_of(event) - time.monotonic()
             await asyncio.sleep(max(delay, 0.0))
             self._process_next()
         self.finished.set()
 
-    def run(self, speed: float) -> None:
+    async def pause(self) -> None:
+        """Stop a running clock where it stands; :meth:`run` starts it again."""
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
+        self.tape.run_at(None)
+        self.speed = None
+
+    def run(self, speed: float, until_ms: int | None = None) -> None:
         """Start a manual clock at ``speed`` from where it stands (e.g. once clients are ready).
+
+        With ``until_ms`` it stops again after the bar closes at or before it.
 
         A parity run warms the host up on a standing market, then lets time
         run, so the host's first decision is on the same bar as a replay's.
@@ -268,7 +288,7 @@ class FakeExchange:
         if not speed > 0:
             raise ValueError(f"speed must be > 0 market seconds per wall second, not {speed!r}")
         self.speed = speed
-        self._clock = asyncio.create_task(self._run_clock(speed))
+        self._clock = asyncio.create_task(self._run_clock(speed, until_ms))
 
     async def advance(self, bars: int = 1) -> None:
         """Manual clock: move market time ``bars`` bars of the finest timeframe on."""
@@ -364,8 +384,15 @@ class FakeExchange:
         self._rate_limit_streak = 0
         return 0
 
-    async def fault_after_booking(self) -> web.Response | None:
-        """For an order just booked: a lost reply (held, then dropped) or a 5xx, or None."""
+    async def fault_after_booking(self, conditional: bool = False) -> web.Response | None:
+        """For an order just booked: a lost reply (held, then dropped) or a 5xx, or None.
+
+        ``conditional``: the order is a stop or take-profit (the faults may spare those).
+        """
+        if self.after_booking is not None:
+            self.after_booking()
+        if not self.faults.strikes_booked(conditional):
+            return None
         if self.faults.take("lost_replies"):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.faults.lost_reply_hold_s)

@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 import ccxt.async_support as ccxt
-from garrison_api import ExitReason, Fill, Market, Side
+from garrison_api import ExitReason, Fill, Market, Position, Side
 
 from garrison.engine.execution import (
     CommittedOrder,
@@ -92,6 +92,7 @@ class ExchangeVenue:
         leverage: float,
         margin_mode: str = "cross",
         on_event: VenueEvent | None = None,
+        crash: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
         self._exchange = exchange
@@ -101,10 +102,15 @@ class ExchangeVenue:
         self._leverage = leverage
         self._margin_mode = margin_mode
         self._emit = on_event or (lambda _k, _l, _m, _d: None)
+        self._crash = crash or (lambda _point: None)
         self._reports: list[ExecutionReport] = []
         self._open: dict[str, CommittedOrder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._prepared: set[str] = set()
+        #: Positions as booked by the engine (polled reports): what a checkpoint holds.
+        self._booked: dict[str, Held] = {}
+        #: Entries filled whose report is not polled yet, by order id.
+        self._entry_held: dict[str, Held] = {}
         self._account_margin_set = False
         self.held: dict[str, Held] = {}
         #: Symbols where trading stopped because a position could not be protected.
@@ -127,7 +133,20 @@ class ExchangeVenue:
         return []
 
     def poll(self) -> list[ExecutionReport]:
+        """Reports since the last call; from here on they count as booked (see snapshot)."""
         reports, self._reports = self._reports, []
+        for report in reports:
+            kind, symbol, order = report.kind, report.symbol, report.order
+            if order is not None and (kind is not ReportKind.FILL or report.remaining <= 0.0):
+                self._open.pop(order.order.id, None)
+            if kind is ReportKind.FILL and order is not None and not order.intent.reduce_only:
+                held = self._entry_held.pop(order.order.id, None)
+                if held is not None:
+                    self._booked[symbol] = held
+            elif kind in (ReportKind.FILL, ReportKind.BRACKET):
+                held = self._booked.get(symbol)
+                if held is not None and self.held.get(symbol) is not held:
+                    del self._booked[symbol]  # closed (a partial close keeps it held)
         return reports
 
     def open_orders(self) -> list[CommittedOrder]:
@@ -147,6 +166,14 @@ class ExchangeVenue:
         return []
 
     def snapshot(self) -> dict[str, Any]:
+        """Positions as the engine has booked them (a fill not yet polled stays pending).
+
+        The checkpoint holds the ledger as of the booked reports; the venue's
+        part must agree with it, or a restart would forget a fill (or an
+        exit) that happened between the exchange's answer and its booking.
+        An order whose report is not booked yet stays among the open orders,
+        so a restart looks it up again.
+        """
         return {
             "held": {
                 symbol: {
@@ -159,14 +186,14 @@ class ExchangeVenue:
                     "take_profit": h.take_profit,
                     "protection": list(h.protection),
                 }
-                for symbol, h in self.held.items()
+                for symbol, h in self._booked.items()
             },
             "halted": sorted(self.halted),
         }
 
     def restore(self, state: dict[str, Any], pending: list[CommittedOrder]) -> None:
         for symbol, h in (state.get("held") or {}).items():
-            self.held[symbol] = Held(
+            self.held[symbol] = self._booked[symbol] = Held(
                 Side(h["side"]),
                 float(h["qty"]),
                 h["intent_id"],
@@ -230,7 +257,9 @@ class ExchangeVenue:
         ccxt_symbol = self._ccxt[symbol]
         if self._exchange != "bybit":
             await self._setting("margin mode", symbol, self._margin_mode_call(ccxt_symbol))
-        leverage = functools.partial(self._client.set_leverage, self._leverage, ccxt_symbol)
+        # Binance takes whole leverage only ("100", not "100.0").
+        whole = max(1, round(self._leverage))
+        leverage = functools.partial(self._client.set_leverage, whole, ccxt_symbol)
         await self._setting("leverage", symbol, leverage)
 
     def _params(self, order: CommittedOrder) -> dict[str, Any]:
@@ -279,6 +308,8 @@ class ExchangeVenue:
             self._reject(order, f"quantity {intent.qty:g} not valid for {symbol}: {exc}")
             return
         params = self._params(order)
+        if intent.reduce_only:
+            self._crash("exiting")
         pause = 0.5
         while True:
             try:
@@ -307,10 +338,10 @@ class ExchangeVenue:
             except ccxt.BaseError as exc:
                 self._reject(order, f"{type(exc).__name__}: {exc}")
                 return
+        self._crash("after_reply")
         await self._settle_order(order, reply)
 
     def _reject(self, order: CommittedOrder, reason: str) -> None:
-        self._open.pop(order.order.id, None)
         self._reports.append(
             ExecutionReport(
                 ReportKind.REJECT,
@@ -391,7 +422,6 @@ class ExchangeVenue:
         price = float(state.get("average") or state.get("price") or 0.0)
         fee = self._fee(state, filled, price)
         ts = self._bar_open(symbol, int(state.get("lastTradeTimestamp") or state["timestamp"]))
-        self._open.pop(order.order.id, None)
         intent = order.intent
         fill = Fill(
             order.order.id,
@@ -425,7 +455,7 @@ class ExchangeVenue:
         stop = None if stop is None else self._level(symbol, stop, away_up=not long)
         take_profit = None if take_profit is None else self._level(symbol, take_profit, long)
         held = Held(intent.side, filled, intent.id, order.order.client_order_id, ts)
-        self.held[symbol] = held
+        self.held[symbol] = self._entry_held[order.order.id] = held
         self._reports.append(
             ExecutionReport(
                 ReportKind.FILL, symbol, ts, order, fill, None, "", 0.0, stop, take_profit
@@ -464,6 +494,7 @@ class ExchangeVenue:
         held.stop, held.take_profit = stop, take_profit
         if stop is None and take_profit is None:
             return
+        self._crash("placing_stop")
         try:
             if self._exchange == "bybit":
                 await self._bybit_trading_stop(symbol, stop, take_profit)
@@ -577,6 +608,27 @@ class ExchangeVenue:
             return
         # Booked as the position's exit at the next sync, like any close the host did not send.
         del reply
+
+    def adopt(self, position: Position) -> None:
+        """Follow a journaled position the venue has lost track of, and check it next sync.
+
+        After a restart from a checkpoint taken between an exit's fill and
+        its booking, the journal may hold a position the exchange closed:
+        following it again lets the next sync find and book that close.
+        """
+        if position.symbol in self.held:
+            return
+        held = Held(
+            position.side,
+            position.qty,
+            position.intent_id,
+            "",
+            position.entry_ts,
+            position.stop,
+            position.take_profit,
+        )
+        self.held[position.symbol] = self._booked[position.symbol] = held
+        self.request_full_sync()
 
     async def has_stop(self, symbol: str, position: Mapping[str, Any]) -> bool:
         """Whether the exchange holds the stop of ``symbol``'s position."""

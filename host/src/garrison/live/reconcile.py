@@ -89,6 +89,7 @@ class Reconciler:
                 )
         for symbol, mine in ledger.positions.items():
             if symbol not in on_exchange:
+                venue.adopt(mine)
                 venue.request_full_sync()
                 self._difference(
                     symbol,

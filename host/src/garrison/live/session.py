@@ -20,6 +20,7 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from garrison_api import Event, Level, Market, RiskRule, Strategy, Veto
@@ -31,7 +32,10 @@ from garrison.engine.market import Step
 from garrison.engine.replay import StrategyUse
 from garrison.engine.run import EngineDriver, ProgressFactory, RunError, warmup_bars
 from garrison.engine.step import StepProcessor
+from garrison.journal import Journal
+from garrison.journal.records import RunRow
 from garrison.live.connect import make_client
+from garrison.live.crashpoints import CrashingCommits, CrashPoints
 from garrison.live.feed import DEFAULT_PER_CONNECTION, ExchangeFeed
 from garrison.live.guards import SymbolGuard
 from garrison.live.klines import tap_klines
@@ -116,6 +120,7 @@ class ExchangeSource:
         self._profile = profile
         self._until = until_ms
         self._env = os.environ if environ is None else environ
+        self._crash = CrashPoints.from_env(self._env)
         self.markets: dict[str, Market] = {}
         self.symbols: tuple[str, ...] = tuple(sorted(profile.exchange.symbols))
         self.first_ts = 0
@@ -247,6 +252,7 @@ class ExchangeSource:
                 leverage=p.account.leverage,
                 margin_mode=p.exchange.margin_mode,
                 on_event=self.event,
+                crash=self._crash,
             )
             await self._venue.prepare(self.symbols)
             self._reconciler = Reconciler(
@@ -280,6 +286,8 @@ class ExchangeSource:
     ) -> EngineDriver:
         assert self._feed is not None
         self._processor = processor
+        if self._crash.point is not None:
+            processor.policy = CrashingCommits(processor.policy, self._crash)
         if self._reconciler is not None:
             self._reconciler.halt = self._halt
         for event in self._events:
@@ -291,6 +299,9 @@ class ExchangeSource:
             strategies=strategies,
             processor=processor,
             before_step=self._before_step if live else None,
+            # A checkpoint at the end of every step that wrote anything.
+            chunk=1,
+            restarts=True,
         )
 
     def _halt(self, reason: str) -> None:
@@ -329,6 +340,8 @@ class ExchangeSource:
         reports = venue.poll()
         if reports:
             processor.book(reports)
+        # The next start carries on from here: the last fills are in its checkpoint.
+        processor.end_chunk()
         return f"{len(venue.held)} position(s) left open on the exchange with their stops"
 
     async def close(self) -> None:
@@ -349,4 +362,41 @@ class ExchangeSource:
         return self._venue
 
 
-__all__ = ["ExchangeSource", "market_from_ccxt"]
+def carry_on(
+    path: Path, profile: Profile
+) -> tuple[Journal | None, RunRow | None, dict[str, Any] | None]:
+    """Where a paper or live run of ``profile`` starts: the journal, the run to resume, its state.
+
+    The account outlives the process: a new run carries on from the last
+    checkpoint of the profile's last run of the same mode (positions, their
+    stops, orders sent but not answered), so a restart, even after a kill,
+    neither forgets a position nor sends an order twice. An interrupted run
+    (Ctrl-C, SIGTERM, a killed process) is resumed as the same run; after a
+    completed one a new run starts from its state. Refused while another
+    live process still runs the profile in this journal.
+    """
+    if not path.is_file():
+        return None, None, None
+    journal = Journal.open(path, synchronous=profile.journal.synchronous)
+    try:
+        mode = profile.profile.mode.value
+        last = journal.latest_run(profile.profile.name, mode)
+        if last is None:
+            return journal, None, None
+        if last.status == "running":
+            raise RunError(
+                f"run {last.id} of profile {profile.profile.name!r} is still running in another "
+                f"process on this journal ({path}); one host per account"
+            )
+        found = journal.last_checkpoint(last.id)
+        if found is None:
+            return journal, None, None
+        state = dict(found[1])
+        state["run_id"] = last.id
+        return journal, (last if last.status == "interrupted" else None), state
+    except BaseException:
+        journal.close()
+        raise
+
+
+__all__ = ["ExchangeSource", "carry_on", "market_from_ccxt"]
