@@ -217,6 +217,9 @@ class FakeAccount:
         self._working: dict[str, list[FakeOrder]] = {}
         self._order_seq = 0
         self._fill_seq = 0
+        #: Client ids sent again after the venue had booked them (each refusal, in order):
+        #: what a client that resends an order it believes lost would leave here.
+        self.refused_duplicates: list[str] = []
 
     # -- reading ------------------------------------------------------------------------
 
@@ -431,6 +434,7 @@ class FakeAccount:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         market = self._market(symbol)
         if client_id is not None and client_id in self._by_client:
+            self.refused_duplicates.append(client_id)
             raise FakeError("duplicate_client_id", f"client order id {client_id!r} is duplicate")
         conditional = kind in CONDITIONAL
         if not (close_position and conditional):

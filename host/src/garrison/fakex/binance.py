@@ -256,9 +256,9 @@ class BinanceDialect:
             fmt = self._formats[symbol] = shape.Formats(self.fake.tape.instrument(symbol))
         return fmt
 
-    async def _after_booking(self) -> web.Response | None:
-        """The faults that strike once an order is booked: a lost reply, a 5xx."""
-        failed = await self.fake.fault_after_booking()
+    async def _after_booking(self, order: FakeOrder) -> web.Response | None:
+        """The faults that strike once ``order`` is booked: a lost reply, a 5xx."""
+        failed = await self.fake.fault_after_booking(order.is_conditional)
         if failed is not None and failed.status == 503:
             # The venue's own 503: "execution status unknown" (the order may well exist).
             return error_response(
@@ -553,7 +553,7 @@ class BinanceDialect:
     async def create_order(self, request: web.Request, params: Params) -> web.StreamResponse:
         market = self._need_market(params)
         order = self._place(self._order_request(params, market, algo=False))
-        failed = await self._after_booking()
+        failed = await self._after_booking(order)
         if failed is not None:
             return failed
         fmt = self._fmt(market.symbol)
@@ -568,7 +568,7 @@ class BinanceDialect:
     async def create_algo(self, request: web.Request, params: Params) -> web.StreamResponse:
         market = self._need_market(params)
         order = self._place(self._order_request(params, market, algo=True))
-        failed = await self._after_booking()
+        failed = await self._after_booking(order)
         if failed is not None:
             return failed
         return web.json_response(shape.algo_json(order, self._fmt(market.symbol)))

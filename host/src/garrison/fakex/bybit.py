@@ -584,7 +584,7 @@ class BybitVenue:
             attached_take_profit=take_profit,
             now_ms=self.fake.now_ms(),
         )
-        fault = await self.fake.fault_after_booking()
+        fault = await self.fake.fault_after_booking(order.is_conditional)
         if fault is not None:
             return fault
         return self.ok({"orderId": order.id, "orderLinkId": order.client_id or ""})

@@ -41,6 +41,10 @@ class Faults:
     #: Next N order creates: booked, then answered with HTTP ``error_5xx_status``.
     errors_5xx_after_booking: int = 0
     error_5xx_status: int = 502
+    #: Lost replies and 5xx after booking strike only plain orders (market, limit), or
+    #: only conditional ones (stops, take-profits); both false: the next order creates.
+    booking_faults_plain_only: bool = False
+    booking_faults_conditional_only: bool = False
     #: Next N REST requests (order requests only if ``rate_limit_orders_only``)
     #: are refused as over the rate limit (Bybit 10006 then HTTP 403 when
     #: repeated; Binance 429 then 418 when repeated).
@@ -81,6 +85,12 @@ class Faults:
         setattr(self, name, left - 1)
         self.note(name)
         return True
+
+    def strikes_booked(self, conditional: bool) -> bool:
+        """May a lost reply or 5xx strike a booked order of this kind (``booking_faults_*``)?"""
+        if conditional:
+            return not self.booking_faults_plain_only
+        return not self.booking_faults_conditional_only
 
     def note(self, name: str, n: int = 1) -> None:
         """Count ``n`` injections of ``name``."""

@@ -312,7 +312,9 @@ class ExchangeFeed:
         due = ts if update.closed else ts - s.tf_ms
         expected = s.last_ts + s.tf_ms if s.last_ts >= 0 else due
         if due > expected or (key in self._suspect and due >= expected):
-            await self._backfill(s, expected, due if update.closed else ts)
+            # The market is at the close of this candle (closed) or of the one before it.
+            present = ts + s.tf_ms if update.closed else ts
+            await self._backfill(s, expected, due if update.closed else ts, present)
             self._suspect.discard(key)
             if update.closed and s.last_ts >= ts:
                 return  # the backfill brought this very bar
@@ -333,15 +335,20 @@ class ExchangeFeed:
             ),
         )
 
-    async def _backfill(self, s: _Series, first: int, upto: int) -> None:
-        """Close every bar of ``s`` from open time ``first`` up to (not incl.) ``upto`` via REST."""
+    async def _backfill(self, s: _Series, first: int, upto: int, present: int) -> None:
+        """Close every bar of ``s`` from open time ``first`` up to (not incl.) ``upto`` via REST.
+
+        Only a bar closing at ``present`` (the market's latest close) may be
+        decided on; older ones are late: booked and taken into the
+        indicators, decided on by nobody (the market has moved on from them).
+        """
         if upto <= first:
             return
         self.stats.gaps += 1
         bars = await self._closed_bars(s, first, upto)
         for candle in bars:
             if candle.ts > s.last_ts:
-                self._close(s, candle)
+                self._close(s, candle, decide=candle.ts + s.tf_ms >= present)
                 self.stats.backfilled += 1
         self._emit(
             "feed.gap",
@@ -350,12 +357,12 @@ class ExchangeFeed:
             {"symbol": s.symbol, "timeframe": s.timeframe, "from": first, "bars": len(bars)},
         )
 
-    def _close(self, s: _Series, candle: Candle) -> None:
+    def _close(self, s: _Series, candle: Candle, decide: bool = True) -> None:
         s.last_ts = candle.ts
         self.stats.closed += 1
         close = candle.ts + s.tf_ms
         self.market_ms = max(self.market_ms, close)
-        if close <= self._last_step:
+        if close <= self._last_step or not decide:
             self._late.append(candle)
             self.stats.late += 1
             return

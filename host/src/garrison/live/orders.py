@@ -28,6 +28,7 @@ symbol's execution bar the exchange filled in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -52,11 +53,6 @@ VenueEvent = Callable[[str, str, str, dict[str, Any]], None]
 LOOKUP_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
 
 
-def _tagged(client_id: str, tag: str) -> str:
-    """The client id of an order the host places for a position: same length, own first letter."""
-    return tag + client_id[1:]
-
-
 @attrs.define
 class Held:
     """A position the venue holds for the host, with its protection on the exchange."""
@@ -72,6 +68,8 @@ class Held:
     protection: list[str] = attrs.Factory(list)
     #: The exchange's trade ids already booked for this position.
     booked: set[str] = attrs.Factory(set)
+    #: Protective orders placed so far (each gets its own client id).
+    placements: int = 0
 
 
 class ExchangeVenue:
@@ -185,6 +183,7 @@ class ExchangeVenue:
                     "stop": h.stop,
                     "take_profit": h.take_profit,
                     "protection": list(h.protection),
+                    "placements": h.placements,
                 }
                 for symbol, h in self._booked.items()
             },
@@ -202,6 +201,7 @@ class ExchangeVenue:
                 h.get("stop"),
                 h.get("take_profit"),
                 list(h.get("protection") or ()),
+                placements=int(h.get("placements") or 0),
             )
         self.halted = set(state.get("halted") or ())
         for order in pending:
@@ -461,7 +461,15 @@ class ExchangeVenue:
                 ReportKind.FILL, symbol, ts, order, fill, None, "", 0.0, stop, take_profit
             )
         )
-        await self._protect(symbol, held, stop, take_profit)
+        attached = None
+        if self._exchange == "bybit":
+            attached = (
+                None if intent.stop is None else self._level(symbol, intent.stop, not long),
+                None
+                if intent.take_profit is None
+                else self._level(symbol, intent.take_profit, long),
+            )
+        await self._protect(symbol, held, stop, take_profit, attached)
 
     async def _order_state(self, order_id: str, ccxt_symbol: str) -> Mapping[str, Any]:
         """The exchange's order ``order_id`` as ccxt describes it."""
@@ -488,13 +496,20 @@ class ExchangeVenue:
     # -- protection -----------------------------------------------------------------------
 
     async def _protect(
-        self, symbol: str, held: Held, stop: float | None, take_profit: float | None
+        self,
+        symbol: str,
+        held: Held,
+        stop: float | None,
+        take_profit: float | None,
+        attached: tuple[float | None, float | None] | None = None,
     ) -> None:
         """Put the position's stop (and take-profit) on the exchange; flatten when that fails."""
         held.stop, held.take_profit = stop, take_profit
         if stop is None and take_profit is None:
             return
         self._crash("placing_stop")
+        if attached == (stop, take_profit):
+            return  # the entry carried these very levels (Bybit): nothing to move
         try:
             if self._exchange == "bybit":
                 await self._bybit_trading_stop(symbol, stop, take_profit)
@@ -525,28 +540,73 @@ class ExchangeVenue:
     async def _binance_conditionals(
         self, symbol: str, held: Held, stop: float | None, take_profit: float | None
     ) -> None:
-        ccxt_symbol = self._ccxt[symbol]
-        close_side = "sell" if held.side is Side.LONG else "buy"
         for tag, kind, level in (
             ("s", "STOP_MARKET", stop),
             ("t", "TAKE_PROFIT_MARKET", take_profit),
         ):
-            if level is None:
+            if level is not None:
+                held.protection.append(await self._conditional(symbol, held, tag, kind, level))
+
+    def _protection_id(self, held: Held, tag: str) -> str:
+        """Client id of a protective order: the entry's, its first letter the tag (and a count).
+
+        A position protected again (after a restart found its stop gone) gets
+        a new id: the venue refuses an id it has seen.
+        """
+        held.placements += 1
+        base = held.client_id or f"g{held.intent_id}"
+        prefix = tag if held.placements == 1 else f"{tag}{held.placements}"
+        return (prefix + base[1:])[:36]
+
+    async def _conditional(self, symbol: str, held: Held, tag: str, kind: str, level: float) -> str:
+        """Place one reduce-only conditional order and return its exchange id.
+
+        An unanswered create is looked up by its client id before anything else.
+        """
+        ccxt_symbol = self._ccxt[symbol]
+        cid = self._protection_id(held, tag)
+        close_side = "sell" if held.side is Side.LONG else "buy"
+        create = functools.partial(
+            self._client.create_order,
+            ccxt_symbol,
+            kind,
+            close_side,
+            held.qty,
+            None,
+            {
+                "triggerPrice": level,
+                "reduceOnly": True,
+                "clientOrderId": cid,
+                "workingType": "CONTRACT_PRICE",
+            },
+        )
+        try:
+            placed = await create()
+        except ccxt.NetworkError:
+            # Booked or not, only a lookup can tell; an absent one goes again under
+            # the same id, which the venue refuses should it have been booked after all.
+            self.unknown_outcomes += 1
+            found = await self._find_conditional(symbol, cid)
+            self.resolved += 1
+            placed = found if found is not None else await create()
+        return str(placed.get("id"))
+
+    async def _find_conditional(self, symbol: str, cid: str) -> Mapping[str, Any] | None:
+        listing = functools.partial(
+            self._client.fetch_open_orders, self._ccxt[symbol], None, None, {"trigger": True}
+        )
+        for pause in LOOKUP_PAUSES_S:
+            await asyncio.sleep(pause)
+            try:
+                orders = await with_retries(listing, what=f"conditional orders {symbol}")
+            except ccxt.BaseError:
                 continue
-            placed = await self._client.create_order(
-                ccxt_symbol,
-                kind,
-                close_side,
-                held.qty,
-                None,
-                {
-                    "triggerPrice": level,
-                    "reduceOnly": True,
-                    "clientOrderId": _tagged(held.client_id, tag),
-                    "workingType": "CONTRACT_PRICE",
-                },
-            )
-            held.protection.append(str(placed.get("id")))
+            for order in orders:
+                if order.get("clientOrderId") == cid:
+                    found: Mapping[str, Any] = order
+                    return found
+            return None
+        return None
 
     async def _unprotect(self, symbol: str, held: Held) -> None:
         """Cancel what protected a position that is closed now (Binance's separate orders)."""
@@ -588,14 +648,29 @@ class ExchangeVenue:
             {"symbol": symbol, "stop": held.stop},
         )
         side = "sell" if held.side is Side.LONG else "buy"
+        # Booked as the position's exit at the next sync, like any close the host did not send.
+        self.request_full_sync()
         try:
-            reply = await self._client.create_order(
+            await self._client.create_order(
                 self._ccxt[symbol],
                 "market",
                 side,
                 held.qty,
                 None,
-                {"reduceOnly": True, "clientOrderId": _tagged(held.client_id, "f")},
+                {"reduceOnly": True, "clientOrderId": self._protection_id(held, "f")},
+            )
+        except ccxt.NetworkError:
+            # Unanswered: the position itself says whether the close went through.
+            await asyncio.sleep(LOOKUP_PAUSES_S[0])
+            with contextlib.suppress(ccxt.BaseError):
+                if await self._open_qty(symbol) <= 0.0:
+                    return
+            self._emit(
+                "protection.flatten_unknown",
+                "critical",
+                f"{symbol}: closing the unprotected position got no answer; the next sync "
+                "and reconciliation check it",
+                {"symbol": symbol},
             )
         except ccxt.BaseError as exc:
             self._emit(
@@ -606,8 +681,6 @@ class ExchangeVenue:
                 {"symbol": symbol},
             )
             return
-        # Booked as the position's exit at the next sync, like any close the host did not send.
-        del reply
 
     def adopt(self, position: Position) -> None:
         """Follow a journaled position the venue has lost track of, and check it next sync.
