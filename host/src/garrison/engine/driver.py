@@ -164,20 +164,9 @@ class StepDriver:
                 proc.begin(step.close_ms)
                 if self._before_step is not None:
                     await self._before_step(step)
-                for candle in step.late:
-                    feeding = by_key[(candle.symbol, candle.timeframe)]
-                    feeding.take(candle)
-                    if feeding.executes:
-                        proc.book_bar(
-                            candle.symbol,
-                            candle.ts,
-                            candle.open,
-                            candle.high,
-                            candle.low,
-                            candle.close,
-                        )
                 deciding: list[tuple[_Feeding, Candle]] = []
-                for candle in step.bars:
+                late = len(step.late)
+                for k, candle in enumerate((*step.late, *step.bars)):
                     feeding = by_key[(candle.symbol, candle.timeframe)]
                     feeding.take(candle)
                     if feeding.executes:
@@ -189,7 +178,8 @@ class StepDriver:
                             candle.low,
                             candle.close,
                         )
-                    if feeding.deciders:
+                    # Late candles are history by now: nobody decides on them.
+                    if k >= late and feeding.deciders:
                         deciding.append((feeding, candle))
                 proc.settle()
                 for feeding, candle in deciding:
