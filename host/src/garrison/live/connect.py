@@ -26,6 +26,9 @@ def client_options(exchange: str) -> dict[str, Any]:
             "defaultSubType": "linear",
             "fetchMarkets": {"types": ["linear"]},
             "adjustForTimeDifference": True,
+            # The feed reads kline messages as they come (live/klines.py), not
+            # ccxt's candle cache: keep that cache to the last two candles.
+            "OHLCVLimit": 2,
         }
     if exchange == "binance":
         return {
@@ -40,6 +43,7 @@ def client_options(exchange: str) -> dict[str, Any]:
             # instead of one per symbol; ccxt refuses a symbol-less call without this.
             "fetchOpenOrders": {"warnWithoutSymbol": False},
             "adjustForTimeDifference": True,
+            "OHLCVLimit": 2,
         }
     raise ValueError(f"unknown exchange {exchange!r}: Garrison trades 'bybit' or 'binance'")
 
@@ -124,6 +128,11 @@ def make_client(
         import ccxt.async_support as module
     config: dict[str, Any] = {
         "enableRateLimit": True,
+        # ccxt's limiter, counted over a rolling second as both venues count (the
+        # same average rate as its default leaky bucket, whose debt outlives idle
+        # time): the orders of one bar close go out together, not 50 ms apart.
+        "rateLimiterAlgorithm": "rollingWindow",
+        "rollingWindowSize": 1000,
         "timeout": timeout_ms,
         "options": client_options(exchange),
         "verbose": False,

@@ -215,7 +215,8 @@ class ExchangeFeed:
         return list(self._series)
 
     def history(self, symbol: str, timeframe: str) -> Sequence[Candle]:
-        return self._history.get((symbol, timeframe), [])
+        # Handed over once: the driver keeps what it needs, the feed keeps nothing.
+        return self._history.pop((symbol, timeframe), [])
 
     def shards(self, per_connection: int) -> list[list[list[str]]]:
         """``[[ccxt_symbol, timeframe], ...]`` per websocket connection."""

@@ -105,6 +105,8 @@ class ExchangeVenue:
         self._open: dict[str, CommittedOrder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._prepared: set[str] = set()
+        #: Symbols with a send (and its stop placement) still running, with how many.
+        self._sending: dict[str, int] = {}
         #: Positions as booked by the engine (polled reports): what a checkpoint holds.
         self._booked: dict[str, Held] = {}
         #: Entries filled whose report is not polled yet, by order id.
@@ -125,9 +127,20 @@ class ExchangeVenue:
         """Start sending ``order`` (durable in the journal); reports come through :meth:`poll`."""
         check_committed(order, durable=True)
         self._open[order.order.id] = order
+        symbol = order.intent.symbol
+        self._sending[symbol] = self._sending.get(symbol, 0) + 1
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            left = self._sending.get(symbol, 1) - 1
+            if left > 0:
+                self._sending[symbol] = left
+            else:
+                self._sending.pop(symbol, None)
+
         task = asyncio.ensure_future(self._send(order))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
         return []
 
     def poll(self) -> list[ExecutionReport]:
@@ -682,6 +695,10 @@ class ExchangeVenue:
             )
             return
 
+    def busy(self) -> set[str]:
+        """Symbols in motion: an order sent (its stop being placed) or its outcome not booked."""
+        return {order.intent.symbol for order in self._open.values()} | set(self._sending)
+
     def adopt(self, position: Position) -> None:
         """Follow a journaled position the venue has lost track of, and check it next sync.
 
@@ -713,13 +730,22 @@ class ExchangeVenue:
             ),
             what=f"conditional orders {symbol}",
         )
-        return any(str(o.get("id")) in self.held[symbol].protection for o in orders)
+        held = self.held.get(symbol)
+        return held is None or any(str(o.get("id")) in held.protection for o in orders)
 
     async def reprotect(self, symbol: str) -> None:
         """Place a held position's stop (and take-profit) again."""
-        held = self.held[symbol]
+        held = self.held.get(symbol)
+        if held is None:
+            return
         held.protection.clear()
         await self._protect(symbol, held, held.stop, held.take_profit)
+
+    async def all_positions(self) -> list[Mapping[str, Any]]:
+        """Every open position on the account (Bybit lists 200 a page: all pages)."""
+        params = {"paginate": True} if self._exchange == "bybit" else {}
+        positions: list[Mapping[str, Any]] = await self._client.fetch_positions(None, params)
+        return positions
 
     async def _open_qty(self, symbol: str) -> float:
         ccxt_symbol = self._ccxt[symbol]
@@ -771,7 +797,7 @@ class ExchangeVenue:
         ):
             return
         self._full_sync = False
-        positions = await with_retries(self._client.fetch_positions, what="positions")
+        positions = await with_retries(self.all_positions, what="positions")
         open_qty: dict[str, float] = {}
         for p in positions:
             info = p.get("info") or {}

@@ -56,7 +56,7 @@ class Reconciler:
 
     async def exchange_positions(self) -> dict[str, tuple[str, float, Mapping[str, Any]]]:
         """``{symbol id: (side, contracts, ccxt position)}`` of every open position."""
-        positions = await with_retries(self._client.fetch_positions, what="positions")
+        positions = await with_retries(self._venue.all_positions, what="positions")
         held: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
         for p in positions:
             contracts = float(p.get("contracts") or 0.0)
@@ -76,7 +76,12 @@ class Reconciler:
         before = self.differences
         on_exchange = await self.exchange_positions()
         venue = self._venue
+        # A symbol with an order in flight is in motion: the exchange may be ahead of
+        # the journal by that order's fill. It is compared at a later run.
+        busy = venue.busy()
         for symbol, (side, contracts, _p) in on_exchange.items():
+            if symbol in busy:
+                continue
             mine = ledger.positions.get(symbol)
             if mine is None and symbol not in venue.held:
                 await self._unknown(symbol, side, contracts)
@@ -87,8 +92,8 @@ class Reconciler:
                     f"the journal holds {mine.qty:g}, the exchange {contracts:g}",
                     {"journal": mine.qty, "exchange": contracts},
                 )
-        for symbol, mine in ledger.positions.items():
-            if symbol not in on_exchange:
+        for symbol, mine in list(ledger.positions.items()):
+            if symbol not in on_exchange and symbol not in busy:
                 venue.adopt(mine)
                 venue.request_full_sync()
                 self._difference(
@@ -97,7 +102,7 @@ class Reconciler:
                     "(booked at the next sync)",
                     {"journal": mine.qty, "exchange": 0.0},
                 )
-        await self._check_protection(on_exchange)
+        await self._check_protection(on_exchange, busy)
         self.equal = self.differences == before
         return self.equal
 
@@ -125,11 +130,11 @@ class Reconciler:
             self.halt(f"the exchange holds an unknown {side} position in {symbol}")
 
     async def _check_protection(
-        self, on_exchange: Mapping[str, tuple[str, float, Mapping[str, Any]]]
+        self, on_exchange: Mapping[str, tuple[str, float, Mapping[str, Any]]], busy: set[str]
     ) -> None:
         venue = self._venue
         for symbol, held in list(venue.held.items()):
-            if held.stop is None or symbol not in on_exchange:
+            if held.stop is None or symbol not in on_exchange or symbol in busy:
                 continue
             if await venue.has_stop(symbol, on_exchange[symbol][2]):
                 continue

@@ -16,6 +16,7 @@ given to the ccxt client and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -132,6 +133,7 @@ class ExchangeSource:
         self._processor: StepProcessor | None = None
         self._reconciler: Reconciler | None = None
         self._next_reconcile = 0.0
+        self._reconciling: asyncio.Future[bool] | None = None
         self._events: list[Event] = []
         self._emit_ref: list[Any] = []
 
@@ -313,14 +315,34 @@ class ExchangeSource:
         venue, processor = self._venue, self._processor
         assert venue is not None
         assert processor is not None
+        await self._reconciled()
         ranges = {c.symbol: (c.low, c.high) for c in (*step.late, *step.bars)}
         await venue.sync(ranges)
         reports = venue.poll()
         if reports:
             processor.book(reports)
-        if self._reconciler is not None and time.monotonic() >= self._next_reconcile:
+        reconciler = self._reconciler
+        if reconciler is not None and time.monotonic() >= self._next_reconcile:
+            # Beside the step, not in front of it: the step's orders need not wait
+            # for it. The next step's sync waits for it (and books what it found).
             self._next_reconcile = time.monotonic() + self._profile.exchange.reconcile_s
-            await self._reconciler.run(processor.ledger)
+            if self._reconciling is None or self._reconciling.done():
+                self._reconciling = asyncio.ensure_future(reconciler.run(processor.ledger))
+
+    async def _reconciled(self) -> None:
+        """Wait for a reconciliation running beside the steps; its failure is an event."""
+        running, self._reconciling = self._reconciling, None
+        if running is None:
+            return
+        try:
+            await running
+        except Exception as exc:  # the next run tries again; trading goes on
+            self.event(
+                "reconcile.failed",
+                "warning",
+                f"reconciliation with the exchange failed: {type(exc).__name__}: {exc}",
+                {},
+            )
 
     def describe(self) -> tuple[str, dict[str, Any]]:
         p = self._profile
@@ -336,6 +358,7 @@ class ExchangeSource:
         if venue is None:
             canceled = processor.cancel_open("the paper run ended before it could fill")
             return f"{canceled} paper order(s) canceled at the end"
+        await self._reconciled()
         await venue.settled()
         reports = venue.poll()
         if reports:
@@ -345,6 +368,11 @@ class ExchangeSource:
         return f"{len(venue.held)} position(s) left open on the exchange with their stops"
 
     async def close(self) -> None:
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reconciling
+            self._reconciling = None
         if self._feed is not None:
             await self._feed.close()
         for client in self._clients:
