@@ -127,12 +127,10 @@ def make_client(
     else:
         import ccxt.async_support as module
     config: dict[str, Any] = {
+        # ccxt's own limiter (its leaky bucket). Its rolling window would let a bar's
+        # orders leave together, but it waits forever for a request that costs more
+        # than the window holds (Binance's open orders of all symbols: 40 > 20).
         "enableRateLimit": True,
-        # ccxt's limiter, counted over a rolling second as both venues count (the
-        # same average rate as its default leaky bucket, whose debt outlives idle
-        # time): the orders of one bar close go out together, not 50 ms apart.
-        "rateLimiterAlgorithm": "rollingWindow",
-        "rollingWindowSize": 1000,
         "timeout": timeout_ms,
         "options": client_options(exchange),
         "verbose": False,
