@@ -741,11 +741,21 @@ class ExchangeVenue:
         held.protection.clear()
         await self._protect(symbol, held, held.stop, held.take_profit)
 
-    async def all_positions(self) -> list[Mapping[str, Any]]:
-        """Every open position on the account (Bybit lists 200 a page: all pages)."""
+    async def open_positions(self) -> dict[str, tuple[str, float, Mapping[str, Any]]]:
+        """``{symbol id: (side, contracts, ccxt position)}`` of every open position.
+
+        Bybit lists 200 positions a page: all pages are read.
+        """
         params = {"paginate": True} if self._exchange == "bybit" else {}
-        positions: list[Mapping[str, Any]] = await self._client.fetch_positions(None, params)
-        return positions
+        listing = functools.partial(self._client.fetch_positions, None, params)
+        positions = await with_retries(listing, what="positions")
+        found: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
+        for p in positions:
+            contracts = float(p.get("contracts") or 0.0)
+            if contracts:
+                symbol = str((p.get("info") or {}).get("symbol") or p.get("id") or "")
+                found[symbol] = (str(p.get("side") or ""), contracts, p)
+        return found
 
     async def _open_qty(self, symbol: str) -> float:
         ccxt_symbol = self._ccxt[symbol]
@@ -797,14 +807,8 @@ class ExchangeVenue:
         ):
             return
         self._full_sync = False
-        positions = await with_retries(self.all_positions, what="positions")
-        open_qty: dict[str, float] = {}
-        for p in positions:
-            info = p.get("info") or {}
-            symbol = str(info.get("symbol") or p.get("id") or "")
-            contracts = float(p.get("contracts") or 0.0)
-            if contracts:
-                open_qty[symbol] = contracts
+        positions = await self.open_positions()
+        open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
         for symbol, held in list(self.held.items()):
             if open_qty.get(symbol, 0.0) >= held.qty * (1 - 1e-9):
                 continue

@@ -21,7 +21,6 @@ import ccxt.async_support as ccxt
 
 from garrison.engine.ledger import Ledger
 from garrison.live.orders import ExchangeVenue, VenueEvent
-from garrison.live.retry import with_retries
 
 
 class Reconciler:
@@ -54,27 +53,11 @@ class Reconciler:
             "reconcile.difference", "warning", f"{symbol}: {message}", {"symbol": symbol, **data}
         )
 
-    async def exchange_positions(self) -> dict[str, tuple[str, float, Mapping[str, Any]]]:
-        """``{symbol id: (side, contracts, ccxt position)}`` of every open position."""
-        positions = await with_retries(self._venue.all_positions, what="positions")
-        held: dict[str, tuple[str, float, Mapping[str, Any]]] = {}
-        for p in positions:
-            contracts = float(p.get("contracts") or 0.0)
-            if not contracts:
-                continue
-            info = p.get("info") or {}
-            symbol = str(info.get("symbol") or "")
-            if symbol in self._ccxt:
-                held[symbol] = (str(p.get("side") or ""), contracts, p)
-            else:
-                held[symbol] = (str(p.get("side") or ""), contracts, p)
-        return held
-
     async def run(self, ledger: Ledger) -> bool:
         """One comparison (and its repairs); True when nothing differed."""
         self.runs += 1
         before = self.differences
-        on_exchange = await self.exchange_positions()
+        on_exchange = await self._venue.open_positions()
         venue = self._venue
         # A symbol with an order in flight is in motion: the exchange may be ahead of
         # the journal by that order's fill. It is compared at a later run.
