@@ -45,10 +45,11 @@ starts with one.
 
 The figure. Latency from the moment the host received the LAST
 closed-candle message of a burst (entry of ccxt's kline handler, before
-ccxt parses the candle) to each create-order HTTP request leaving the host
-(ccxt's ``fetch`` of ``/v5/order/create``, after its rate limiter), over
-every order of every burst: ``p50_ms``, ``p99_ms``, ``max_ms``.
-``handed_to_ccxt`` is the same up to the host's ``create_order`` call
+ccxt parses the candle) to the HTTP request carrying each order leaving the
+host (ccxt's ``fetch`` of ``/v5/order/create`` or ``/v5/order/create-batch``,
+after its rate limiter; a batch counts once per order in it), over every
+order of every burst: ``p50_ms``, ``p99_ms``, ``max_ms``. ``handed_to_ccxt``
+is the same up to the host's ``create_order`` / ``create_orders`` call
 (before the rate limiter), ``fake_received`` up to the fake's receipt of the
 request (wall clocks of the two processes). ``peak_rss_mb`` is the host
 process's peak resident memory (the fake's is apart). Both are measured by
@@ -89,6 +90,8 @@ DEMO_CANDLES = ROOT / "data" / "demo" / "bybit_*_5m.csv.gz"
 TIMEFRAME = "5m"
 BAR_MS = 300_000
 TARGET_P99_MS = 100.0
+#: The order requests timed: single creates and batches (one entry per order they carry).
+ORDER_PATHS = ("/v5/order/create", "/v5/order/create-batch")
 TARGET_RSS_MB = 400.0
 KEY, SECRET = "burst-key", "burst-secret"
 
@@ -220,8 +223,10 @@ async def _serve_fake(config: dict[str, Any]) -> None:
 
     @web.middleware
     async def stamp(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.method == "POST" and request.path == "/v5/order/create":
-            received.append(time.time())
+        if request.method == "POST" and request.path in ORDER_PATHS:
+            now = time.time()
+            body = json.loads(await request.text() or "{}")
+            received.extend([now] * len(body.get("request") or [body]))
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -385,7 +390,7 @@ class Probe:
         self.closes: dict[int, list[float]] = {}
         #: (burst, perf time, ccxt symbol) of each create_order call.
         self.handed: list[tuple[int, float, str]] = []
-        #: (burst, perf time, request body) of each create-order request sent.
+        #: (burst, perf time, exchange symbol) of each order in a create request sent.
         self.sent: list[tuple[int, float, str]] = []
         #: (step close ms, perf time handed to the driver, perf time the driver came back).
         self.steps: list[tuple[int, float, float]] = []
@@ -430,14 +435,18 @@ def instrumented(probe: Probe, rate_limit: bool = True) -> Iterator[None]:
 
     ``rate_limit=False`` also makes ccxt's throttle a no-op (see :class:`BurstOptions`).
     """
+    import ccxt.async_support
     import ccxt.pro
     from garrison.live.feed import ExchangeFeed
     from garrison.live.orders import ExchangeVenue
     from garrison.live.reconcile import Reconciler
 
-    cls = ccxt.pro.bybit
-    handle = cls.handle_ohlcv
+    # The feed's clients are ccxt.pro's; the order path's is ccxt's async class, its base.
+    stream_cls = ccxt.pro.bybit
+    cls = ccxt.async_support.bybit
+    handle = stream_cls.handle_ohlcv
     create = cls.create_order
+    create_many = cls.create_orders
     fetch = cls.fetch
     steps = ExchangeFeed.steps
     sync = ExchangeVenue.sync
@@ -460,11 +469,20 @@ def instrumented(probe: Probe, rate_limit: bool = True) -> Iterator[None]:
             probe.handed.append((probe.burst, time.perf_counter(), symbol))
         return await create(self, symbol, type, side, amount, price, params or {})
 
+    async def create_orders(self: Any, orders: list[Any], params: Any = None) -> Any:
+        now = time.perf_counter()
+        for order in orders:
+            probe.handed.append((probe.burst, now, order["symbol"]))
+        return await create_many(self, orders, params or {})
+
     async def timed_fetch(
         self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
-        if method == "POST" and url.endswith("/v5/order/create"):
-            probe.sent.append((probe.burst, time.perf_counter(), str(body)))
+        if method == "POST" and url.endswith(ORDER_PATHS):
+            now = time.perf_counter()
+            sent = json.loads(body or "{}")
+            for order in sent.get("request") or [sent]:
+                probe.sent.append((probe.burst, now, order.get("symbol", "")))
         return await fetch(self, url, method, headers, body)
 
     def timed_steps(self: Any) -> AsyncIterator[Any]:
@@ -482,8 +500,9 @@ def instrumented(probe: Probe, rate_limit: bool = True) -> Iterator[None]:
 
     patches: list[tuple[type, str, Any]] = [] if rate_limit else [(cls, "throttle", no_throttle)]
     patches += [
-        (cls, "handle_ohlcv", handle_ohlcv),
+        (stream_cls, "handle_ohlcv", handle_ohlcv),
         (cls, "create_order", create_order),
+        (cls, "create_orders", create_orders),
         (cls, "fetch", timed_fetch),
         (ExchangeFeed, "steps", timed_steps),
         (ExchangeVenue, "sync", timed_sync),
@@ -666,7 +685,7 @@ async def _host(
         given = [t - last for b, t, _ in probe.handed if b == k]
         latencies += sent
         handed += given
-        ordered = {json.loads(body).get("symbol") for b, _, body in probe.sent if b == k}
+        ordered = {symbol for b, _, symbol in probe.sent if b == k}
         signalled = {symbol for bar, symbol in log if bar == ts}
         missing += sorted(f"{ts}:{s}" for s in signalled - ordered)
         step = next((s for s in probe.steps if s[0] == ts + BAR_MS), None)

@@ -17,11 +17,13 @@ figures therefore do not depend on how fast the machine is; ``wall_s`` does.
 
 - ``lost_replies`` (full: 200 faults): a strategy enters when flat and exits
   when long on every bar of five symbols, so every bar sends five market
-  orders; the next N entry and exit creates the exchange books are answered
-  late (held past the client's 300 ms timeout: three in four) or with a 5xx
-  (one in four). Stops are spared until then; afterwards the next stop create
-  of each symbol loses its reply (``stop_faults``: Binance places stops as
-  separate orders, Bybit attaches them to the entry, so it has none), with
+  orders, in one batch request; the requests carrying the next N entry and
+  exit creates the exchange books are answered late (held past the client's
+  300 ms timeout: three in four) or with a 5xx (one in four), so each of their
+  orders has an unknown outcome (``fault_requests`` counts the requests).
+  Stops are spared until then; afterwards the next stop create of each
+  symbol loses its reply (``stop_faults``: Binance places stops as separate
+  orders, Bybit attaches them to the entry, so it has none), with
   ``protection_failed``, ``flattened`` and ``halted`` saying what the host did
   about it. Counts: ``faults`` (injected), ``unknown_outcomes`` (the host's
   ``order.unknown`` events), ``duplicates`` (a second order on the exchange
@@ -346,10 +348,12 @@ async def lost_replies(exchange: str, count: int, work: Path) -> dict[str, Any]:
     (Binance places stops as separate orders; Bybit attaches them to the
     entry, so none is struck there): ``stop_faults``, ``flattened``, ``halted``.
     """
-    errors_5xx = count // 4
+    # Every bar sends one order per symbol, together in one batch request: a fault on that
+    # request loses all five replies. Then a stop fault per symbol, and the last answers.
+    requests = -(-count // len(SYMBOLS))
+    errors_5xx = max(1, requests // 4) if requests > 1 else 0
     faults = Faults(lost_reply_hold_s=1.0, booking_faults_plain_only=True)
-    # Every bar sends one order per symbol; then a stop fault per symbol, and the last answers.
-    bars = -(-count // len(SYMBOLS)) + 4
+    bars = requests + 4
     committed_at: dict[str, int] = {}
     booked_at: dict[str, int] = {}
     t0 = time.perf_counter()
@@ -372,7 +376,7 @@ async def lost_replies(exchange: str, count: int, work: Path) -> dict[str, Any]:
                 injected.update(faults.injected)
 
         injected: dict[str, int] = {}
-        faults.lost_replies = count - errors_5xx
+        faults.lost_replies = requests - errors_5xx
         faults.errors_5xx_after_booking = errors_5xx
         result = await run.to_end(after_bar)
         fake = run.fake
@@ -449,9 +453,13 @@ async def lost_replies(exchange: str, count: int, work: Path) -> dict[str, Any]:
     }
     lags = [booked_at[c] - committed_at[c] for c in unknown if c in booked_at]
     return {
-        "faults": injected.get("lost_replies", 0) + injected.get("errors_5xx_after_booking", 0),
-        "lost_replies": injected.get("lost_replies", 0),
-        "errors_5xx": injected.get("errors_5xx_after_booking", 0),
+        # Orders whose create went unanswered (a batch's lost reply loses all of its orders').
+        "faults": injected.get("lost_replies_orders", 0)
+        + injected.get("errors_5xx_after_booking_orders", 0),
+        "fault_requests": injected.get("lost_replies", 0)
+        + injected.get("errors_5xx_after_booking", 0),
+        "lost_replies": injected.get("lost_replies_orders", 0),
+        "errors_5xx": injected.get("errors_5xx_after_booking_orders", 0),
         "unknown_outcomes": len(unknown),
         "duplicates": duplicates,
         "resends_refused": len(refused),
@@ -615,7 +623,7 @@ def _sibling(name: str) -> Any:
 
 
 SCENARIOS: dict[str, Plan] = {
-    "lost_replies": Plan(lost_replies, full=200, small=5),
+    "lost_replies": Plan(lost_replies, full=200, small=10),
     "ws_drops": Plan(ws_drops, full=100, small=3),
     "sigkill": Plan(sigkill, full=20, small=1),
 }

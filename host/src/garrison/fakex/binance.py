@@ -20,6 +20,7 @@ a rate limit is HTTP 429 ``-1003`` and, while the client keeps calling, 418.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,6 +43,8 @@ Handler = Callable[[web.Request, Params], Awaitable[web.StreamResponse]]
 KLINES_LIMIT = (500, 1500)
 #: Default and largest ``limit`` of order and trade lists.
 LIST_LIMIT = (500, 1000)
+#: Orders per ``/fapi/v1/batchOrders`` request (Binance USDⓈ-M docs).
+BATCH_LIMIT = 5
 _WEEK_MS = 7 * 86_400_000
 _CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _ORDER_ID = re.compile(r"^[0-9]{1,20}$")
@@ -133,6 +136,7 @@ class BinanceDialect:
             ("POST", "/fapi/v1/leverage", self.set_leverage, False),
             ("POST", "/fapi/v1/marginType", self.set_margin_type, False),
             ("POST", "/fapi/v1/order", self.create_order, True),
+            ("POST", "/fapi/v1/batchOrders", self.create_batch, True),
             ("GET", "/fapi/v1/order", self.query_order, False),
             ("DELETE", "/fapi/v1/order", self.cancel_order, True),
             ("GET", "/fapi/v1/openOrder", self.query_open_order, False),
@@ -256,9 +260,10 @@ class BinanceDialect:
             fmt = self._formats[symbol] = shape.Formats(self.fake.tape.instrument(symbol))
         return fmt
 
-    async def _after_booking(self, order: FakeOrder) -> web.Response | None:
-        """The faults that strike once ``order`` is booked: a lost reply, a 5xx."""
-        failed = await self.fake.fault_after_booking(order.is_conditional)
+    async def _after_booking(self, order: FakeOrder, orders: int = 1) -> web.Response | None:
+        """The faults that strike once ``order`` (and ``orders - 1`` beside it) is booked:
+        a lost reply, a 5xx."""
+        failed = await self.fake.fault_after_booking(order.is_conditional, orders)
         if failed is not None and failed.status == 503:
             # The venue's own 503: "execution status unknown" (the order may well exist).
             return error_response(
@@ -565,6 +570,50 @@ class BinanceDialect:
             return web.json_response(body)
         return web.json_response(shape.order_json(order, fmt, query=False))
 
+    async def create_batch(self, request: web.Request, params: Params) -> web.StreamResponse:
+        """``/fapi/v1/batchOrders``: up to 5 orders, each booked or refused on its own.
+
+        The reply is a list, one item per order in order: the order, or the
+        ``{code, msg}`` that refused it. Faults after booking strike the
+        request as a whole.
+        """
+        raw = params.get("batchOrders")
+        if not raw:
+            raise _mandatory("batchOrders")
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError:
+            raise _bad(-1130, "Data sent for parameter 'batchOrders' is not valid.") from None
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise _bad(-1130, "Data sent for parameter 'batchOrders' is not valid.")
+        if len(items) > BATCH_LIMIT:
+            raise _bad(
+                -1130,
+                f"Data sent for parameter 'batchOrders' is not valid: at most "
+                f"{BATCH_LIMIT} orders, got {len(items)}.",
+            )
+        replies: list[dict[str, Any]] = []
+        booked: list[FakeOrder] = []
+        for item in items:
+            fields = {key: _param_text(value) for key, value in item.items()}
+            try:
+                market = self._need_market(fields)
+                order = self._place(self._order_request(fields, market, algo=False))
+            except BinanceError as exc:
+                replies.append({"code": exc.code, "msg": exc.msg})
+                continue
+            except FakeError as exc:
+                _status, code, msg = _FAKE_ERRORS.get(exc.code, (400, -1000, exc.message))
+                replies.append({"code": code, "msg": msg})
+                continue
+            booked.append(order)
+            replies.append(shape.order_json(order, self._fmt(market.symbol), query=False))
+        if booked:
+            failed = await self._after_booking(booked[0], len(booked))
+            if failed is not None:
+                return failed
+        return web.json_response(replies)
+
     async def create_algo(self, request: web.Request, params: Params) -> web.StreamResponse:
         market = self._need_market(params)
         order = self._place(self._order_request(params, market, algo=True))
@@ -845,6 +894,13 @@ def _list_limit(params: Params) -> int:
     if not 1 <= limit <= LIST_LIMIT[1]:
         raise _bad(-1130, "Data sent for parameter 'limit' is not valid.")
     return limit
+
+
+def _param_text(value: Any) -> str:
+    """A batch item's value as the venue reads a form field (JSON true -> "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _bool_param(params: Params, name: str) -> bool:

@@ -50,6 +50,9 @@ ERRORS = {
 }
 RECV_WINDOW_DEFAULT = 5000
 
+#: Orders per ``/v5/order/create-batch`` request for linear contracts (Bybit v5 docs).
+BATCH_LIMIT = 20
+
 
 class BybitError(Exception):
     """A Bybit error answer (retCode, retMsg)."""
@@ -542,6 +545,76 @@ class BybitVenue:
 
     async def order_create(self, params: Params) -> web.StreamResponse:
         self._linear(params)
+        order = self._place(params)
+        fault = await self.fake.fault_after_booking(order.is_conditional)
+        if fault is not None:
+            return fault
+        return self.ok({"orderId": order.id, "orderLinkId": order.client_id or ""})
+
+    async def order_create_batch(self, params: Params) -> web.StreamResponse:
+        """``/v5/order/create-batch``: up to 20 orders, each booked or refused on its own.
+
+        The reply lists one result per order, in order, and ``retExtInfo`` one
+        code per order (0 for booked); the faults after booking strike the
+        request as a whole, as a lost reply would.
+        """
+        self._linear(params)
+        requests = params.get("request")
+        if not isinstance(requests, list) or not requests:
+            raise BybitError(10001, "params error: request must be a non-empty list of orders")
+        if len(requests) > BATCH_LIMIT:
+            raise BybitError(
+                10001, f"params error: at most {BATCH_LIMIT} orders per batch, got {len(requests)}"
+            )
+        results: list[dict[str, Any]] = []
+        codes: list[dict[str, Any]] = []
+        conditional = False
+        booked = 0
+        for item in requests:
+            if not isinstance(item, dict):
+                raise BybitError(10001, "params error: each request item must be an object")
+            symbol = str(item.get("symbol", ""))
+            try:
+                order = self._place({**item, "category": "linear"})
+            except BybitError as exc:
+                refused = exc
+            except FakeError as exc:
+                refused = _from_fake_error(exc)
+            except TapeError as exc:
+                refused = BybitError(10001, f"Not supported symbols: {exc}")
+            else:
+                booked += 1
+                conditional = conditional or order.is_conditional
+                results.append(
+                    {
+                        "category": "linear",
+                        "symbol": symbol,
+                        "orderId": order.id,
+                        "orderLinkId": order.client_id or "",
+                        "createAt": str(self.fake.server_time_ms()),
+                    }
+                )
+                codes.append({"code": 0, "msg": "OK"})
+                continue
+            results.append(
+                {"category": "linear", "symbol": symbol, "orderId": "", "orderLinkId": ""}
+            )
+            codes.append({"code": refused.code, "msg": refused.message})
+        fault = await self.fake.fault_after_booking(conditional, booked) if booked else None
+        if fault is not None:
+            return fault
+        return web.json_response(
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {"list": results},
+                "retExtInfo": {"list": codes},
+                "time": self.fake.server_time_ms(),
+            }
+        )
+
+    def _place(self, params: Params) -> FakeOrder:
+        """Validate one create the venue's way and book it on the account."""
         symbol = self._symbol(params)
         assert symbol is not None
         side = {"Buy": "buy", "Sell": "sell"}.get(str(params.get("side")))
@@ -584,10 +657,7 @@ class BybitVenue:
             attached_take_profit=take_profit,
             now_ms=self.fake.now_ms(),
         )
-        fault = await self.fake.fault_after_booking(order.is_conditional)
-        if fault is not None:
-            return fault
-        return self.ok({"orderId": order.id, "orderLinkId": order.client_id or ""})
+        return order
 
     def _find(self, params: Params) -> FakeOrder:
         symbol = params.get("symbol") or None
@@ -744,6 +814,7 @@ def mount(app: web.Application, fake: FakeExchange) -> None:
         ("/v5/position/switch-mode", venue.switch_mode, False),
         ("/v5/position/trading-stop", venue.trading_stop, True),
         ("/v5/order/create", venue.order_create, True),
+        ("/v5/order/create-batch", venue.order_create_batch, True),
         ("/v5/order/cancel", venue.order_cancel, True),
         ("/v5/order/cancel-all", venue.order_cancel_all, True),
     ]

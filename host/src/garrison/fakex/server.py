@@ -384,22 +384,35 @@ class FakeExchange:
         self._rate_limit_streak = 0
         return 0
 
-    async def fault_after_booking(self, conditional: bool = False) -> web.Response | None:
-        """For an order just booked: a lost reply (held, then dropped) or a 5xx, or None.
+    async def fault_after_booking(
+        self, conditional: bool = False, orders: int = 1
+    ) -> web.Response | None:
+        """For a request that just booked ``orders`` orders: a lost reply (held, then
+        dropped) or a 5xx, or None.
 
-        ``conditional``: the order is a stop or take-profit (the faults may spare those).
+        ``conditional``: an order is a stop or take-profit (the faults may spare
+        those). A fault strikes the request, so every order of a batch loses its
+        reply: ``injected`` counts the requests under the fault's name and the
+        orders under ``<name>_orders``.
         """
         if self.after_booking is not None:
             self.after_booking()
         if not self.faults.strikes_booked(conditional):
             return None
+        fired = await self._booking_fault()
+        if fired is not None:
+            self.faults.note(f"{fired[0]}_orders", orders)
+            return fired[1]
+        return None
+
+    async def _booking_fault(self) -> tuple[str, web.Response] | None:
         if self.faults.take("lost_replies"):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.faults.lost_reply_hold_s)
-            return web.Response(status=504, text="gateway timeout")
+            return "lost_replies", web.Response(status=504, text="gateway timeout")
         if self.faults.take("errors_5xx_after_booking"):
             status = self.faults.error_5xx_status
-            return web.Response(
+            return "errors_5xx_after_booking", web.Response(
                 status=status,
                 text=f"<html><body><h1>{status} Bad Gateway</h1></body></html>",
                 content_type="text/html",

@@ -278,6 +278,9 @@ class ExchangeFeed:
 
     async def steps(self) -> AsyncIterator[Step]:
         queue = self._queue
+        if self._until is not None and self.market_ms >= self._until:
+            # Started after the end asked for (the warm-up already holds it): nothing to decide.
+            return
         while True:
             step = self._ready_step()
             if step is not None:

@@ -44,6 +44,7 @@ from garrison.engine.execution import (
     ReportKind,
     check_committed,
 )
+from garrison.live.batching import CreateBatcher
 from garrison.live.retry import with_retries
 
 #: (kind, level, message, data) of something worth an event.
@@ -94,6 +95,7 @@ class ExchangeVenue:
     ) -> None:
         self._client = client
         self._exchange = exchange
+        self._creates = CreateBatcher(client, exchange)
         self._markets = markets
         self._ccxt = dict(ccxt_symbols)
         self._bar_ms = dict(bar_ms)
@@ -244,6 +246,8 @@ class ExchangeVenue:
         if self._exchange == "bybit" and not self._account_margin_set:
             self._account_margin_set = True
             await self._setting("margin mode", "account", self._margin_mode_call(None))
+            # ccxt asks which account kind this is before the first create; ask now.
+            await with_retries(self._client.is_unified_enabled, what="account kind")
         for symbol in symbols:
             await self._prepare(symbol)
 
@@ -326,9 +330,7 @@ class ExchangeVenue:
         pause = 0.5
         while True:
             try:
-                reply = await self._client.create_order(
-                    self._ccxt[symbol], "market", side, qty, None, params
-                )
+                reply = await self._creates.create(self._ccxt[symbol], side, qty, params)
                 break
             except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
                 # Refused before booking: wait, then the same order (same id) again.
