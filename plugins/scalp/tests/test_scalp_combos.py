@@ -22,8 +22,16 @@ KEY = combo_key(Side.LONG, "rsi_40-60 macd_bull vwap_<1.0 fib_38-50")
 # e.g. 45 of 100 gives [0.3561, 0.5476], 50 of 100 gives [0.4038, 0.5962].
 @pytest.mark.parametrize(
     ("wins", "n", "lower"),
-    [(45, 100, 0.3561), (50, 100, 0.4038), (81, 100, 0.7222), (1, 1, 0.2065),
-     (5, 10, 0.2366), (10, 10, 0.7225), (0, 10, 0.0), (9, 20, 0.2582)],
+    [
+        (45, 100, 0.3561),
+        (50, 100, 0.4038),
+        (81, 100, 0.7222),
+        (1, 1, 0.2065),
+        (5, 10, 0.2366),
+        (10, 10, 0.7225),
+        (0, 10, 0.0),
+        (9, 20, 0.2582),
+    ],
 )
 def test_wilson_lower_bound_known_values(wins: int, n: int, lower: float) -> None:
     assert wilson_lower_bound(wins, n, 1.96) == pytest.approx(lower, abs=5e-5)
