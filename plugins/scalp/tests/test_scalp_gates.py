@@ -7,6 +7,7 @@ that exactly the gate under test fails (or passes at its threshold).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 import pytest
@@ -104,7 +105,7 @@ def test_the_baseline_bars_pass_every_gate() -> None:
         ({"vwap": 99.2, "atr": 0.2, "low": 99.0}, "VWAP distance above 1.5 ATR"),
     ],
 )
-def test_each_signal_level_gate_refuses_on_its_own(change: dict[str, float], why: str) -> None:
+def test_each_signal_level_gate_refuses_on_its_own(change: dict[str, Any], why: str) -> None:
     assert detect(attrs.evolve(LONG, **change), P) is None, why
 
 
@@ -186,7 +187,7 @@ def test_hard_gates_keep_their_own_thresholds() -> None:
         (Side.LONG, {"bb_width": 0.0099}, "bb_width"),
     ],
 )
-def test_each_pro_rule_fails_on_its_own(side: Side, change: dict[str, float], rule: str) -> None:
+def test_each_pro_rule_fails_on_its_own(side: Side, change: dict[str, Any], rule: str) -> None:
     base = LONG if side is Side.LONG else SHORT
     assert pro_rule_failures(attrs.evolve(base, **change), side, RULES) == (rule,)
 
