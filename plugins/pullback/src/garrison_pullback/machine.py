@@ -1,0 +1,198 @@
+"""The per-symbol setup state machine: breakout, pullback into the zone, confirmation.
+
+One bar moves a setup by at most one transition. For a long (a short is the
+mirror image, support for resistance):
+
+- ``neutral`` → ``broken_up`` when the close is above the resistance zone
+  (level·(1 + zone)), the structure is not a downtrend (``structure_filter``)
+  and, with ``use_ema``, the close is above the EMA. The level, the breakout
+  bar's high and volume ratio, and the previous pivot low are remembered.
+- ``broken_up`` → ``pullback_up`` when a bar's low reaches the zone
+  (low ≤ level·(1 + zone)) and it closes at or above the level; that bar is
+  the first pullback extreme, and counts as a confirmation when it is bullish.
+- ``pullback_up``: a lower low becomes the new extreme and restarts the count;
+  each bullish candle (close > open) counts; at ``confirmation_candles`` the
+  setup is ``confirmed`` and the strategy builds the signal.
+- from ``broken_up`` or ``pullback_up`` back to ``neutral``: a close below the
+  level (``invalidated``) or a downtrend structure (``regime_change``).
+- ``in_trade`` after a signal, until the trade (or its phantom) closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NEUTRAL = "neutral"
+BROKEN_UP = "broken_up"
+BROKEN_DOWN = "broken_down"
+PULLBACK_UP = "pullback_up"
+PULLBACK_DOWN = "pullback_down"
+IN_TRADE = "in_trade"
+PHASES = (NEUTRAL, BROKEN_UP, BROKEN_DOWN, PULLBACK_UP, PULLBACK_DOWN, IN_TRADE)
+
+# What ``advance`` reports (None: nothing happened).
+BREAKOUT = "breakout"
+PULLBACK = "pullback"
+CONFIRMED = "confirmed"
+INVALIDATED = "invalidated"
+REGIME_CHANGE = "regime_change"
+
+
+class Setup:
+    """The setup of one symbol (and timeframe). Mutable, internal to the strategy."""
+
+    __slots__ = (
+        "bars",
+        "breakout_extreme",
+        "breakout_ts",
+        "breakout_volume_ratio",
+        "confirmations",
+        "direction",
+        "level",
+        "phase",
+        "previous_pivot",
+        "pullback_extreme",
+        "saw_position",
+        "signal_ts",
+    )
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to ``neutral``, forgetting the setup."""
+        self.phase = NEUTRAL
+        self.direction = 0
+        self.level = 0.0
+        self.breakout_ts = -1
+        self.breakout_extreme = 0.0
+        self.breakout_volume_ratio = 0.0
+        self.previous_pivot = 0.0
+        self.pullback_extreme = 0.0
+        self.confirmations = 0
+        self.bars = 0
+        self.signal_ts = -1
+        self.saw_position = False
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-friendly copy of every field."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restore what ``dump`` gave; refuses an unknown phase."""
+        phase = data.get("phase")
+        if phase not in PHASES:
+            raise ValueError(f"pullback: stored setup has an unknown phase {phase!r}")
+        for name in self.__slots__:
+            if name in data:
+                setattr(self, name, data[name])
+
+
+class Machine:
+    """Moves setups bar by bar; knows the zone, the confirmation count and the filters."""
+
+    __slots__ = ("_confirmations", "_structure_filter", "_up", "_use_ema", "_zone")
+
+    def __init__(
+        self, zone_pct: float, confirmations: int, structure_filter: bool, use_ema: bool
+    ) -> None:
+        self._zone = zone_pct
+        self._up = 1.0 + zone_pct
+        self._confirmations = confirmations
+        self._structure_filter = structure_filter
+        self._use_ema = use_ema
+
+    def neutral(
+        self,
+        setup: Setup,
+        ts: int,
+        high: float,
+        low: float,
+        close: float,
+        resistance: float,
+        support: float,
+        structure: float,
+        ema: float,
+    ) -> str | None:
+        """A breakout from ``neutral``, or None. The caller fills in the previous pivot."""
+        if resistance > 0.0 and close > resistance * self._up:
+            if not (self._structure_filter and structure < 0.0) and not (
+                self._use_ema and not close > ema
+            ):
+                setup.phase = BROKEN_UP
+                setup.direction = 1
+                setup.level = resistance
+                setup.breakout_ts = ts
+                setup.breakout_extreme = high
+                setup.bars = 0
+                return BREAKOUT
+        if support > 0.0 and close < support * (1.0 - self._zone):
+            if not (self._structure_filter and structure > 0.0) and not (
+                self._use_ema and not close < ema
+            ):
+                setup.phase = BROKEN_DOWN
+                setup.direction = -1
+                setup.level = support
+                setup.breakout_ts = ts
+                setup.breakout_extreme = low
+                setup.bars = 0
+                return BREAKOUT
+        return None
+
+    def active(
+        self,
+        setup: Setup,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        structure: float,
+    ) -> str | None:
+        """One bar of a setup after its breakout: pullback, confirmation or invalidation."""
+        phase = setup.phase
+        level = setup.level
+        setup.bars += 1
+        if phase == BROKEN_UP or phase == PULLBACK_UP:
+            if close < level:
+                setup.reset()
+                return INVALIDATED
+            if self._structure_filter and structure < 0.0:
+                setup.reset()
+                return REGIME_CHANGE
+            if high > setup.breakout_extreme:
+                setup.breakout_extreme = high
+            if phase == BROKEN_UP:
+                if low > level * self._up:
+                    return None
+                setup.phase = PULLBACK_UP
+                setup.pullback_extreme = low
+                setup.confirmations = 1 if close > open_ else 0
+                return CONFIRMED if setup.confirmations >= self._confirmations else PULLBACK
+            if low < setup.pullback_extreme:
+                setup.pullback_extreme = low
+                setup.confirmations = 0
+            if close > open_:
+                setup.confirmations += 1
+            return CONFIRMED if setup.confirmations >= self._confirmations else None
+        # broken_down / pullback_down: the mirror image.
+        if close > level:
+            setup.reset()
+            return INVALIDATED
+        if self._structure_filter and structure > 0.0:
+            setup.reset()
+            return REGIME_CHANGE
+        if low < setup.breakout_extreme:
+            setup.breakout_extreme = low
+        if phase == BROKEN_DOWN:
+            if high < level * (1.0 - self._zone):
+                return None
+            setup.phase = PULLBACK_DOWN
+            setup.pullback_extreme = high
+            setup.confirmations = 1 if close < open_ else 0
+            return CONFIRMED if setup.confirmations >= self._confirmations else PULLBACK
+        if high > setup.pullback_extreme:
+            setup.pullback_extreme = high
+            setup.confirmations = 0
+        if close < open_:
+            setup.confirmations += 1
+        return CONFIRMED if setup.confirmations >= self._confirmations else None

@@ -1,0 +1,372 @@
+"""The pullback strategy: pivot S/R breakout, pullback into the zone, confirmation.
+
+Per symbol, at the close of each bar (bars up to it only): pivots give the
+support and resistance levels and the market structure (custom indicators,
+:mod:`garrison_pullback.pivots`); the setup state machine
+(:mod:`garrison_pullback.machine`) follows a breakout to its pullback and
+confirmation; a confirmed setup becomes an entry signal with a hybrid stop and
+a take-profit net of costs (:mod:`garrison_pullback.levels`) when the
+higher-timeframe levels leave it room (:mod:`garrison_pullback.htf`), carrying
+the 34 features of :mod:`garrison_pullback.features`. After a signal the
+symbol waits until its trade or phantom closes.
+
+The setups (and, with ``htf_source = "base"``, the HTF bars built so far) are
+kept in the strategy's storage namespace, so they survive a restart: each is
+restored when the symbol's next bar follows the last one it saw, and
+discarded (with an event) after a gap or on older data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from garrison_api import (
+    Atr,
+    Bollinger,
+    Candle,
+    ComponentServices,
+    Ema,
+    Event,
+    Highest,
+    IndicatorSpec,
+    KeyValueStore,
+    Level,
+    Lowest,
+    Outcome,
+    Rsi,
+    Side,
+    Signal,
+    SignalKind,
+    Sma,
+    StrategyContext,
+)
+
+from garrison_pullback.features import HISTORY_BARS, build_features
+from garrison_pullback.htf import HtfBar, HtfBuilder, htf_levels
+from garrison_pullback.levels import bracket
+from garrison_pullback.machine import (
+    BREAKOUT,
+    CONFIRMED,
+    IN_TRADE,
+    NEUTRAL,
+    Machine,
+    Setup,
+)
+from garrison_pullback.params import PullbackParams, timeframe_ms
+from garrison_pullback.pivots import AtrPercentile, MarketStructure, PivotLevel
+
+_NOTHING: tuple[Signal, ...] = ()
+_INDEX_KEY = "books"
+_STATE_VERSION = 1
+
+
+class _Book:
+    """Everything the strategy keeps for one (symbol, timeframe)."""
+
+    __slots__ = ("bar_ms", "htf", "last_ts", "setup")
+
+    def __init__(self, bar_ms: int, htf: HtfBuilder | None) -> None:
+        self.bar_ms = bar_ms
+        self.setup = Setup()
+        self.htf = htf
+        self.last_ts = -1
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "version": _STATE_VERSION,
+            "last_ts": self.last_ts,
+            "setup": self.setup.dump(),
+            "htf": None if self.htf is None else self.htf.dump(),
+        }
+
+
+def _book_key(symbol: str, timeframe: str) -> str:
+    return f"book/{symbol}/{timeframe}"
+
+
+class PullbackStrategy:
+    """Pivot market-structure pullback entries with hybrid stops and net-of-fee targets."""
+
+    Params: ClassVar[type[PullbackParams]] = PullbackParams
+
+    def __init__(self, params: PullbackParams | None = None) -> None:
+        p = self.params = params if params is not None else PullbackParams()
+        left, right = p.left, p.right
+        self.indicators: Mapping[str, IndicatorSpec] = {
+            "atr": Atr(p.atr_period),
+            "atr_percentile": AtrPercentile(p.atr_period, p.atr_percentile_window),
+            "resistance": PivotLevel("high", left, right, p.sr_lookback),
+            "support": PivotLevel("low", left, right, p.sr_lookback),
+            "pivot_high": PivotLevel("high", left, right, p.pivot_lookback),
+            "pivot_low": PivotLevel("low", left, right, p.pivot_lookback),
+            "highest": Highest("high", p.pivot_lookback),
+            "lowest": Lowest("low", p.pivot_lookback),
+            "structure": MarketStructure(left, right),
+            "ema": Ema("close", p.ema_len),
+            "rsi": Rsi(14),
+            "bb_upper": Bollinger(20, 2.0, "upper"),
+            "bb_lower": Bollinger(20, 2.0, "lower"),
+            "sma20": Sma("close", 20),
+            "sma50": Sma("close", 50),
+            "volume_sma20": Sma("volume", 20),
+            "volume_sma5": Sma("volume", 5),
+        }
+        self.timeframes: tuple[str, ...] = () if p.timeframe is None else (p.timeframe,)
+        self._feed_htf = p.htf_source == "feed"
+        self.context_indicators: Mapping[str, Mapping[str, IndicatorSpec]] = (
+            {p.htf_timeframe: {}} if self._feed_htf else {}
+        )
+        self.warmup: int = max(
+            HISTORY_BARS,
+            p.htf_bars if self._feed_htf else 0,
+            *(spec.warmup for spec in self.indicators.values()),
+        )
+        self._htf_ms = timeframe_ms(p.htf_timeframe)
+        self._machine = Machine(
+            p.zone_pct, p.confirmation_candles, p.structure_filter, p.use_ema
+        )
+        self._books: dict[tuple[str, str], _Book] = {}
+        self._bar_ms: dict[str, int] = {}
+        self._saved: dict[str, Any] = {}
+        self._known: set[str] = set()
+        self._storage: KeyValueStore | None = None
+        self._save_each_change = p.persist == "change"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, services: ComponentServices) -> None:
+        """Read the setups a previous run saved; they are applied symbol by symbol."""
+        p = self.params
+        self._storage = services.storage
+        self._save_each_change = p.persist == "change" or (
+            p.persist == "auto" and services.mode != "replay"
+        )
+        index = services.storage.get(_INDEX_KEY, [])
+        if not isinstance(index, list):
+            raise ValueError(f"pullback: storage key {_INDEX_KEY!r} holds {index!r}, not a list")
+        self._known = {str(key) for key in index}
+        for key in self._known:
+            value = services.storage.get(key)
+            if value is not None:
+                self._saved[key] = value
+
+    def stop(self) -> None:
+        """Save every setup (the only save in replay with ``persist = "auto"``)."""
+        if self._storage is None:
+            return
+        for (symbol, timeframe), book in self._books.items():
+            self._save(symbol, timeframe, book)
+
+    # -- decisions -----------------------------------------------------------------
+
+    def on_candle(self, candle: Candle, ctx: StrategyContext) -> Sequence[Signal]:
+        """Advance the symbol's setup by this bar; an entry signal when it is confirmed."""
+        symbol = candle.symbol
+        key = (symbol, candle.timeframe)
+        book = self._books.get(key)
+        if book is None:
+            book = self._open_book(candle, ctx)
+        if candle.ts <= book.last_ts:
+            return _NOTHING
+        book.last_ts = candle.ts
+        htf = book.htf
+        if htf is not None:
+            htf.push(candle.ts, candle.ts + book.bar_ms, candle.high, candle.low, candle.close)
+        setup = book.setup
+        phase = setup.phase
+        if phase == IN_TRADE:
+            if ctx.position(symbol) is not None:
+                setup.saw_position = True
+                return _NOTHING
+            if not setup.saw_position:
+                return _NOTHING
+            setup.reset()
+            self._changed(candle, book)
+            phase = NEUTRAL
+        values = ctx.indicators(symbol)
+        machine = self._machine
+        if phase == NEUTRAL:
+            event = machine.neutral(
+                setup,
+                candle.ts,
+                candle.high,
+                candle.low,
+                candle.close,
+                values["resistance"],
+                values["support"],
+                values["structure"],
+                values["ema"],
+            )
+            if event is BREAKOUT:
+                self._remember_breakout(setup, candle, values)
+                self._changed(candle, book)
+            return _NOTHING
+        event = machine.active(
+            setup, candle.open, candle.high, candle.low, candle.close, values["structure"]
+        )
+        if event is None:
+            return _NOTHING
+        signals = self._signal(candle, ctx, book, values) if event is CONFIRMED else _NOTHING
+        self._changed(candle, book)
+        return signals
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        """The trade (or phantom) of a signal closed: its symbol looks for a new setup."""
+        signal = outcome.signal
+        for (symbol, timeframe), book in self._books.items():
+            setup = book.setup
+            if symbol == signal.symbol and setup.phase == IN_TRADE:
+                if setup.signal_ts == signal.ts:
+                    setup.reset()
+                    if self._save_each_change:
+                        self._save(symbol, timeframe, book)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _open_book(self, candle: Candle, ctx: StrategyContext) -> _Book:
+        timeframe = candle.timeframe
+        bar_ms = self._bar_ms.get(timeframe)
+        if bar_ms is None:
+            bar_ms = self._bar_ms[timeframe] = timeframe_ms(timeframe)
+        htf = None if self._feed_htf else HtfBuilder(self._htf_ms, self.params.htf_bars)
+        book = _Book(bar_ms, htf)
+        self._books[(candle.symbol, timeframe)] = book
+        saved = self._saved.pop(_book_key(candle.symbol, timeframe), None)
+        if saved is not None:
+            self._restore(candle, ctx, book, saved)
+        return book
+
+    def _restore(self, candle: Candle, ctx: StrategyContext, book: _Book, saved: Any) -> None:
+        where = f"{candle.symbol} {candle.timeframe}"
+        reason = ""
+        if not isinstance(saved, dict) or saved.get("version") != _STATE_VERSION:
+            reason = "it was saved in another format"
+        else:
+            last_ts = saved.get("last_ts")
+            if not isinstance(last_ts, int) or last_ts + book.bar_ms != candle.ts:
+                reason = (
+                    f"it ends at bar {last_ts!r} and this bar ({candle.ts}) does not follow it"
+                )
+        if not reason:
+            try:
+                book.setup.load(saved["setup"])
+                if book.htf is not None and saved.get("htf") is not None:
+                    book.htf.load(saved["htf"])
+            except (KeyError, TypeError, ValueError, AssertionError) as exc:
+                book.setup.reset()
+                book.htf = None if self._feed_htf else HtfBuilder(self._htf_ms, self.params.htf_bars)
+                reason = f"it could not be read: {exc}"
+            else:
+                return
+        ctx.emit(
+            Event(
+                ts=candle.ts,
+                kind="pullback.state_discarded",
+                message=f"pullback: saved setup of {where} not used: {reason}",
+                level=Level.INFO,
+                source="pullback",
+                data={"symbol": candle.symbol, "timeframe": candle.timeframe},
+            )
+        )
+
+    def _remember_breakout(self, setup: Setup, candle: Candle, values: Mapping[str, float]) -> None:
+        if setup.direction > 0:
+            pivot = values["pivot_low"]
+            setup.previous_pivot = pivot if pivot > 0.0 else values["lowest"]
+        else:
+            pivot = values["pivot_high"]
+            setup.previous_pivot = pivot if pivot > 0.0 else values["highest"]
+        volume_sma = values["volume_sma20"]
+        setup.breakout_volume_ratio = (
+            candle.volume / volume_sma if volume_sma > 0.0 else 1.0
+        )
+
+    def _signal(
+        self, candle: Candle, ctx: StrategyContext, book: _Book, values: Mapping[str, float]
+    ) -> Sequence[Signal]:
+        p = self.params
+        setup = book.setup
+        direction = setup.direction
+        entry = candle.close
+        levels = bracket(
+            direction,
+            entry,
+            setup.previous_pivot,
+            setup.level,
+            setup.pullback_extreme,
+            values["atr"],
+            values["atr_percentile"],
+            p,
+        )
+        if levels is None:
+            setup.reset()
+            return _NOTHING
+        htf = htf_levels(self._htf_bars(candle, ctx, book), entry, p.left, p.right, p.zone_pct)
+        risk = abs(entry - levels.stop)
+        if p.htf_min_room_r > 0.0:
+            room_needed = p.htf_min_room_r * risk
+            opposing = htf.resistance - entry if direction > 0 else entry - htf.support
+            if opposing == opposing and opposing < room_needed:  # not nan, and too close
+                setup.reset()
+                return _NOTHING
+        features = build_features(
+            candle=candle,
+            close_ts=candle.ts + book.bar_ms,
+            direction=direction,
+            history=ctx.candles(candle.symbol, candle.timeframe, HISTORY_BARS),
+            values=values,
+            level=setup.level,
+            breakout_extreme=setup.breakout_extreme,
+            pullback_extreme=setup.pullback_extreme,
+            breakout_volume_ratio=setup.breakout_volume_ratio,
+            setup_bars=setup.bars,
+            confirmations=setup.confirmations,
+            entry=entry,
+            stop=levels.stop,
+            take_profit=levels.take_profit,
+            htf=htf,
+            zone_pct=p.zone_pct,
+            near_pct=p.htf_near_pct,
+        )
+        side = Side.LONG if direction > 0 else Side.SHORT
+        what = "higher low above resistance" if direction > 0 else "lower high below support"
+        signal = Signal(
+            symbol=candle.symbol,
+            ts=candle.ts,
+            side=side,
+            kind=SignalKind.ENTRY,
+            entry=entry,
+            stop=levels.stop,
+            take_profit=levels.take_profit,
+            reason=(
+                f"pullback: {what} {setup.level:.10g} confirmed by {setup.confirmations} "
+                f"candles; stop from {levels.anchor}"
+            ),
+            features=features,
+        )
+        setup.phase = IN_TRADE
+        setup.signal_ts = candle.ts
+        setup.saw_position = False
+        return (signal,)
+
+    def _htf_bars(self, candle: Candle, ctx: StrategyContext, book: _Book) -> Sequence[HtfBar]:
+        if book.htf is not None:
+            return book.htf.bars
+        p = self.params
+        bars = ctx.candles(candle.symbol, p.htf_timeframe, p.htf_bars)
+        return [(c.ts, c.high, c.low, c.close) for c in bars]
+
+    def _changed(self, candle: Candle, book: _Book) -> None:
+        if self._save_each_change:
+            self._save(candle.symbol, candle.timeframe, book)
+
+    def _save(self, symbol: str, timeframe: str, book: _Book) -> None:
+        storage = self._storage
+        if storage is None:
+            return
+        key = _book_key(symbol, timeframe)
+        storage.set(key, book.dump())
+        if key not in self._known:
+            self._known.add(key)
+            storage.set(_INDEX_KEY, sorted(self._known))
