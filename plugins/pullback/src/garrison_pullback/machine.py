@@ -159,9 +159,9 @@ class Machine:
             if self._structure_filter and structure < 0.0:
                 setup.reset()
                 return REGIME_CHANGE
-            if high > setup.breakout_extreme:
-                setup.breakout_extreme = high
             if phase == BROKEN_UP:
+                if high > setup.breakout_extreme:
+                    setup.breakout_extreme = high
                 if low > level * self._up:
                     return None
                 setup.phase = PULLBACK_UP
@@ -181,9 +181,9 @@ class Machine:
         if self._structure_filter and structure > 0.0:
             setup.reset()
             return REGIME_CHANGE
-        if low < setup.breakout_extreme:
-            setup.breakout_extreme = low
         if phase == BROKEN_DOWN:
+            if low < setup.breakout_extreme:
+                setup.breakout_extreme = low
             if high < level * (1.0 - self._zone):
                 return None
             setup.phase = PULLBACK_DOWN

@@ -222,6 +222,15 @@ class PullbackStrategy:
                     if self._save_each_change:
                         self._save(symbol, timeframe, book)
 
+    def setup_phase(self, symbol: str, timeframe: str) -> str:
+        """Where the setup of ``symbol`` in ``timeframe`` stands (``neutral`` when unseen).
+
+        One of ``neutral``, ``broken_up``, ``broken_down``, ``pullback_up``,
+        ``pullback_down``, ``in_trade``: for tests, logs and consoles.
+        """
+        book = self._books.get((symbol, timeframe))
+        return NEUTRAL if book is None else book.setup.phase
+
     # -- helpers -------------------------------------------------------------------
 
     def _open_book(self, candle: Candle, ctx: StrategyContext) -> _Book:
@@ -233,11 +242,23 @@ class PullbackStrategy:
         book = _Book(bar_ms, htf)
         self._books[(candle.symbol, timeframe)] = book
         saved = self._saved.pop(_book_key(candle.symbol, timeframe), None)
-        if saved is not None:
-            self._restore(candle, ctx, book, saved)
+        if saved is None or not self._restore(candle, ctx, book, saved):
+            self._prefill_htf(candle, ctx, book)
         return book
 
-    def _restore(self, candle: Candle, ctx: StrategyContext, book: _Book, saved: Any) -> None:
+    def _prefill_htf(self, candle: Candle, ctx: StrategyContext, book: _Book) -> None:
+        """Fold the closed bars the host kept (the warm-up) into the HTF bars: a fresh start
+        sees some higher-timeframe history at once instead of none."""
+        htf = book.htf
+        if htf is None:
+            return
+        bar_ms = book.bar_ms
+        for bar in ctx.candles(candle.symbol, candle.timeframe, max(1, self.warmup)):
+            if bar.ts < candle.ts:
+                htf.push(bar.ts, bar.ts + bar_ms, bar.high, bar.low, bar.close)
+
+    def _restore(self, candle: Candle, ctx: StrategyContext, book: _Book, saved: Any) -> bool:
+        """Apply a saved book when this bar follows its last one; say whether it was applied."""
         where = f"{candle.symbol} {candle.timeframe}"
         reason = ""
         if not isinstance(saved, dict) or saved.get("version") != _STATE_VERSION:
@@ -258,7 +279,7 @@ class PullbackStrategy:
                 book.htf = None if self._feed_htf else HtfBuilder(self._htf_ms, self.params.htf_bars)
                 reason = f"it could not be read: {exc}"
             else:
-                return
+                return True
         ctx.emit(
             Event(
                 ts=candle.ts,
@@ -269,6 +290,7 @@ class PullbackStrategy:
                 data={"symbol": candle.symbol, "timeframe": candle.timeframe},
             )
         )
+        return False
 
     def _remember_breakout(self, setup: Setup, candle: Candle, values: Mapping[str, float]) -> None:
         if setup.direction > 0:
