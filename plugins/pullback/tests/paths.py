@@ -51,7 +51,9 @@ def mirror(bars: Sequence[Ohlc]) -> list[Ohlc]:
     return [(200.0 - o, 200.0 - lo, 200.0 - h, 200.0 - c) for (o, h, lo, c) in bars]
 
 
-def atr_and_percentile(path: Sequence[Candle], at: int, period: int = 14, window: int = 100) -> tuple[float, float]:
+def atr_and_percentile(
+    path: Sequence[Candle], at: int, period: int = 14, window: int = 100
+) -> tuple[float, float]:
     """Wilder ATR at bar ``at`` (garrison-api's own Atr) and its percentile, computed plainly."""
     columns = {
         name: np.array([float(getattr(c, name)) for c in path])

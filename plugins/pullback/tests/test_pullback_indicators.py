@@ -58,7 +58,16 @@ def test_pivot_level_by_hand() -> None:
     # Bar 2's 15 is a pivot, confirmed at bar 4, within the last 5 bars up to bar 6; bar 5's
     # 13 is confirmed at bar 7 and ages out after bar 9; the falling highs after it are no pivots.
     assert [v if not math.isnan(v) else None for v in got] == [
-        *[None] * 4, 15.0, 15.0, 15.0, 13.0, 13.0, 13.0, 0.0, 0.0, 0.0,
+        *[None] * 4,
+        15.0,
+        15.0,
+        15.0,
+        13.0,
+        13.0,
+        13.0,
+        0.0,
+        0.0,
+        0.0,
     ]
 
 
@@ -68,5 +77,7 @@ def test_structure_by_hand() -> None:
     lows = [9, 9, 10, 9, 8, 7.5, 8, 9, 11, 10, 9, 9.5, 10, 11]
     got = values(MarketStructure(2, 2), bars(highs, lows))
     assert got[-1] == 1.0
-    flipped = values(MarketStructure(2, 2), bars([-h + 30 for h in lows], [-lo + 30 for lo in highs]))
+    flipped = values(
+        MarketStructure(2, 2), bars([-h + 30 for h in lows], [-lo + 30 for lo in highs])
+    )
     assert flipped[-1] == -1.0

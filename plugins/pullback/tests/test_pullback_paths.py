@@ -26,13 +26,17 @@ from .paths import (
 PARAMS = PullbackParams(ema_len=20)
 
 
-def run(path: list[Candle], params: PullbackParams = PARAMS) -> tuple[PullbackStrategy, list[Signal]]:
+def run(
+    path: list[Candle], params: PullbackParams = PARAMS
+) -> tuple[PullbackStrategy, list[Signal]]:
     strategy = PullbackStrategy(params)
     result = run_strategy(strategy, path)
     return strategy, list(result.signals)
 
 
-def phases(scenario: list[tuple[float, float, float, float]], params: PullbackParams = PARAMS) -> list[str]:
+def phases(
+    scenario: list[tuple[float, float, float, float]], params: PullbackParams = PARAMS
+) -> list[str]:
     """The setup's phase after each scenario bar (each prefix run from scratch)."""
     out = []
     for end in range(1, len(scenario) + 1):
@@ -92,8 +96,7 @@ def test_long_signal_has_the_exact_stop_and_take_profit() -> None:
     assert signal.take_profit == pytest.approx(take_profit, rel=1e-12)
     assert not signal.bracket_from_fill
     assert signal.reason == (
-        "pullback: higher low above resistance 101 confirmed by 2 candles; "
-        "stop from previous_pivot"
+        "pullback: higher low above resistance 101 confirmed by 2 candles; stop from previous_pivot"
     )
     # 2.5 R net of the 0.165 % round trip: the gross multiple is a little more.
     risk = signal.entry - signal.stop
@@ -133,7 +136,7 @@ def test_a_lower_low_restarts_the_count() -> None:
     deeper = (101.3, 101.75, 101.1, 101.6)  # a lower low than 101.2: count 0, then 1 (bullish)
     scenario = [*LONG_SIGNAL_PATH[:9], deeper]
     assert phases(scenario)[-1] == "pullback_up"
-    path = candles(filler() + [*scenario, LONG_SIGNAL_PATH[9]])
+    path = candles([*filler(), *scenario, LONG_SIGNAL_PATH[9]])
     _, signals = run(path)
     assert len(signals) == 1
     assert signals[0].ts == (len(path) - 1) * BAR_MS

@@ -73,17 +73,18 @@ class HtfBuilder:
     def load(self, data: dict[str, object]) -> None:
         """Restore what ``dump`` gave."""
         bars = data.get("bars", [])
-        assert isinstance(bars, list)
+        if not isinstance(bars, list):
+            raise ValueError(f"HTF bars must be a list, got {bars!r}")
         self._bars.clear()
         for ts, high, low, close in bars:
             self._bars.append((int(ts), float(high), float(low), float(close)))
-        bucket, high, low, close = data.get("open", [-1, 0.0, 0.0, 0.0])  # type: ignore[misc]
-        self._bucket, self._high, self._low, self._close = (
-            int(bucket),
-            float(high),
-            float(low),
-            float(close),
-        )
+        current = data.get("open", [-1, 0.0, 0.0, 0.0])
+        if not isinstance(current, list) or len(current) != 4:
+            raise ValueError(
+                f"the open HTF bar must be [bucket, high, low, close], got {current!r}"
+            )
+        self._bucket = int(current[0])
+        self._high, self._low, self._close = (float(x) for x in current[1:4])
 
 
 @attrs.frozen

@@ -115,28 +115,32 @@ class Machine:
         ema: float,
     ) -> str | None:
         """A breakout from ``neutral``, or None. The caller fills in the previous pivot."""
-        if resistance > 0.0 and close > resistance * self._up:
-            if not (self._structure_filter and structure < 0.0) and not (
-                self._use_ema and not close > ema
-            ):
-                setup.phase = BROKEN_UP
-                setup.direction = 1
-                setup.level = resistance
-                setup.breakout_ts = ts
-                setup.breakout_extreme = high
-                setup.bars = 0
-                return BREAKOUT
-        if support > 0.0 and close < support * (1.0 - self._zone):
-            if not (self._structure_filter and structure > 0.0) and not (
-                self._use_ema and not close < ema
-            ):
-                setup.phase = BROKEN_DOWN
-                setup.direction = -1
-                setup.level = support
-                setup.breakout_ts = ts
-                setup.breakout_extreme = low
-                setup.bars = 0
-                return BREAKOUT
+        if (
+            resistance > 0.0
+            and close > resistance * self._up
+            and not (self._structure_filter and structure < 0.0)
+            and not (self._use_ema and not close > ema)
+        ):
+            setup.phase = BROKEN_UP
+            setup.direction = 1
+            setup.level = resistance
+            setup.breakout_ts = ts
+            setup.breakout_extreme = high
+            setup.bars = 0
+            return BREAKOUT
+        if (
+            support > 0.0
+            and close < support * (1.0 - self._zone)
+            and not (self._structure_filter and structure > 0.0)
+            and not (self._use_ema and not close < ema)
+        ):
+            setup.phase = BROKEN_DOWN
+            setup.direction = -1
+            setup.level = support
+            setup.breakout_ts = ts
+            setup.breakout_extreme = low
+            setup.bars = 0
+            return BREAKOUT
         return None
 
     def active(
@@ -152,7 +156,7 @@ class Machine:
         phase = setup.phase
         level = setup.level
         setup.bars += 1
-        if phase == BROKEN_UP or phase == PULLBACK_UP:
+        if phase in (BROKEN_UP, PULLBACK_UP):
             if close < level:
                 setup.reset()
                 return INVALIDATED

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import attrs
 
 _TIMEFRAME = re.compile(r"^[1-9][0-9]*[mhdw]$")
+#: An attrs validator.
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -23,20 +27,20 @@ def timeframe_ms(timeframe: str) -> int:
     return int(timeframe[:-1]) * _UNITS_MS[timeframe[-1]]
 
 
-def _fail(attr: attrs.Attribute[object], expected: str, value: object) -> ValueError:
+def _fail(attr: attrs.Attribute[Any], expected: str, value: object) -> ValueError:
     return ValueError(f"pullback: {attr.name} must be {expected}, got {value!r}")
 
 
-def _bars(minimum: int) -> object:
-    def check(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _bars(minimum: int) -> Validator:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise _fail(attr, f"a whole number of bars >= {minimum}", value)
 
     return check
 
 
-def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> object:
-    def check(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> Validator:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(attr, "a number", value)
         ok = math.isfinite(value) and (value > low if low_open else value >= low) and value <= high
@@ -48,8 +52,8 @@ def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> ob
     return check
 
 
-def _timeframe(optional: bool) -> object:
-    def check(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _timeframe(optional: bool) -> Validator:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is None and optional:
             return
         if not isinstance(value, str) or not _TIMEFRAME.match(value):
@@ -58,15 +62,15 @@ def _timeframe(optional: bool) -> object:
     return check
 
 
-def _choice(*allowed: str) -> object:
-    def check(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _choice(*allowed: str) -> Validator:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value not in allowed:
             raise _fail(attr, "one of " + ", ".join(repr(a) for a in allowed), value)
 
     return check
 
 
-def _bool(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _bool(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise _fail(attr, "true or false", value)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -24,17 +24,19 @@ FloatArray = npt.NDArray[np.float64]
 Kind = Literal["high", "low"]
 
 
-def _kind(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _kind(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
     if value not in ("high", "low"):
         raise ValueError(f"{attr.name} must be 'high' or 'low', got {value!r}")
 
 
-def _positive(_inst: object, attr: attrs.Attribute[object], value: object) -> None:
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{attr.name} must be a whole number >= 1, got {value!r}")
 
 
-def _confirmations(columns: Mapping[str, FloatArray], kind: Kind, left: int, right: int) -> FloatArray:
+def _confirmations(
+    columns: Mapping[str, FloatArray], kind: Kind, left: int, right: int
+) -> FloatArray:
     """Per bar t: the value of the pivot at t - right confirmed at t's close, else nan."""
     values = columns[kind]
     window = left + right + 1

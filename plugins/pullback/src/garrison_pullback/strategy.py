@@ -123,9 +123,7 @@ class PullbackStrategy:
             *(spec.warmup for spec in self.indicators.values()),
         )
         self._htf_ms = timeframe_ms(p.htf_timeframe)
-        self._machine = Machine(
-            p.zone_pct, p.confirmation_candles, p.structure_filter, p.use_ema
-        )
+        self._machine = Machine(p.zone_pct, p.confirmation_candles, p.structure_filter, p.use_ema)
         self._books: dict[tuple[str, str], _Book] = {}
         self._bar_ms: dict[str, int] = {}
         self._saved: dict[str, Any] = {}
@@ -216,11 +214,10 @@ class PullbackStrategy:
         signal = outcome.signal
         for (symbol, timeframe), book in self._books.items():
             setup = book.setup
-            if symbol == signal.symbol and setup.phase == IN_TRADE:
-                if setup.signal_ts == signal.ts:
-                    setup.reset()
-                    if self._save_each_change:
-                        self._save(symbol, timeframe, book)
+            if symbol == signal.symbol and setup.phase == IN_TRADE and setup.signal_ts == signal.ts:
+                setup.reset()
+                if self._save_each_change:
+                    self._save(symbol, timeframe, book)
 
     def setup_phase(self, symbol: str, timeframe: str) -> str:
         """Where the setup of ``symbol`` in ``timeframe`` stands (``neutral`` when unseen).
@@ -266,17 +263,17 @@ class PullbackStrategy:
         else:
             last_ts = saved.get("last_ts")
             if not isinstance(last_ts, int) or last_ts + book.bar_ms != candle.ts:
-                reason = (
-                    f"it ends at bar {last_ts!r} and this bar ({candle.ts}) does not follow it"
-                )
+                reason = f"it ends at bar {last_ts!r} and this bar ({candle.ts}) does not follow it"
         if not reason:
             try:
                 book.setup.load(saved["setup"])
                 if book.htf is not None and saved.get("htf") is not None:
                     book.htf.load(saved["htf"])
-            except (KeyError, TypeError, ValueError, AssertionError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:
                 book.setup.reset()
-                book.htf = None if self._feed_htf else HtfBuilder(self._htf_ms, self.params.htf_bars)
+                book.htf = (
+                    None if self._feed_htf else HtfBuilder(self._htf_ms, self.params.htf_bars)
+                )
                 reason = f"it could not be read: {exc}"
             else:
                 return True
@@ -300,9 +297,7 @@ class PullbackStrategy:
             pivot = values["pivot_high"]
             setup.previous_pivot = pivot if pivot > 0.0 else values["highest"]
         volume_sma = values["volume_sma20"]
-        setup.breakout_volume_ratio = (
-            candle.volume / volume_sma if volume_sma > 0.0 else 1.0
-        )
+        setup.breakout_volume_ratio = candle.volume / volume_sma if volume_sma > 0.0 else 1.0
 
     def _signal(
         self, candle: Candle, ctx: StrategyContext, book: _Book, values: Mapping[str, float]
