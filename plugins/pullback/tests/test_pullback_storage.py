@@ -98,3 +98,13 @@ def test_a_closed_position_frees_the_symbol() -> None:
     ctx.set_position(SYMBOL, None)
     drive(strategy, ctx, quiet[2:3])
     assert strategy.setup_phase(SYMBOL, TIMEFRAME) == "neutral"
+
+
+def test_a_signal_that_never_filled_frees_the_symbol_at_the_next_bar() -> None:
+    strategy = PullbackStrategy(PARAMS)
+    ctx = StubContext.for_strategy(strategy)
+    drive(strategy, ctx, PATH)
+    assert strategy.setup_phase(SYMBOL, TIMEFRAME) == "in_trade"
+    quiet = candles(filler(count=len(PATH) + 1))[len(PATH) :]
+    drive(strategy, ctx, quiet)  # still flat one bar later: vetoed, gated, or stopped out
+    assert strategy.setup_phase(SYMBOL, TIMEFRAME) == "neutral"

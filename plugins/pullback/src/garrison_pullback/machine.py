@@ -15,7 +15,9 @@ mirror image, support for resistance):
   setup is ``confirmed`` and the strategy builds the signal.
 - from ``broken_up`` or ``pullback_up`` back to ``neutral``: a close below the
   level (``invalidated``) or a downtrend structure (``regime_change``).
-- ``in_trade`` after a signal, until the trade (or its phantom) closes.
+- ``in_trade`` after a signal, while the symbol holds a position (the strategy
+  checks at each bar; a signal that did not become a position frees the symbol
+  at the next bar).
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ class Setup:
         "phase",
         "previous_pivot",
         "pullback_extreme",
-        "saw_position",
         "signal_ts",
     )
 
@@ -72,7 +73,6 @@ class Setup:
         self.confirmations = 0
         self.bars = 0
         self.signal_ts = -1
-        self.saw_position = False
 
     def dump(self) -> dict[str, Any]:
         """JSON-friendly copy of every field."""

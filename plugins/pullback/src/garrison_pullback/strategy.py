@@ -8,7 +8,7 @@ confirmation; a confirmed setup becomes an entry signal with a hybrid stop and
 a take-profit net of costs (:mod:`garrison_pullback.levels`) when the
 higher-timeframe levels leave it room (:mod:`garrison_pullback.htf`), carrying
 the 34 features of :mod:`garrison_pullback.features`. After a signal the
-symbol waits until its trade or phantom closes.
+symbol waits while the trade it opened is open.
 
 The setups (and, with ``htf_source = "base"``, the HTF bars built so far) are
 kept in the strategy's storage namespace, so they survive a restart: each is
@@ -175,10 +175,9 @@ class PullbackStrategy:
         phase = setup.phase
         if phase == IN_TRADE:
             if ctx.position(symbol) is not None:
-                setup.saw_position = True
                 return _NOTHING
-            if not setup.saw_position:
-                return _NOTHING
+            # Flat: the trade has closed, or the signal never became a position (vetoed,
+            # refused by a scorer, or stopped out in the bar it filled in).
             setup.reset()
             self._changed(candle, book)
             phase = NEUTRAL
@@ -364,7 +363,6 @@ class PullbackStrategy:
         )
         setup.phase = IN_TRADE
         setup.signal_ts = candle.ts
-        setup.saw_position = False
         return (signal,)
 
     def _htf_bars(self, candle: Candle, ctx: StrategyContext, book: _Book) -> Sequence[HtfBar]:
