@@ -53,8 +53,10 @@ def test_a_replay_saves_at_stop_and_the_next_run_carries_on() -> None:
     ctx = StubContext.for_strategy(first)
     drive(first, ctx, PATH[: PULLBACK_AT + 1])
     assert store.get("books") is None  # nothing written while replaying
+    assert store.get("seen") is None
     first.stop()
     assert store.get("books") == [f"book/{SYMBOL}/{TIMEFRAME}"]
+    assert store.get("seen") == {TIMEFRAME: PATH[PULLBACK_AT].ts}
     second = started(store, "replay")
     assert same(drive(second, ctx, PATH[PULLBACK_AT + 1 :]), uninterrupted())
 
@@ -70,6 +72,7 @@ def test_a_saved_setup_is_not_used_after_a_gap() -> None:
     assert signals == []
     assert [e.kind for e in ctx.events] == ["pullback.state_discarded"]
     assert "does not follow it" in ctx.events[0].message
+    assert "15m" in ctx.events[0].message
     # Started afresh: the bar it sees closes above the 101 zone, a new breakout.
     assert second.setup_phase(SYMBOL, TIMEFRAME) == "broken_up"
 
@@ -108,3 +111,29 @@ def test_a_signal_that_never_filled_frees_the_symbol_at_the_next_bar() -> None:
     quiet = candles(filler(count=len(PATH) + 1))[len(PATH) :]
     drive(strategy, ctx, quiet)  # still flat one bar later: vetoed, gated, or stopped out
     assert strategy.setup_phase(SYMBOL, TIMEFRAME) == "neutral"
+
+
+def test_a_live_setup_saved_bars_ago_is_still_current() -> None:
+    # The setup changes at the breakout and is saved then; the bars after it change
+    # nothing, yet a restart right after them must find it current.
+    store = MemoryStore()
+    first = started(store, "live")
+    ctx = StubContext.for_strategy(first)
+    breakout_at = PULLBACK_AT - 2
+    drive(first, ctx, PATH[: breakout_at + 2])  # the breakout bar and one quiet bar
+    assert first.setup_phase(SYMBOL, TIMEFRAME) == "broken_up"
+    second = started(store, "live")
+    assert same(drive(second, ctx, PATH[breakout_at + 2 :]), uninterrupted())
+    assert ctx.events == []
+
+
+def test_a_second_backtest_does_not_inherit_the_first_ones_setups() -> None:
+    store = MemoryStore()
+    first = started(store, "replay")
+    ctx = StubContext.for_strategy(first)
+    drive(first, ctx, PATH[: PULLBACK_AT + 1])
+    first.stop()
+    again = started(store, "replay")
+    fresh = StubContext.for_strategy(again)
+    assert same(drive(again, fresh, PATH), uninterrupted())
+    assert [e.kind for e in fresh.events] == ["pullback.state_discarded"]

@@ -38,13 +38,13 @@ PULLBACK = "pullback"
 CONFIRMED = "confirmed"
 INVALIDATED = "invalidated"
 REGIME_CHANGE = "regime_change"
+UPDATED = "updated"
 
 
 class Setup:
     """The setup of one symbol (and timeframe). Mutable, internal to the strategy."""
 
     __slots__ = (
-        "bars",
         "breakout_extreme",
         "breakout_ts",
         "breakout_volume_ratio",
@@ -71,7 +71,6 @@ class Setup:
         self.previous_pivot = 0.0
         self.pullback_extreme = 0.0
         self.confirmations = 0
-        self.bars = 0
         self.signal_ts = -1
 
     def dump(self) -> dict[str, Any]:
@@ -126,7 +125,6 @@ class Machine:
             setup.level = resistance
             setup.breakout_ts = ts
             setup.breakout_extreme = high
-            setup.bars = 0
             return BREAKOUT
         if (
             support > 0.0
@@ -139,7 +137,6 @@ class Machine:
             setup.level = support
             setup.breakout_ts = ts
             setup.breakout_extreme = low
-            setup.bars = 0
             return BREAKOUT
         return None
 
@@ -152,10 +149,14 @@ class Machine:
         close: float,
         structure: float,
     ) -> str | None:
-        """One bar of a setup after its breakout: pullback, confirmation or invalidation."""
+        """One bar of a setup after its breakout: pullback, confirmation or invalidation.
+
+        Returns ``UPDATED`` when the bar changed the setup without moving it (a new
+        breakout extreme, a confirmation counted, a deeper pullback), so that every
+        change can be saved; None when it changed nothing.
+        """
         phase = setup.phase
         level = setup.level
-        setup.bars += 1
         if phase in (BROKEN_UP, PULLBACK_UP):
             if close < level:
                 setup.reset()
@@ -164,20 +165,26 @@ class Machine:
                 setup.reset()
                 return REGIME_CHANGE
             if phase == BROKEN_UP:
-                if high > setup.breakout_extreme:
+                extended = high > setup.breakout_extreme
+                if extended:
                     setup.breakout_extreme = high
                 if low > level * self._up:
-                    return None
+                    return UPDATED if extended else None
                 setup.phase = PULLBACK_UP
                 setup.pullback_extreme = low
                 setup.confirmations = 1 if close > open_ else 0
                 return CONFIRMED if setup.confirmations >= self._confirmations else PULLBACK
+            changed = False
             if low < setup.pullback_extreme:
                 setup.pullback_extreme = low
                 setup.confirmations = 0
+                changed = True
             if close > open_:
                 setup.confirmations += 1
-            return CONFIRMED if setup.confirmations >= self._confirmations else None
+                changed = True
+            if setup.confirmations >= self._confirmations:
+                return CONFIRMED
+            return UPDATED if changed else None
         # broken_down / pullback_down: the mirror image.
         if close > level:
             setup.reset()
@@ -186,17 +193,23 @@ class Machine:
             setup.reset()
             return REGIME_CHANGE
         if phase == BROKEN_DOWN:
-            if low < setup.breakout_extreme:
+            extended = low < setup.breakout_extreme
+            if extended:
                 setup.breakout_extreme = low
             if high < level * (1.0 - self._zone):
-                return None
+                return UPDATED if extended else None
             setup.phase = PULLBACK_DOWN
             setup.pullback_extreme = high
             setup.confirmations = 1 if close < open_ else 0
             return CONFIRMED if setup.confirmations >= self._confirmations else PULLBACK
+        changed = False
         if high > setup.pullback_extreme:
             setup.pullback_extreme = high
             setup.confirmations = 0
+            changed = True
         if close < open_:
             setup.confirmations += 1
-        return CONFIRMED if setup.confirmations >= self._confirmations else None
+            changed = True
+        if setup.confirmations >= self._confirmations:
+            return CONFIRMED
+        return UPDATED if changed else None

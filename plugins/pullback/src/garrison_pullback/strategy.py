@@ -58,6 +58,7 @@ from garrison_pullback.pivots import AtrPercentile, MarketStructure, PivotLevel
 
 _NOTHING: tuple[Signal, ...] = ()
 _INDEX_KEY = "books"
+_SEEN_KEY = "seen"
 _STATE_VERSION = 1
 
 
@@ -128,6 +129,11 @@ class PullbackStrategy:
         self._bar_ms: dict[str, int] = {}
         self._saved: dict[str, Any] = {}
         self._known: set[str] = set()
+        # Per decision timeframe: the open time of the latest bar decided on (this run), and
+        # what a previous run saved. A saved setup is used only when the first bar of its
+        # series follows the last bar the previous run decided on in that timeframe.
+        self._seen: dict[str, int] = {}
+        self._saved_seen: dict[str, int] = {}
         self._storage: KeyValueStore | None = None
         self._save_each_change = p.persist == "change"
 
@@ -148,6 +154,11 @@ class PullbackStrategy:
             value = services.storage.get(key)
             if value is not None:
                 self._saved[key] = value
+        seen = services.storage.get(_SEEN_KEY, {})
+        if isinstance(seen, dict):
+            self._saved_seen = {
+                str(tf): ts for tf, ts in seen.items() if isinstance(ts, int) and ts >= 0
+            }
 
     def stop(self) -> None:
         """Save every setup (the only save in replay with ``persist = "auto"``)."""
@@ -155,6 +166,8 @@ class PullbackStrategy:
             return
         for (symbol, timeframe), book in self._books.items():
             self._save(symbol, timeframe, book)
+        if self._seen:
+            self._storage.set(_SEEN_KEY, dict(self._seen))
 
     # -- decisions -----------------------------------------------------------------
 
@@ -168,6 +181,8 @@ class PullbackStrategy:
         if candle.ts <= book.last_ts:
             return _NOTHING
         book.last_ts = candle.ts
+        if candle.ts > self._seen.get(candle.timeframe, -1):
+            self._new_step(candle)
         htf = book.htf
         if htf is not None:
             htf.push(candle.ts, candle.ts + book.bar_ms, candle.high, candle.low, candle.close)
@@ -260,14 +275,16 @@ class PullbackStrategy:
         if not isinstance(saved, dict) or saved.get("version") != _STATE_VERSION:
             reason = "it was saved in another format"
         else:
-            last_ts = saved.get("last_ts")
-            if not isinstance(last_ts, int) or last_ts + book.bar_ms != candle.ts:
-                reason = f"it ends at bar {last_ts!r} and this bar ({candle.ts}) does not follow it"
+            seen = self._saved_seen.get(candle.timeframe)
+            if seen is None or seen + book.bar_ms != candle.ts:
+                reason = (
+                    f"the last {candle.timeframe} bar it saw opened at {seen!r} and this bar "
+                    f"({candle.ts}) does not follow it"
+                )
         if not reason:
             try:
                 book.setup.load(saved["setup"])
-                if book.htf is not None and saved.get("htf") is not None:
-                    book.htf.load(saved["htf"])
+                self._restore_htf(candle, ctx, book, saved)
             except (KeyError, TypeError, ValueError) as exc:
                 book.setup.reset()
                 book.htf = (
@@ -287,6 +304,34 @@ class PullbackStrategy:
             )
         )
         return False
+
+    def _restore_htf(
+        self, candle: Candle, ctx: StrategyContext, book: _Book, saved: dict[str, Any]
+    ) -> None:
+        """The saved HTF bars, brought up to date with the candles seen since the save.
+
+        A setup is saved when it changes, the HTF bars with it; the bars after that are
+        in the host's warm-up history. When that history does not reach back to the
+        save, the HTF bars are rebuilt from the history alone.
+        """
+        htf = book.htf
+        if htf is None:
+            return
+        bar_ms = book.bar_ms
+        history = [
+            bar
+            for bar in ctx.candles(candle.symbol, candle.timeframe, max(1, self.warmup))
+            if bar.ts < candle.ts
+        ]
+        saved_htf, saved_last = saved.get("htf"), saved.get("last_ts")
+        covered = isinstance(saved_last, int) and (
+            not history or history[0].ts <= saved_last + bar_ms
+        )
+        if saved_htf is not None and covered and isinstance(saved_last, int):
+            htf.load(saved_htf)
+            history = [bar for bar in history if bar.ts > saved_last]
+        for bar in history:
+            htf.push(bar.ts, bar.ts + bar_ms, bar.high, bar.low, bar.close)
 
     def _remember_breakout(self, setup: Setup, candle: Candle, values: Mapping[str, float]) -> None:
         if setup.direction > 0:
@@ -336,7 +381,7 @@ class PullbackStrategy:
             breakout_extreme=setup.breakout_extreme,
             pullback_extreme=setup.pullback_extreme,
             breakout_volume_ratio=setup.breakout_volume_ratio,
-            setup_bars=setup.bars,
+            setup_bars=(candle.ts - setup.breakout_ts) // book.bar_ms,
             confirmations=setup.confirmations,
             entry=entry,
             stop=levels.stop,
@@ -371,6 +416,13 @@ class PullbackStrategy:
         p = self.params
         bars = ctx.candles(candle.symbol, p.htf_timeframe, p.htf_bars)
         return [(c.ts, c.high, c.low, c.close) for c in bars]
+
+    def _new_step(self, candle: Candle) -> None:
+        """The first bar of a new instant in its timeframe: remember (and save) how far the
+        strategy has decided, which is what tells a restart whether saved setups are current."""
+        self._seen[candle.timeframe] = candle.ts
+        if self._save_each_change and self._storage is not None:
+            self._storage.set(_SEEN_KEY, dict(self._seen))
 
     def _changed(self, candle: Candle, book: _Book) -> None:
         if self._save_each_change:
