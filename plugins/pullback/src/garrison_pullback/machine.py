@@ -78,13 +78,25 @@ class Setup:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def load(self, data: dict[str, Any]) -> None:
-        """Restore what ``dump`` gave; refuses an unknown phase."""
+        """Restore what ``dump`` gave; refuses an unknown phase or a value of the wrong type."""
         phase = data.get("phase")
         if phase not in PHASES:
             raise ValueError(f"pullback: stored setup has an unknown phase {phase!r}")
+        fresh = Setup()
         for name in self.__slots__:
-            if name in data:
-                setattr(self, name, data[name])
+            value = data.get(name, getattr(fresh, name))
+            expected = type(getattr(fresh, name))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not expected:
+                raise ValueError(
+                    f"pullback: stored setup field {name!r} must be {expected.__name__}, "
+                    f"got {value!r}"
+                )
+        for name in self.__slots__:
+            value = data.get(name, getattr(fresh, name))
+            expected = type(getattr(fresh, name))
+            setattr(self, name, float(value) if expected is float else value)
 
 
 class Machine:
