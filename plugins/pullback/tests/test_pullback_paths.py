@@ -94,6 +94,11 @@ def test_long_signal_has_the_exact_stop_and_take_profit() -> None:
     assert signal.entry == 102.1
     assert signal.stop == pytest.approx(stop, rel=1e-12)
     assert signal.take_profit == pytest.approx(take_profit, rel=1e-12)
+    # The same figures written out: 99.75 less a buffer of 1.5 ATR = 0.5643 (ATR 0.3762 is
+    # at its 99th percentile after the quiet filler: widened 50 %), and
+    # 102.1 + 2.5 * 2.9143 + 102.1 * 0.00165.
+    assert signal.stop == pytest.approx(99.18574113902595, rel=1e-12)
+    assert signal.take_profit == pytest.approx(109.5541121524351, rel=1e-12)
     assert not signal.bracket_from_fill
     assert signal.reason == (
         "pullback: higher low above resistance 101 confirmed by 2 candles; stop from previous_pivot"
