@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -42,7 +42,7 @@ def _bars(inst: object, attr: attrs.Attribute[int], value: object) -> None:
         )
 
 
-def _finite(inst: object, attr: attrs.Attribute[float], value: object) -> None:
+def _finite(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not _is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
         raise ValueError(f"{_where(inst)}{attr.name} must be a finite number, got {value!r}")
 
