@@ -393,7 +393,7 @@ def test_opposite_proposal_exits_at_the_next_open() -> None:
     # long at the bull confirmation of the mirrored drop, then a long drop: the rules
     # turn bear and propose a short; with a far stop the long is still open then.
     rows = PATHS["mirrored_drop"] + trend(40, 113.0, -1.0)
-    params = TurtleRulesParams(stop_atr=100.0)
+    params = TurtleRulesParams(stop_atr=40.0)
     result = run_strategy(TurtleRulesStrategy(params), candles(rows))
     kinds = [(s.kind, s.side) for s in result.signals]
     assert kinds[:2] == [(SignalKind.ENTRY, Side.LONG), (SignalKind.EXIT, Side.LONG)]
@@ -407,7 +407,7 @@ def test_opposite_proposal_exits_at_the_next_open() -> None:
     assert trade.exit_price == rows[bear_from + 1][0]
     # with exit_on_opposite off the long stays open
     held = run_strategy(
-        TurtleRulesStrategy(TurtleRulesParams(stop_atr=100.0, exit_on_opposite=False)),
+        TurtleRulesStrategy(TurtleRulesParams(stop_atr=40.0, exit_on_opposite=False)),
         candles(rows),
     )
     assert held.trades == ()
@@ -492,3 +492,13 @@ def test_rule_bars_agree_with_a_plain_reading_of_the_rules(
     name: str, path: str, bar: int, side: Side
 ) -> None:
     assert plain_first_bar(name, PATHS[path]) == bar
+
+
+def test_no_entry_whose_stop_or_take_profit_would_not_be_a_price() -> None:
+    # mirrored drop: long at bar 70 at 112 with ATR 1.52; a stop 100 ATR below is negative
+    rows = PATHS["mirrored_drop"]
+    far = run_strategy(TurtleRulesStrategy(TurtleRulesParams(stop_atr=100.0)), candles(rows))
+    assert far.signals == ()
+    # drop: short at bar 70 at 89 with ATR ~1.4; a take-profit 100 ATR below is negative
+    short = TurtleRulesParams(take_profit_atr=100.0)
+    assert run_strategy(TurtleRulesStrategy(short), candles(PATHS["drop"])).signals == ()

@@ -141,7 +141,8 @@ class TurtleRulesStrategy:
         side = Side.LONG if decision.side > 0 else Side.SHORT
         position = ctx.position(candle.symbol)
         if position is None:
-            return (self._entry(candle, side, atr, values, decision),)
+            entry = self._entry(candle, side, float(atr), values, decision)
+            return _NOTHING if entry is None else (entry,)
         if self._exit_on_opposite and position.side is not side:
             return (self._exit(candle, position.side, decision),)
         return _NOTHING
@@ -160,13 +161,20 @@ class TurtleRulesStrategy:
 
     def _entry(
         self, candle: Candle, side: Side, atr: float, values: Mapping[str, float], d: Decision
-    ) -> Signal:
+    ) -> Signal | None:
+        """The entry signal, or None when its stop or take-profit would not be a price above 0.
+
+        That takes an ATR of 40 % of the close (at 2.5 ATR): no signal rather than an
+        order the host must refuse.
+        """
         close = candle.close
         sign = 1.0 if side is Side.LONG else -1.0
         stop = close - sign * self._stop_atr * atr
         take_profit = None
         if self._take_profit_atr is not None:
             take_profit = close + sign * self._take_profit_atr * atr
+        if stop <= 0 or (take_profit is not None and take_profit <= 0):
+            return None
         return Signal(
             symbol=candle.symbol,
             ts=candle.ts,
