@@ -37,7 +37,7 @@ from garrison_api import (
     Stochastic,
 )
 from garrison_api.indicators import compute
-from garrison_api.testing import run_strategy
+from garrison_api.testing import check_indicator_parity, random_walk, run_strategy
 from garrison_turtle import (
     FEATURE_NAMES,
     REFERENCE_RULES,
@@ -502,3 +502,19 @@ def test_no_entry_whose_stop_or_take_profit_would_not_be_a_price() -> None:
     # drop: short at bar 70 at 89 with ATR ~1.4; a take-profit 100 ATR below is negative
     short = TurtleRulesParams(take_profit_atr=100.0)
     assert run_strategy(TurtleRulesStrategy(short), candles(PATHS["drop"])).signals == ()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        RegimeIndicator(),
+        RegimeIndicator(adx_period=5, ema_fast=3, ema_slow=8, trend_bars=1, range_bars=1),
+        RegimeIndicator(adx_period=7, trend_adx=20.0, range_adx=20.0, trend_bars=6),
+    ],
+)
+def test_regime_compute_and_updater_agree_bit_for_bit(spec: RegimeIndicator) -> None:
+    # random walks cross every threshold many times; the paths above add the quiet range
+    walk = random_walk("WALKUSDT", 3_000, seed=11)
+    for bars in (walk, candles(PATHS["rally_then_crash"]), candles(PATHS["mirrored_crash"])):
+        report = check_indicator_parity(spec, bars, tolerance=0.0)
+        assert report.ok, report.describe()

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 from garrison_api import Adx, Candle, Ema, IndicatorUpdater
 from garrison_api.indicators import FloatArray, compute
 
@@ -49,18 +50,37 @@ class RegimeIndicator:
 
     def compute(self, columns: Mapping[str, FloatArray]) -> FloatArray:
         """The regime code of every bar (``nan`` before :attr:`warmup`)."""
-        adx = compute(Adx(self.adx_period), columns).tolist()
-        fast = compute(Ema("close", self.ema_fast), columns).tolist()
-        slow = compute(Ema("close", self.ema_slow), columns).tolist()
-        machine = _RegimeMachine(self)
-        codes = [machine.step(a, f, s) for a, f, s in zip(adx, fast, slow, strict=True)]
-        out = np.array(codes, dtype=np.float64)
+        adx = compute(Adx(self.adx_period), columns)
+        fast = compute(Ema("close", self.ema_fast), columns)
+        slow = compute(Ema("close", self.ema_slow), columns)
+        # What _RegimeMachine does bar by bar, over the whole series at once: the bars
+        # that confirm a regime, then each bar takes the last confirmation up to it.
+        strong = _run_lengths(adx > self.trend_adx) >= self.trend_bars
+        bull = strong & (_run_lengths(fast > slow) >= self.trend_bars)
+        bear = strong & (_run_lengths(fast < slow) >= self.trend_bars) & ~bull
+        ranging = (_run_lengths(adx < self.range_adx) >= self.range_bars) & ~bull & ~bear
+        confirmed = np.select(
+            [bull, bear, ranging],
+            [float(Regime.BULL), float(Regime.BEAR), float(Regime.RANGE)],
+            default=np.nan,
+        )
+        n = confirmed.shape[0]
+        last = np.maximum.accumulate(np.where(np.isnan(confirmed), -1, np.arange(n)))
+        out = np.where(last >= 0, confirmed[np.maximum(last, 0)], float(Regime.UNKNOWN))
         out[: self.warmup] = np.nan
-        return out
+        return out.astype(np.float64)
 
     def updater(self) -> IndicatorUpdater:
         """A fresh bar-by-bar state giving the same codes as :meth:`compute`."""
         return _RegimeUpdater(self)
+
+
+def _run_lengths(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Per bar, how many bars in a row up to and including it have the flag set."""
+    n = flags.shape[0]
+    index = np.arange(n)
+    last_unset = np.maximum.accumulate(np.where(flags, -1, index))
+    return index - last_unset
 
 
 class _RegimeMachine:
