@@ -41,6 +41,7 @@ def test_defaults_are_the_references() -> None:
     assert (p.vol_low_pct, p.vol_high_pct) == (0.5, 1.5)
     assert (p.aggregation, p.activation_threshold, p.min_confidence) == ("weighted_mean", 0.7, 0.0)
     assert p.rules == {}
+    assert p.min_warmup_bars == 0
     assert (p.stop_atr, p.take_profit_atr, p.exit_on_opposite, p.timeframe) == (
         2.5,
         None,
@@ -72,6 +73,11 @@ def test_declares_its_indicators_and_warmup() -> None:
     assert strategy.warmup == 55
     assert strategy.timeframes == ()
     assert TurtleRulesStrategy(TurtleRulesParams(timeframe="15m")).timeframes == ("15m",)
+
+
+def test_min_warmup_bars_only_lengthens_the_warmup() -> None:
+    assert TurtleRulesStrategy(TurtleRulesParams(min_warmup_bars=300)).warmup == 300
+    assert TurtleRulesStrategy(TurtleRulesParams(min_warmup_bars=10)).warmup == 55
 
 
 def test_params_reach_the_indicators_and_regime() -> None:
@@ -152,6 +158,7 @@ def test_counting_rules_per_regime_follow_the_table_and_the_veto() -> None:
         ({"activation_threshold": 1.5}, "activation_threshold must be above 0 and at most 1"),
         ({"min_confidence": 2.0}, "min_confidence must be from 0 to 1, got 2.0"),
         ({"stop_atr": 0.0}, "stop_atr must be above 0, got 0.0"),
+        ({"min_warmup_bars": -1}, "min_warmup_bars must be a whole number of bars >= 0"),
         ({"take_profit_atr": -1.0}, "take_profit_atr must be above 0, got -1.0"),
         ({"aggregation": "mean"}, "aggregation must be 'weighted_mean' or 'clamped_sum'"),
         ({"range_vetoed_kinds": ["trendy"]}, "range_vetoed_kinds: unknown rule kind 'trendy'"),

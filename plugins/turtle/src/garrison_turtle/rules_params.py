@@ -42,6 +42,13 @@ def _bars(inst: object, attr: attrs.Attribute[int], value: object) -> None:
         )
 
 
+def _bars_or_zero(inst: object, attr: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{_where(inst)}{attr.name} must be a whole number of bars >= 0, got {value!r}"
+        )
+
+
 def _finite(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not _is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
         raise ValueError(f"{_where(inst)}{attr.name} must be a finite number, got {value!r}")
@@ -230,6 +237,8 @@ class TurtleRulesParams:
     take_profit_atr: float | None = attrs.field(default=None, validator=_positive_or_none)
     exit_on_opposite: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     timeframe: str | None = attrs.field(default=None, validator=_timeframe)
+    #: At least this many bars before the first decision (more when an indicator needs it).
+    min_warmup_bars: int = attrs.field(default=0, validator=_bars_or_zero)
 
     def __attrs_post_init__(self) -> None:
         pairs = (

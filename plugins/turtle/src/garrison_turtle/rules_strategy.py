@@ -118,7 +118,8 @@ class TurtleRulesStrategy:
             "volume_sma": Sma("volume", p.volume_period),
             "regime": self.regime_spec,
         }
-        self.warmup: int = max(spec.warmup for spec in self.indicators.values())
+        needed = max(spec.warmup for spec in self.indicators.values())
+        self.warmup: int = max(needed, p.min_warmup_bars)
         self.timeframes: tuple[str, ...] = () if p.timeframe is None else (p.timeframe,)
         self.book = RuleBook(p)
         self._stop_atr = float(p.stop_atr)
