@@ -402,6 +402,9 @@ def test_opposite_proposal_exits_at_the_next_open() -> None:
     bear_from = next(bar for bar in range(71, len(rows)) if regimes[bar] == Regime.BEAR)
     assert exit_signal.ts == bear_from * STEP
     assert exit_signal.reason.startswith("turtle rules exit long: bias -0.")
+    assert tuple(exit_signal.features) == FEATURE_NAMES
+    assert exit_signal.features["regime_bear"] == 1.0
+    assert exit_signal.features["bias"] <= -0.7
     trade = result.trades[0]
     assert (trade.exit_reason, trade.exit_ts) == (ExitReason.SIGNAL, (bear_from + 1) * STEP)
     assert trade.exit_price == rows[bear_from + 1][0]

@@ -145,7 +145,7 @@ class TurtleRulesStrategy:
             entry = self._entry(candle, side, float(atr), values, decision)
             return _NOTHING if entry is None else (entry,)
         if self._exit_on_opposite and position.side is not side:
-            return (self._exit(candle, position.side, decision),)
+            return (self._exit(candle, position.side, float(atr), values, decision),)
         return _NOTHING
 
     def screen(self, columns: Columns) -> BarMask:
@@ -189,7 +189,9 @@ class TurtleRulesStrategy:
             bracket_from_fill=True,
         )
 
-    def _exit(self, candle: Candle, side: Side, d: Decision) -> Signal:
+    def _exit(
+        self, candle: Candle, side: Side, atr: float, values: Mapping[str, float], d: Decision
+    ) -> Signal:
         return Signal(
             symbol=candle.symbol,
             ts=candle.ts,
@@ -197,6 +199,7 @@ class TurtleRulesStrategy:
             kind=SignalKind.EXIT,
             entry=candle.close,
             reason=_reason(f"turtle rules exit {side.value}", d),
+            features=self._features(candle.close, atr, values, d),
         )
 
     def _features(
