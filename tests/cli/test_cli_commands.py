@@ -60,7 +60,7 @@ def test_plugins_lists_the_first_party_plugins(garrison: Garrison) -> None:
     listed = garrison("plugins", "--json")
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
-    assert plugins["turtle"]["components"] == {"strategy": ["turtle"]}
+    assert plugins["turtle"]["components"] == {"strategy": ["turtle", "turtle_rules"]}
     assert plugins["sizers"]["components"] == {"sizer": ["fixed_risk"]}
     assert plugins["notify-log"]["components"] == {"notifier": ["log"]}
     for name in ("turtle", "sizers", "notify-log"):

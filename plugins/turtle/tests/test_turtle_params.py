@@ -91,3 +91,18 @@ def test_structuring_reports_bad_values() -> None:
     with pytest.raises(cattrs.errors.ClassValidationError) as caught:
         structure({"system": 2, "stop_n": -1})
     assert "stop_n must be a positive number of N" in repr(caught.value.exceptions)
+
+
+def test_ruleset_names_the_system() -> None:
+    assert structure({"ruleset": "system2"}).system == 2
+    assert structure({"ruleset": "system2"}).entry == 55
+    assert structure({"ruleset": "system1"}).system == 1
+    assert structure({"ruleset": "system2", "system": 2}).system == 2
+    assert TurtleStrategy(structure({"ruleset": "system2"})).warmup == 55
+
+
+def test_ruleset_refuses_other_names_and_contradictions() -> None:
+    with pytest.raises(ValueError, match="ruleset must be 'system1' or 'system2', got 'rules'"):
+        TurtleParams(ruleset="rules")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ruleset 'system1' contradicts system = 2"):
+        TurtleParams(system=2, ruleset="system1")

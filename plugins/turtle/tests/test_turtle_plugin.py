@@ -23,7 +23,7 @@ def test_registers_the_turtle_strategy_through_pluggy() -> None:
     assert entry is not None
     assert entry.factory is TurtleStrategy
     assert entry.plugin == "garrison-turtle"
-    assert len(registry) == 1
+    assert len(registry) == 2
 
 
 def test_entry_point_points_at_the_plugin_module() -> None:

@@ -51,6 +51,18 @@ def _timeframe(_inst: object, attr: attrs.Attribute[str | None], value: object) 
         )
 
 
+#: ``ruleset`` names of the classic systems (the 19-rule set is the ``turtle_rules`` strategy).
+RULESETS: dict[str, int] = {"system1": 1, "system2": 2}
+
+
+def _ruleset(_inst: object, attr: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and value not in RULESETS:
+        raise ValueError(
+            f"turtle: {attr.name} must be 'system1' or 'system2', got {value!r} "
+            "(the 19-rule set is the strategy 'turtle_rules')"
+        )
+
+
 @attrs.frozen
 class TurtleParams:
     """Turtle System 1 (20/10) or System 2 (55/20) breakouts with a stop at ``stop_n``·N.
@@ -58,6 +70,7 @@ class TurtleParams:
     ``entry_period``/``exit_period`` override the chosen system's breakout
     periods; ``atr_period`` is N's Wilder ATR length; ``timeframe`` narrows the
     strategy to one bar size (None: every timeframe the feed provides).
+    ``ruleset = "system1" | "system2"`` is another way to say ``system``.
     """
 
     system: Literal[1, 2] = attrs.field(default=1, validator=_system)
@@ -66,6 +79,18 @@ class TurtleParams:
     atr_period: int = attrs.field(default=20, validator=_period)
     stop_n: float = attrs.field(default=2.0, validator=_stop_n)
     timeframe: str | None = attrs.field(default=None, validator=_timeframe)
+    ruleset: Literal["system1", "system2"] | None = attrs.field(default=None, validator=_ruleset)
+
+    def __attrs_post_init__(self) -> None:
+        if self.ruleset is None:
+            return
+        chosen = RULESETS[self.ruleset]
+        if self.system not in (1, chosen):
+            raise ValueError(
+                f"turtle: ruleset {self.ruleset!r} contradicts system = {self.system}; give one"
+            )
+        # Frozen: set once here, so ``system`` always says which system runs.
+        object.__setattr__(self, "system", chosen)
 
     @property
     def entry(self) -> int:
