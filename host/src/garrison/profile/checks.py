@@ -19,8 +19,8 @@ from garrison.profile.model import (
     ExchangeConfig,
     JournalConfig,
     MarketsConfig,
-    PluginsConfig,
     Mode,
+    PluginsConfig,
     ProfileInfo,
 )
 from garrison.profile.timeframes import TIMEFRAMES, timeframe_ms
