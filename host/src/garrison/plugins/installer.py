@@ -204,9 +204,9 @@ def _prune(folder: Path, base: Path) -> None:
     """Remove ``folder`` and its parents up to ``base`` while only bytecode caches remain."""
     while folder != base and folder.is_relative_to(base) and folder.is_dir():
         cache = folder / "__pycache__"
-        if cache.is_dir() and all(p.suffix == ".pyc" for p in cache.iterdir()):
-            if all(entry == cache for entry in folder.iterdir()):
-                shutil.rmtree(cache)
+        only_bytecode = cache.is_dir() and all(p.suffix == ".pyc" for p in cache.iterdir())
+        if only_bytecode and all(entry == cache for entry in folder.iterdir()):
+            shutil.rmtree(cache)
         if any(folder.iterdir()):
             return
         folder.rmdir()
