@@ -246,4 +246,39 @@ def uninstall(names: tuple[str, ...]) -> None:
         click.echo(f"uninstalled {name}")
 
 
+@plugins.command("new")
+@click.argument("kind", metavar="KIND")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Create the distribution's folder in this directory.",
+)
+def new(kind: str, name: str, parent: Path) -> None:
+    """Start a plugin: render a distribution `garrison-NAME` offering one KIND.
+
+    KIND is strategy, scorer, sizer, risk-rule or notifier. The folder holds a
+    pyproject.toml (the `garrison` entry point, `garrison-api>=1.1,<2`), the
+    Params and the component (a working example to replace with yours), the
+    hook module, tests inheriting the test kit's contract tests, a README, a
+    CHANGELOG and a GitHub Actions workflow. Then:
+
+    \b
+      cd garrison-NAME && pip install -e '.[test]' && pytest
+      garrison plugins install .
+    """
+    from garrison.plugins.template import TemplateError, render_plugin
+
+    try:
+        target = render_plugin(kind, name, parent)
+    except TemplateError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(f"created {target}")
+    click.echo(f"next: cd {target} && pip install -e '.[test]' && pytest")
+    click.echo(f"then: garrison plugins install {target}")
+
+
 __all__ = ["PLUGINS_DIR_ENV", "plugin_as_json", "plugins", "plugins_table"]
