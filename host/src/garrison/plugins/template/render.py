@@ -143,6 +143,12 @@ class PluginTemplate:
             "params_doc": _PARAMS_DOC[self.kind],
         }
         names["profile_snippet"] = Template(snippet).substitute(names)
+        # isort's order, which depends on the kind's module name.
+        imports = {
+            self.kind: f"from {self.package}.{self.kind} import {self.class_name}",
+            "params": f"from {self.package}.params import {self.class_name}Params",
+        }
+        names["init_imports"] = "\n".join(imports[key] for key in sorted(imports))
         return names
 
 
