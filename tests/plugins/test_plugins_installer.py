@@ -67,7 +67,8 @@ def test_an_incompatible_plugin_is_refused_and_nothing_is_left(tmp_path: Path) -
         install([good, future], plugins)
 
     text = str(caught.value)
-    assert "garrison-api>=2,<3" in text and "1.1.0 is installed" in text
+    assert "garrison-api>=2,<3" in text
+    assert "1.1.0 is installed" in text
     assert "nothing was installed" in text
     assert names_in(plugins) == set()
     assert [p.name for p in plugins.iterdir()] == []  # no staging left behind
@@ -148,4 +149,5 @@ def test_installer_arguments_for_uv_and_pip(tmp_path: Path) -> None:
     assert uv[:3] == ["install", "--target", str(tmp_path)]
     assert {"--offline", "--no-deps", "--python"} <= set(uv)
     assert uv[-2:] == ["--find-links", "w"]
-    assert "--no-index" in pip and "--no-deps" not in pip
+    assert "--no-index" in pip
+    assert "--no-deps" not in pip
