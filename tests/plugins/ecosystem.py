@@ -107,14 +107,22 @@ def write_plugin(
     return root
 
 
-def make_uv_project(root: Path, sources: Mapping[str, Path], *, editable: bool = False) -> Path:
+def make_uv_project(
+    root: Path,
+    sources: Mapping[str, Path],
+    *,
+    editable: bool = False,
+    extras: Sequence[str] = (),
+) -> Path:
     """A throwaway uv project depending on ``sources`` (distribution -> path); synced.
 
     Returns its ``.venv``. It stands for a Garrison workspace: ``uv sync`` owns
-    its environment exactly as it owns the real one.
+    its environment exactly as it owns the real one. ``extras`` are asked of
+    every source (``test`` for their pytest).
     """
     root.mkdir(parents=True, exist_ok=True)
-    deps = ", ".join(f'"{name}"' for name in sources)
+    wanted = f"[{','.join(extras)}]" if extras else ""
+    deps = ", ".join(f'"{name}{wanted if name != "garrison-api" else ""}"' for name in sources)
     lines = [
         "[project]",
         'name = "throwaway-workspace"',
