@@ -37,7 +37,7 @@ _KINDS: dict[str, tuple[str, str, str]] = {
     "risk_rule": (
         "add_risk_rule",
         "RiskRuleContract",
-        '[[risk]]  # a [[risk]] array replaces the default chain: list every rule you want\n'
+        "[[risk]]  # a [[risk]] array replaces the default chain: list every rule you want\n"
         'use = "${component}"\n\n[risk.params]\nmax_notional = 5000.0',
     ),
     "notifier": (
