@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from garrison.plugins.installer import (
     uninstall_plugins,
 )
 
-from .ecosystem import REPO, UV, needs_uv, run, write_plugin
+from .ecosystem import REPO, UV, needs_uv, offline_env, run, write_plugin
 
 pytestmark = [needs_uv, pytest.mark.slow]
 
@@ -151,3 +152,27 @@ def test_installer_arguments_for_uv_and_pip(tmp_path: Path) -> None:
     assert uv[-2:] == ["--find-links", "w"]
     assert "--no-index" in pip
     assert "--no-deps" not in pip
+
+
+def test_pip_installs_a_wheel_the_same_way(tmp_path: Path) -> None:
+    # A venv made by the standard library has pip (ensurepip, no network); its pip only
+    # writes files into the target, so it can serve this interpreter's plugins directory.
+    run([sys.executable, "-m", "venv", tmp_path / "pipenv"], env=offline_env())
+    pip = Installer("pip", (str(tmp_path / "pipenv" / "bin" / "python"), "-m", "pip"))
+    wheels = tmp_path / "wheels"
+    assert UV is not None
+    run([UV, "build", "--offline", "--wheel", "--out-dir", wheels, write_plugin(tmp_path, "b")])
+    (wheel,) = wheels.glob("*.whl")
+    plugins = tmp_path / "plugins"
+
+    (done,) = install_plugins(
+        [str(wheel)],
+        directory=plugins,
+        installer=pip,
+        api_version=garrison_api.__version__,
+        offline=True,
+    )
+
+    assert (done.name, done.plugins) == ("garrison-b", ("b",))
+    assert names_in(plugins) == {"garrison-b"}
+    assert not (plugins / "bin").exists()

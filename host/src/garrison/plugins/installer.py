@@ -96,6 +96,8 @@ def find_installer(prefer: Literal["uv", "pip"] | None = None) -> Installer:
         raise PluginInstallError(["uv is not on PATH; install it or use --installer pip"])
     if importlib.util.find_spec("pip") is not None:
         return Installer("pip", (sys.executable, "-m", "pip"))
+    if prefer == "pip":
+        raise PluginInstallError([f"pip is not installed in {sys.executable}"])
     raise PluginInstallError(
         [
             f"neither uv (on PATH) nor pip (in {sys.executable}) is available to install "
