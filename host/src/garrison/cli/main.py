@@ -15,6 +15,8 @@ def cli() -> None:
     A PROFILE is a TOML file, one per exchange account, that picks the
     strategies, sizer, risk rules and notifiers to run. Start with
     `garrison check configs/demo.toml`, then `garrison run configs/demo.toml`.
+    `garrison plugins` lists, installs and starts plugins; `garrison doctor`
+    checks the installation, the plugins, profiles and their journals.
     """
 
 
