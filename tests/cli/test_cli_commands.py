@@ -18,7 +18,7 @@ def test_garrison_help_lists_the_commands(garrison: Garrison) -> None:
     proc = garrison("--help")
     assert proc.returncode == 0, proc.stderr
     assert "Usage: garrison" in proc.stdout
-    for command in ("run", "backtest", "check", "plugins"):
+    for command in ("run", "backtest", "check", "plugins", "doctor"):
         assert f"\n  {command} " in proc.stdout, proc.stdout
     assert "garrison check configs/demo.toml" in flat(proc.stdout)
 

@@ -41,6 +41,7 @@ def test_json_lists_every_plugin_with_its_fields(site: PluginSite) -> None:
         "status": "ok",
         "error": None,
         "components": {"strategy": ["thirdparty", "tp2"]},
+        "in_plugins_dir": False,
     }
     future = listing["future"]
     assert future["status"] == "incompatible"

@@ -33,7 +33,7 @@ def runner(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     for name in DEFAULT_RISK_CHAIN:
         if registry.get("risk_rule", name) is None:
             registry.add_risk_rule(name, NoOpRule)
-    monkeypatch.setattr(check_cmd, "load_plugins", lambda: FakePlugins(registry))
+    monkeypatch.setattr(check_cmd, "load_plugins", lambda **_: FakePlugins(registry))
     return CliRunner()
 
 
@@ -106,7 +106,7 @@ def test_plugin_load_problems_are_warned_about(
         error: str = "ImportError: no module named talib"
 
     monkeypatch.setattr(
-        check_cmd, "load_plugins", lambda: FakePlugins(registry, problems=(Broken(),))
+        check_cmd, "load_plugins", lambda **_: FakePlugins(registry, problems=(Broken(),))
     )
     path = write(tmp_path, minimal.replace('use = "breakout"', 'use = "talib_cross"'))
     result = CliRunner().invoke(check_cmd.check, [str(path)])

@@ -11,6 +11,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from garrison.plugins.manager import load_plugins
+from garrison.plugins.policy import policy_for_profile
 from garrison.profile.errors import ProfileError
 from garrison.profile.load import load_profile
 from garrison.profile.model import Profile
@@ -82,7 +83,9 @@ def _summary(profile: Profile) -> str:
 def check(ctx: click.Context, profile: Path, quiet: bool) -> None:
     """Validate PROFILE and print it as the host will run it.
 
-    Loads the installed plugins, then checks everything in the profile:
+    Loads the installed plugins (for a live profile only those its
+    [plugins] allow names, first-party ones by default; GARRISON_LOAD_PLUGINS
+    restricts any mode), then checks everything in the profile:
     TOML syntax, unknown or misspelt keys (with the closest valid name),
     value types and ranges, dates and timeframes, and that every `use =`
     names an installed component whose params are valid. Every problem is
@@ -99,7 +102,7 @@ def check(ctx: click.Context, profile: Path, quiet: bool) -> None:
     """
     out = Console()
     err = Console(stderr=True)
-    plugins = load_plugins()
+    plugins = load_plugins(policy=policy_for_profile(profile))
     for info in plugins.problems:
         # A plugin that failed to load explains a "not registered" problem below.
         err.print(

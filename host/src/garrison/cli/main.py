@@ -15,6 +15,8 @@ def cli() -> None:
     A PROFILE is a TOML file, one per exchange account, that picks the
     strategies, sizer, risk rules and notifiers to run. Start with
     `garrison check configs/demo.toml`, then `garrison run configs/demo.toml`.
+    `garrison plugins` lists, installs and starts plugins; `garrison doctor`
+    checks the installation, the plugins, profiles and their journals.
     """
 
 
@@ -22,11 +24,12 @@ def _add_commands() -> None:
     # Imported here, not at module top, so `import garrison.cli.main` stays cheap.
     from garrison.cli.check_cmd import check
     from garrison.cli.data_cmd import data
+    from garrison.cli.doctor_cmd import doctor
     from garrison.cli.fake_exchange_cmd import fake_exchange
     from garrison.cli.plugins_cmd import plugins
     from garrison.cli.run_cmd import backtest, run
 
-    for command in (run, backtest, check, plugins, data, fake_exchange):
+    for command in (run, backtest, check, plugins, doctor, data, fake_exchange):
         cli.add_command(command)
 
 

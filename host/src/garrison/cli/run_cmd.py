@@ -22,6 +22,7 @@ from garrison.engine.sources import DataSelection
 from garrison.journal.errors import JournalError
 from garrison.markets.snapshot import SnapshotError
 from garrison.plugins.manager import PluginSet, load_plugins
+from garrison.plugins.policy import policy_for_profile
 from garrison.profile.dates import iso_to_ms
 from garrison.profile.errors import ProfileError
 from garrison.profile.load import load_profile
@@ -105,7 +106,8 @@ class _Request:
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
-    plugins = load_plugins()
+    # A live profile's allow-list decides which plugins are even imported.
+    plugins = load_plugins(policy=policy_for_profile(request.profile))
     for info in plugins.plugins:
         if info.status != "ok":
             console.print(f"[yellow]plugin {info.name} not loaded ({info.status}): {info.error}")

@@ -4,7 +4,8 @@
 time (nothing is global and nothing is loaded when this module is imported),
 then for every plugin, one at a time:
 
-1. checks the distribution's declared garrison-api range (refused plugins are
+1. checks the allow-lists (:mod:`garrison.plugins.policy`) and the
+   distribution's declared garrison-api range (a plugin refused by either is
    never imported);
 2. imports the entry point's module;
 3. registers it with pluggy and checks its hooks (a misspelt hook name is an
@@ -21,7 +22,9 @@ import difflib
 import functools
 import importlib
 import importlib.metadata
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -32,9 +35,12 @@ from garrison_api import PROJECT_NAME, Registry, hookspecs
 from garrison import __version__ as host_version
 from garrison.plugins import builtin
 from garrison.plugins.apirange import check_api_range, declared_api_range, format_range
+from garrison.plugins.location import plugins_dir as default_plugins_dir
+from garrison.plugins.policy import LoadPolicy
 
-#: What became of a plugin: loaded, broken, or refused for its garrison-api range.
-PluginStatus = Literal["ok", "failed", "incompatible"]
+#: What became of a plugin: loaded, broken, refused for its garrison-api range, or
+#: left out by an allow-list (never imported).
+PluginStatus = Literal["ok", "failed", "incompatible", "not allowed"]
 
 _REGISTER_HOOK = "garrison_register"
 
@@ -47,6 +53,8 @@ class PluginInfo:
     garrison-api range its distribution declares (``""`` if none);
     ``components`` the ``(kind, name)`` pairs it registered, sorted (empty
     unless ``status`` is ``"ok"``); ``error`` says what went wrong otherwise.
+    ``in_plugins_dir`` is true for a plugin ``garrison plugins install`` put in
+    the plugins directory (:mod:`garrison.plugins.location`).
     """
 
     name: str
@@ -57,6 +65,7 @@ class PluginInfo:
     status: PluginStatus = "ok"
     error: str | None = None
     components: tuple[tuple[str, str], ...] = ()
+    in_plugins_dir: bool = False
 
     @property
     def ok(self) -> bool:
@@ -116,7 +125,7 @@ class PluginSet:
 
     @property
     def problems(self) -> tuple[PluginInfo, ...]:
-        """The plugins that failed or were refused, each with its ``error``."""
+        """The plugins that failed, were refused or are not allowed, each with its ``error``."""
         return tuple(info for info in self._plugins if not info.ok)
 
     def get(self, name: str) -> PluginInfo | None:
@@ -135,8 +144,10 @@ def load_plugins(
     group: str = PROJECT_NAME,
     builtins: bool = True,
     entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+    policy: LoadPolicy | None = None,
+    plugins_dir: Path | None = None,
 ) -> PluginSet:
-    """Load the host's own plugin modules and every plugin of the entry-point ``group``.
+    """Load the host's own plugin modules and every allowed plugin of the entry-point ``group``.
 
     Args:
         group: the entry-point group plugins register under.
@@ -144,23 +155,79 @@ def load_plugins(
             (:data:`garrison.plugins.builtin.BUILTIN_MODULES`) as plugin ``host``.
         entry_points: use these instead of the installed ones (those of another
             group are ignored); mainly for tests and tools.
+        policy: the allow-lists (default: ``GARRISON_LOAD_PLUGINS`` only); the
+            host's own modules are always allowed.
+        plugins_dir: where ``garrison plugins install`` puts plugins (default:
+            :func:`garrison.plugins.location.plugins_dir`); searched after the
+            environment unless ``entry_points`` is given.
 
-    A broken or incompatible plugin never raises here: it is listed in
-    :attr:`PluginSet.problems` with the reason.
+    A broken, incompatible or not allowed plugin never raises here: it is
+    listed in :attr:`PluginSet.problems` with the reason.
     """
     loader = _Loader(api_version=garrison_api.__version__)
+    rules = LoadPolicy.from_environment() if policy is None else policy
     if builtins:
         for candidate in _builtin_candidates():
             loader.admit(candidate)
+    found: list[tuple[importlib.metadata.EntryPoint, Path | None]]
     if entry_points is None:
-        found: Iterable[importlib.metadata.EntryPoint] = importlib.metadata.entry_points(
-            group=group
+        found = _installed_entry_points(
+            group, default_plugins_dir() if plugins_dir is None else plugins_dir
         )
     else:
-        found = (ep for ep in entry_points if ep.group == group)
-    for ep in sorted(found, key=lambda ep: (ep.name, _distribution_name(ep), ep.value)):
-        loader.admit(_entry_point_candidate(ep, loader.api_version))
+        found = [(ep, None) for ep in entry_points if ep.group == group]
+    for ep, where in sorted(
+        found, key=lambda item: (item[0].name, _distribution_name(item[0]), item[0].value)
+    ):
+        candidate = _entry_point_candidate(ep, loader.api_version, where)
+        refusal = rules.refusal(candidate.name, candidate.distribution)
+        if refusal is not None:
+            candidate = attrs.evolve(candidate, status="not allowed", refusal=refusal)
+        loader.admit(candidate)
     return loader.result()
+
+
+def _installed_entry_points(
+    group: str, directory: Path
+) -> list[tuple[importlib.metadata.EntryPoint, Path | None]]:
+    """The environment's entry points of ``group`` and those of the plugins directory.
+
+    Each comes with the plugins directory it was found in (None for the
+    environment's). Once a plugin of the directory was imported the directory
+    is on ``sys.path`` and the environment lists its plugins too: they are
+    counted once, as the directory's.
+    """
+    in_dir: list[tuple[importlib.metadata.EntryPoint, Path | None]] = [
+        (ep, directory)
+        for dist in _plugins_dir_distributions(directory)
+        for ep in dist.entry_points.select(group=group)
+    ]
+    keys = {(ep.name, ep.value, _distribution_name(ep)) for ep, _ in in_dir}
+    in_env: list[tuple[importlib.metadata.EntryPoint, Path | None]] = [
+        (ep, None)
+        for ep in importlib.metadata.entry_points(group=group)
+        if (ep.name, ep.value, _distribution_name(ep)) not in keys
+    ]
+    return in_env + in_dir
+
+
+def _plugins_dir_distributions(directory: Path) -> list[importlib.metadata.Distribution]:
+    if not directory.is_dir():
+        return []
+    return list(importlib.metadata.distributions(path=[str(directory)]))
+
+
+def _importable_from(directory: Path) -> None:
+    """Put the plugins directory on ``sys.path`` (last: the environment's packages win)."""
+    entry = str(directory)
+    if entry not in sys.path:
+        sys.path.append(entry)
+        importlib.invalidate_caches()
+
+
+def _load_from(directory: Path, ep: importlib.metadata.EntryPoint) -> object:
+    _importable_from(directory)
+    return ep.load()
 
 
 @attrs.frozen
@@ -174,6 +241,9 @@ class _Candidate:
     api_range: str
     load: Callable[[], object]
     refusal: str | None = None
+    #: The status a refusal gives: ``incompatible``, or ``not allowed`` for an allow-list.
+    status: PluginStatus = "incompatible"
+    in_plugins_dir: bool = False
 
     def info(
         self,
@@ -190,6 +260,7 @@ class _Candidate:
             status=status,
             error=error,
             components=components,
+            in_plugins_dir=self.in_plugins_dir,
         )
 
 
@@ -197,7 +268,9 @@ def _distribution_name(ep: importlib.metadata.EntryPoint) -> str:
     return ep.dist.name if ep.dist is not None else ""
 
 
-def _entry_point_candidate(ep: importlib.metadata.EntryPoint, api_version: str) -> _Candidate:
+def _entry_point_candidate(
+    ep: importlib.metadata.EntryPoint, api_version: str, directory: Path | None = None
+) -> _Candidate:
     dist = ep.dist
     distribution = dist.name if dist is not None else ""
     version = dist.version if dist is not None else ""
@@ -214,8 +287,9 @@ def _entry_point_candidate(ep: importlib.metadata.EntryPoint, api_version: str) 
         distribution=distribution,
         version=version,
         api_range=check.declared,
-        load=ep.load,
+        load=ep.load if directory is None else functools.partial(_load_from, directory, ep),
         refusal=check.problem,
+        in_plugins_dir=directory is not None,
     )
 
 
@@ -270,7 +344,7 @@ class _Loader:
 
     def _admit(self, candidate: _Candidate) -> PluginInfo:
         if candidate.refusal is not None:
-            return candidate.info("incompatible", candidate.refusal)
+            return candidate.info(candidate.status, candidate.refusal)
         owner = self._owners.get(candidate.name)
         if owner is not None:
             return candidate.info(

@@ -20,6 +20,7 @@ from garrison.profile.model import (
     JournalConfig,
     MarketsConfig,
     Mode,
+    PluginsConfig,
     ProfileInfo,
 )
 from garrison.profile.timeframes import TIMEFRAMES, timeframe_ms
@@ -100,6 +101,22 @@ def check_journal(file: str, journal: JournalConfig) -> list[Problem]:
     problems = _bounded(file, "journal", journal, {"retention_days": _Bound(1)})
     if not journal.path.strip():
         problems.append(Problem(file, "journal.path", "a file path", describe_value(journal.path)))
+    return problems
+
+
+def check_plugins(file: str, plugins: PluginsConfig) -> list[Problem]:
+    """``[plugins]``: every name in ``allow`` non-empty and given once."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, name in enumerate(plugins.allow or ()):
+        where = f"plugins.allow[{index}]"
+        if not name.strip():
+            problems.append(
+                Problem(file, where, "a plugin or distribution name", describe_value(name))
+            )
+        elif name in seen:
+            problems.append(Problem(file, where, "each name once", f"{name!r} again"))
+        seen.add(name)
     return problems
 
 

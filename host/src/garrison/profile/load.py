@@ -29,6 +29,7 @@ from garrison.profile.checks import (
     check_journal,
     check_markets,
     check_mode,
+    check_plugins,
     check_profile_info,
 )
 from garrison.profile.components import ComponentBuilder, StrategyTable, UseTable
@@ -44,6 +45,7 @@ from garrison.profile.model import (
     ExchangeConfig,
     JournalConfig,
     MarketsConfig,
+    PluginsConfig,
     Profile,
     ProfileInfo,
 )
@@ -61,6 +63,7 @@ _SECTIONS: dict[str, tuple[type, Callable[[str, Any], list[Problem]]]] = {
     "engine": (EngineConfig, check_engine),
     "credentials": (Credentials, lambda _file, _value: []),
     "exchange": (ExchangeConfig, check_exchange),
+    "plugins": (PluginsConfig, check_plugins),
 }
 
 #: Every key a profile may have at its top level.

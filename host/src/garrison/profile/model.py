@@ -201,6 +201,20 @@ class Credentials:
 
 
 @attrs.frozen
+class PluginsConfig:
+    """``[plugins]``: which installed plugins a live run may load.
+
+    ``allow`` names plugins (entry-point names, ``turtle``) or distributions
+    (``garrison-turtle``). In ``live`` mode only those are imported; without
+    the key, only first-party plugins are (see ``garrison.plugins.firstparty``).
+    Replay and paper runs load every installed plugin. The environment variable
+    ``GARRISON_LOAD_PLUGINS`` restricts loading further in every mode.
+    """
+
+    allow: tuple[str, ...] | None = None
+
+
+@attrs.frozen
 class ComponentUse:
     """One use of a registered component: ``use`` names it, ``params`` is its structured Params.
 
@@ -249,6 +263,7 @@ class Profile:
     notifiers: tuple[ComponentUse, ...] = ()
     scorers: tuple[ScorerUse, ...] = ()
     exchange: ExchangeConfig = ExchangeConfig()
+    plugins: PluginsConfig = PluginsConfig()
 
     @property
     def scorer(self) -> ScorerUse | None:

@@ -44,6 +44,9 @@ def profile_as_toml(profile: Profile, *, environ: Mapping[str, str] | None = Non
     section("engine", profile.engine)
     section("credentials", profile.credentials)
     section("exchange", profile.exchange)
+    if profile.plugins.allow is not None:
+        # Written only when set: TOML has no null, and absent means first-party only.
+        section("plugins", profile.plugins)
     for strategy in profile.strategies:
         table = _use_table(strategy)
         table["symbols"] = list(strategy.symbols)

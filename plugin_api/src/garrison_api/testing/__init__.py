@@ -18,7 +18,8 @@
 - :func:`check_screen`: a strategy's optional ``screen`` is sound, causal and changes nothing;
 - :func:`check_indicator_parity`: an indicator's vectorised ``compute`` and its
   bar-by-bar ``updater()`` agree, warm up where declared and do not look ahead;
-- :class:`StrategyContract`, :class:`SizerContract`: contract tests to inherit.
+- :class:`StrategyContract`, :class:`SizerContract`, :class:`ScorerContract`,
+  :class:`RiskRuleContract`, :class:`NotifierContract`: contract tests to inherit.
 
 It depends on ``garrison_api`` and numpy only, and never on the host.
 """
@@ -30,6 +31,7 @@ from garrison_api.testing.columns import screen_of, series_columns
 from garrison_api.testing.compare import canonical, same
 from garrison_api.testing.context import StubContext, default_market
 from garrison_api.testing.contracts import SizerContract, StrategyContract
+from garrison_api.testing.kind_contracts import NotifierContract, RiskRuleContract, ScorerContract
 from garrison_api.testing.lookahead import LookaheadMismatch, LookaheadReport, check_lookahead
 from garrison_api.testing.parity import IndicatorParityReport, check_indicator_parity
 from garrison_api.testing.runner import RunResult, VetoedSignal, merge_candles, run_strategy
@@ -46,7 +48,10 @@ __all__ = [
     "LookaheadReport",
     "MemoryBlobStore",
     "MemoryStore",
+    "NotifierContract",
+    "RiskRuleContract",
     "RunResult",
+    "ScorerContract",
     "ScreenReport",
     "SizerContract",
     "StrategyContract",
