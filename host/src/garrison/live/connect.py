@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from aiolimiter import AsyncLimiter
+
 #: ccxt class name of each exchange Garrison trades (USDT-margined perpetuals).
 CCXT_CLASS = {"bybit": "bybit", "binance": "binanceusdm"}
 
@@ -57,21 +59,27 @@ ORDER_BURST = {"bybit": (15.0, 1.0), "binance": (50.0, 10.0)}
 def allow_order_burst(client: Any, exchange: str) -> None:
     """Let a bar close's orders leave together, within ccxt's own budget per venue window.
 
-    ccxt's leaky bucket holds one request's worth of tokens: requests leave
-    evenly spaced, so the 54th order of a bar close leaves seconds after the
-    first although the venue would take them at once. Here the bucket holds
-    ``burst`` cost units and refills more slowly, so that ``burst`` plus a
-    window's refill never exceeds what ccxt's default pace allows in that
-    window: no window of the venue's ever sees more than ccxt itself would
-    send. (Bybit: 15 units = three 20-order batches at once, then 35 units/s
-    instead of 50.)
+    ccxt's leaky bucket refills only while requests wait: after a quiet
+    minute its first request leaves at once and each next one waits its
+    cost, so the 54th order of a bar close leaves seconds after the first
+    although the venue would take them together. The order client keeps
+    ccxt's hook and ccxt's costs but meters them with aiolimiter's bucket,
+    which refills during idle time too: it holds ``burst`` cost units and
+    drains at the rate that makes ``burst`` plus one window's refill equal
+    what ccxt's default pace allows in that window. No venue window ever
+    sees more than ccxt itself would send. (Bybit: 15 units, three 20-order
+    batches at once, then 35 units/s instead of 50.)
     """
     burst, window_s = ORDER_BURST[exchange]
-    window_ms = window_s * 1000.0
-    budget = window_ms / float(client.rateLimit)  # cost units ccxt allows per window
-    refill_per_ms = max(budget - burst, budget / 4) / window_ms
-    client.tokenBucket = {"capacity": burst, "refillRate": refill_per_ms}
-    client.init_rest_rate_limiter()
+    budget = window_s * 1000.0 / float(client.rateLimit)  # cost units ccxt allows per window
+    refill_per_s = max(budget - burst, budget / 4) / window_s
+    limiter = AsyncLimiter(burst, burst / refill_per_s)
+
+    async def throttle(cost: float | None = None) -> None:
+        # A request dearer than the whole burst waits for a full bucket.
+        await limiter.acquire(min(float(cost or 1.0), burst))
+
+    client.throttle = throttle
 
 
 def _repoint(url: str, rest: str | None, ws: str | None) -> str:

@@ -52,6 +52,9 @@ VenueEvent = Callable[[str, str, str, dict[str, Any]], None]
 
 #: Pauses before each lookup of an order whose create had no answer.
 LOOKUP_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
+#: Up to this many symbols whose stops a step may have reached are read one by one;
+#: more, and every position is listed instead.
+FEW_SYMBOLS = 5
 
 
 @attrs.define
@@ -92,10 +95,13 @@ class ExchangeVenue:
         margin_mode: str = "cross",
         on_event: VenueEvent | None = None,
         crash: Callable[[str], None] | None = None,
+        create_client: Any = None,
     ) -> None:
         self._client = client
         self._exchange = exchange
-        self._creates = CreateBatcher(client, exchange)
+        # Creates may go through a client (and a rate limiter) of their own: the venues
+        # count order requests apart from reads, and a read must not delay an order.
+        self._creates = CreateBatcher(create_client or client, exchange)
         self._markets = markets
         self._ccxt = dict(ccxt_symbols)
         self._bar_ms = dict(bar_ms)
@@ -808,9 +814,24 @@ class ExchangeVenue:
             self._may_have_moved(symbol, held, ranges) for symbol, held in self.held.items()
         ):
             return
+        full = self._full_sync
         self._full_sync = False
-        positions = await self.open_positions()
-        open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
+        if full or ranges is None:
+            positions = await self.open_positions()
+            open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
+        else:
+            moved = [s for s, h in self.held.items() if self._may_have_moved(s, h, ranges)]
+            if len(moved) > FEW_SYMBOLS:
+                positions = await self.open_positions()
+                open_qty = {symbol: c for symbol, (_, c, _p) in positions.items()}
+            else:
+                # A few stops within reach: ask about those symbols only (one short read
+                # each, together) instead of listing every position page by page.
+                qty = await asyncio.gather(*(self._open_qty(s) for s in moved))
+                open_qty = {
+                    **{s: h.qty for s, h in self.held.items()},
+                    **dict(zip(moved, qty, strict=True)),
+                }
         for symbol, held in list(self.held.items()):
             if open_qty.get(symbol, 0.0) >= held.qty * (1 - 1e-9):
                 continue
