@@ -158,7 +158,12 @@ class ExchangeVenue:
             kind, symbol, order = report.kind, report.symbol, report.order
             if order is not None and (kind is not ReportKind.FILL or report.remaining <= 0.0):
                 self._open.pop(order.order.id, None)
-            if kind is ReportKind.FILL and order is not None and not order.intent.reduce_only:
+            fill = report.fill
+            if kind is ReportKind.FILL and order is None and fill is not None:
+                held = self._entry_held.pop(fill.order_id, None)  # an adopted position
+                if held is not None:
+                    self._booked[symbol] = held
+            elif kind is ReportKind.FILL and order is not None and not order.intent.reduce_only:
                 held = self._entry_held.pop(order.order.id, None)
                 if held is not None:
                     self._booked[symbol] = held
@@ -727,6 +732,61 @@ class ExchangeVenue:
         )
         self.held[position.symbol] = self._booked[position.symbol] = held
         self.request_full_sync()
+
+    async def adopt_unknown(
+        self,
+        symbol: str,
+        side: str,
+        contracts: float,
+        position: Mapping[str, Any],
+        stop_pct: float,
+        now_ms: int,
+    ) -> None:
+        """Take over a position the host did not open (``unknown_positions = "adopt"``).
+
+        It is booked as an entry fill at the exchange's entry price (no order
+        of the host's behind it, strategy ``adopted``) and protected like any
+        entry: the stop the exchange already holds for it (Bybit's position
+        stop), else one ``stop_pct`` percent beyond its entry price. If that
+        stop cannot be placed (the price is already past it), the position is
+        flattened and the symbol halted, as for any unprotectable position.
+        """
+        if symbol in self.held or symbol not in self._ccxt:
+            return
+        long = side == "long"
+        entry = float(position.get("entryPrice") or 0.0)
+        if entry <= 0.0:
+            entry = float(position.get("markPrice") or 0.0)
+        existing = float(position.get("stopLossPrice") or 0.0)
+        stop = existing or entry * (1 - stop_pct / 100 if long else 1 + stop_pct / 100)
+        level = self._level(symbol, stop, away_up=not long)
+        ts = self._bar_open(symbol, now_ms)
+        adoption = f"adopted-{symbol}-{ts}"
+        fill = Fill(
+            adoption,
+            adoption,
+            ts,
+            symbol,
+            Side.LONG if long else Side.SHORT,
+            False,
+            contracts,
+            entry,
+            0.0,
+            "adopted",
+        )
+        held = Held(fill.side, contracts, adoption, "", ts)
+        self.held[symbol] = self._entry_held[adoption] = held
+        self._reports.append(
+            ExecutionReport(ReportKind.FILL, symbol, ts, None, fill, None, "", 0.0, level, None)
+        )
+        self._emit(
+            "position.adopted",
+            "warning",
+            f"{symbol}: adopted the exchange's {side} {contracts:g} at {entry:g}, stop {level:g}",
+            {"symbol": symbol, "qty": contracts, "entry": entry, "stop": level},
+        )
+        attached = (level, None) if existing and self._exchange == "bybit" else None
+        await self._protect(symbol, held, level, None, attached)
 
     async def has_stop(self, symbol: str, position: Mapping[str, Any]) -> bool:
         """Whether the exchange holds the stop of ``symbol``'s position."""

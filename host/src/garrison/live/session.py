@@ -274,6 +274,8 @@ class ExchangeSource:
                 venue=self._venue,
                 ccxt_symbols=ccxt_symbols,
                 unknown_positions=p.exchange.unknown_positions,
+                adopt_stop_pct=p.exchange.adopt_stop_pct,
+                now_ms=lambda: self._feed.market_ms if self._feed is not None else 0,
                 on_event=self.event,
             )
 
