@@ -101,7 +101,8 @@ class ExchangeVenue:
         self._exchange = exchange
         # Creates may go through a client (and a rate limiter) of their own: the venues
         # count order requests apart from reads, and a read must not delay an order.
-        self._creates = CreateBatcher(create_client or client, exchange)
+        self._create_client = create_client or client
+        self._creates = CreateBatcher(self._create_client, exchange)
         self._markets = markets
         self._ccxt = dict(ccxt_symbols)
         self._bar_ms = dict(bar_ms)
@@ -257,8 +258,10 @@ class ExchangeVenue:
         if self._exchange == "bybit" and not self._account_margin_set:
             self._account_margin_set = True
             await self._setting("margin mode", "account", self._margin_mode_call(None))
-            # ccxt asks which account kind this is before the first create; ask now.
-            await with_retries(self._client.is_unified_enabled, what="account kind")
+            # ccxt asks which account kind this is before the first create (each client
+            # once): ask now, not in the first bar close's orders.
+            for client in {id(c): c for c in (self._client, self._create_client)}.values():
+                await with_retries(client.is_unified_enabled, what="account kind")
         for symbol in symbols:
             await self._prepare(symbol)
 

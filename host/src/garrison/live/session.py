@@ -163,7 +163,7 @@ class ExchangeSource:
             )
         return values[0], values[1]
 
-    def _client(self, *, pro: bool = True, order_path: bool = False) -> Any:
+    def _client(self, *, pro: bool = True, burst: bool = False) -> Any:
         p = self._profile
         key, secret = self._credentials()
         client = make_client(
@@ -175,7 +175,7 @@ class ExchangeSource:
             secret=secret,
             timeout_ms=p.exchange.request_timeout_ms,
             pro=pro,
-            order_path=order_path,
+            burst=burst,
         )
         self._clients.append(client)
         return client
@@ -251,8 +251,8 @@ class ExchangeSource:
             # account (lookups, positions, stops, reconciliation) and creates. The venues
             # count order requests apart from reads; a backfill or a reconciliation never
             # queues in front of an order.
-            account = self._client(pro=False)
-            orders = self._client(pro=False, order_path=True)
+            account = self._client(pro=False, burst=True)
+            orders = self._client(pro=False, burst=True)
             for client in (account, orders):
                 client.set_markets(rest.markets, rest.currencies)
                 client.options["timeDifference"] = rest.options.get("timeDifference", 0)
