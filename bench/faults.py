@@ -204,7 +204,13 @@ def demo_tape() -> MarketTape:
     return MarketTape.from_paths([str(DEMO / f"bybit_{s}_5m.csv.gz") for s in SYMBOLS])
 
 
-def profile_text(exchange: str, fake: FakeExchange, strategy: str, request_timeout_ms: int) -> str:
+def profile_text(
+    exchange: str,
+    fake: FakeExchange,
+    strategy: str,
+    request_timeout_ms: int,
+    exchange_extra: str = "",
+) -> str:
     symbols = ", ".join(f'"{s}"' for s in SYMBOLS)
     snapshot = {"bybit": "bybit_linear", "binance": "binance_usdm"}[exchange]
     return f"""
@@ -226,7 +232,7 @@ step_wait_s = 0.3
 stale_after = {STALE_AFTER}
 reconcile_s = {RECONCILE_S}
 request_timeout_ms = {request_timeout_ms}
-
+{exchange_extra}
 [credentials]
 api_key_env = "FAULTS_KEY"
 api_secret_env = "FAULTS_SECRET"
@@ -306,8 +312,15 @@ async def live_run(
     bars: int,
     request_timeout_ms: int = 10_000,
     faults: Faults | None = None,
+    exchange_extra: str = "",
+    before_start: Callable[[FakeExchange], None] | None = None,
 ) -> AsyncIterator[LiveRun]:
-    """The host trading ``strategy`` live on the fake for ``bars`` bars, streaming already."""
+    """The host trading ``strategy`` live on the fake for ``bars`` bars, streaming already.
+
+    ``exchange_extra``: more lines of the profile's ``[exchange]`` table;
+    ``before_start``: called with the fake before the host starts (e.g. to
+    leave a position on the account).
+    """
     work.mkdir(parents=True, exist_ok=True)
     plugins: PluginSet = load_plugins()
     async with running_fake(
@@ -316,7 +329,11 @@ async def live_run(
         log = Decisions(fake.now_ms)
         plugins.registry.for_plugin("bench").add_strategy("bench_strategy", strategy(log))
         path = work / "profile.toml"
-        path.write_text(profile_text(exchange, fake, "bench_strategy", request_timeout_ms))
+        if before_start is not None:
+            before_start(fake)
+        path.write_text(
+            profile_text(exchange, fake, "bench_strategy", request_timeout_ms, exchange_extra)
+        )
         profile = load_profile(path, plugins.registry)
         source = ExchangeSource(profile, until_ms=fake.now_ms() + bars * TF_MS, environ=ENV)
         journal = work / "journal.sqlite"

@@ -83,9 +83,15 @@ CASES: list[tuple[str, str, str, str]] = [
     ),
     (
         "exchange-unknown-policy",
-        add('[exchange]\nunknown_positions = "adopt"\n'),
+        add('[exchange]\nunknown_positions = "ignore"\n'),
         "exchange.unknown_positions",
         "flatten",
+    ),
+    (
+        "exchange-adopt-stop-too-far",
+        add("[exchange]\nadopt_stop_pct = 100\n"),
+        "exchange.adopt_stop_pct",
+        "below 100",
     ),
     ("exchange-zero-wait", add("[exchange]\nstep_wait_s = 0\n"), "exchange.step_wait_s", "> 0"),
     (

@@ -61,6 +61,8 @@ _ENTRY = SignalKind.ENTRY
 _MARKET = OrderType.MARKET
 _INFO = Level.INFO
 _FILL = ReportKind.FILL
+#: The strategy name of a position the host took over from the exchange (no signal).
+ADOPTED = "adopted"
 _BRACKET = ReportKind.BRACKET
 _REJECT = ReportKind.REJECT
 _CANCEL = ReportKind.CANCEL
@@ -594,19 +596,19 @@ class Pipeline:
         fill = report.fill
         committed = report.order
         assert fill is not None
-        assert committed is not None
-        intent = committed.intent
-        signal_id = intent.signal_id
+        # No order of the host's behind an entry: a position the exchange venue adopted.
+        strategy = committed.intent.strategy if committed is not None else ADOPTED
+        signal_id = committed.intent.signal_id if committed is not None else None
         ledger = self._ledger
         pos = ledger.open_position(
             fill,
             stop=report.stop,
             take_profit=report.take_profit,
-            strategy=intent.strategy,
+            strategy=strategy,
             signal_id=signal_id,
         )
         symbol = pos.symbol
-        if signal_id is not None:
+        if signal_id is not None and committed is not None:
             self._phantoms.drop(symbol, signal_id)
             signal = committed.signal
             if self.learns and signal is not None and symbol not in self.open_signals:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from aiolimiter import AsyncLimiter
+
 #: ccxt class name of each exchange Garrison trades (USDT-margined perpetuals).
 CCXT_CLASS = {"bybit": "bybit", "binance": "binanceusdm"}
 
@@ -48,30 +50,39 @@ def client_options(exchange: str) -> dict[str, Any]:
     raise ValueError(f"unknown exchange {exchange!r}: Garrison trades 'bybit' or 'binance'")
 
 
-#: The order path's burst, by exchange: (ccxt cost units that may leave at once after a
-#: pause, the window in seconds the venue counts requests in). Bybit counts order
-#: requests per second per endpoint; Binance counts orders per 10 s (and per minute).
-ORDER_BURST = {"bybit": (15.0, 1.0), "binance": (50.0, 10.0)}
+#: The trading clients' burst, by exchange: (ccxt cost units that may leave at once after
+#: a pause, the window in seconds the venue counts requests in). Bybit counts requests
+#: per second per endpoint; Binance counts orders per 10 s (and per minute).
+BURST = {"bybit": (15.0, 1.0), "binance": (50.0, 10.0)}
 
 
-def allow_order_burst(client: Any, exchange: str) -> None:
-    """Let a bar close's orders leave together, within ccxt's own budget per venue window.
+def allow_burst(client: Any, exchange: str) -> None:
+    """Let a bar close's requests leave together, within ccxt's own budget per venue window.
 
-    ccxt's leaky bucket holds one request's worth of tokens: requests leave
-    evenly spaced, so the 54th order of a bar close leaves seconds after the
-    first although the venue would take them at once. Here the bucket holds
-    ``burst`` cost units and refills more slowly, so that ``burst`` plus a
-    window's refill never exceeds what ccxt's default pace allows in that
-    window: no window of the venue's ever sees more than ccxt itself would
-    send. (Bybit: 15 units = three 20-order batches at once, then 35 units/s
-    instead of 50.)
+    ccxt's leaky bucket refills only while requests wait: after a quiet
+    minute its first request leaves at once and each next one waits its
+    cost, so the 54th order of a bar close leaves seconds after the first
+    although the venue would take them together. The trading clients (one
+    for creates, one for the account's reads) keep ccxt's hook and ccxt's
+    costs but meter them with aiolimiter's bucket, which refills during idle
+    time too: it holds ``burst`` cost units and drains at the rate that makes
+    ``burst`` plus one window's refill equal what ccxt's default pace allows
+    in that window, so no venue window sees more from a client than ccxt
+    itself would send. (Bybit: 15 units, three 20-order batches at once,
+    then 35 units/s instead of 50.) The venues limit orders apart from reads
+    (Bybit per endpoint, Binance's order count apart from request weight),
+    which is why each kind has a client and a bucket of its own.
     """
-    burst, window_s = ORDER_BURST[exchange]
-    window_ms = window_s * 1000.0
-    budget = window_ms / float(client.rateLimit)  # cost units ccxt allows per window
-    refill_per_ms = max(budget - burst, budget / 4) / window_ms
-    client.tokenBucket = {"capacity": burst, "refillRate": refill_per_ms}
-    client.init_rest_rate_limiter()
+    burst, window_s = BURST[exchange]
+    budget = window_s * 1000.0 / float(client.rateLimit)  # cost units ccxt allows per window
+    refill_per_s = max(budget - burst, budget / 4) / window_s
+    limiter = AsyncLimiter(burst, burst / refill_per_s)
+
+    async def throttle(cost: float | None = None) -> None:
+        # A request dearer than the whole burst waits for a full bucket.
+        await limiter.acquire(min(float(cost or 1.0), burst))
+
+    client.throttle = throttle
 
 
 def _repoint(url: str, rest: str | None, ws: str | None) -> str:
@@ -142,15 +153,15 @@ def make_client(
     secret: str | None = None,
     timeout_ms: int = 10_000,
     pro: bool = True,
-    order_path: bool = False,
+    burst: bool = False,
 ) -> Any:
     """A ccxt.pro (``pro=True``) or ccxt async client, ready for ``load_markets``.
 
     ``network`` is ``testnet``, ``demo`` or ``mainnet``; it is ignored when
     ``rest_url`` points the client elsewhere (a fake exchange has one network).
-    ``order_path``: the client that sends orders, with a burst allowance
-    (:func:`allow_order_burst`) and a limiter of its own, so that candle
-    backfills never queue in front of an order.
+    ``burst``: a trading client (orders, or the account's reads), with a
+    burst allowance (:func:`allow_burst`) and a limiter of its own, so that
+    candle backfills never queue in front of an order.
     """
     if pro:
         import ccxt.pro as module
@@ -170,8 +181,8 @@ def make_client(
     if secret:
         config["secret"] = secret
     client = getattr(module, CCXT_CLASS[exchange])(config)
-    if order_path:
-        allow_order_burst(client, exchange)
+    if burst:
+        allow_burst(client, exchange)
     if rest_url or ws_url:
         point_at(client, rest_url, ws_url)
     elif network == "testnet":

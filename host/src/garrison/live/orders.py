@@ -52,6 +52,9 @@ VenueEvent = Callable[[str, str, str, dict[str, Any]], None]
 
 #: Pauses before each lookup of an order whose create had no answer.
 LOOKUP_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
+#: Up to this many symbols whose stops a step may have reached are read one by one;
+#: more, and every position is listed instead.
+FEW_SYMBOLS = 5
 
 
 @attrs.define
@@ -92,10 +95,14 @@ class ExchangeVenue:
         margin_mode: str = "cross",
         on_event: VenueEvent | None = None,
         crash: Callable[[str], None] | None = None,
+        create_client: Any = None,
     ) -> None:
         self._client = client
         self._exchange = exchange
-        self._creates = CreateBatcher(client, exchange)
+        # Creates may go through a client (and a rate limiter) of their own: the venues
+        # count order requests apart from reads, and a read must not delay an order.
+        self._create_client = create_client or client
+        self._creates = CreateBatcher(self._create_client, exchange)
         self._markets = markets
         self._ccxt = dict(ccxt_symbols)
         self._bar_ms = dict(bar_ms)
@@ -152,7 +159,12 @@ class ExchangeVenue:
             kind, symbol, order = report.kind, report.symbol, report.order
             if order is not None and (kind is not ReportKind.FILL or report.remaining <= 0.0):
                 self._open.pop(order.order.id, None)
-            if kind is ReportKind.FILL and order is not None and not order.intent.reduce_only:
+            fill = report.fill
+            if kind is ReportKind.FILL and order is None and fill is not None:
+                held = self._entry_held.pop(fill.order_id, None)  # an adopted position
+                if held is not None:
+                    self._booked[symbol] = held
+            elif kind is ReportKind.FILL and order is not None and not order.intent.reduce_only:
                 held = self._entry_held.pop(order.order.id, None)
                 if held is not None:
                     self._booked[symbol] = held
@@ -246,8 +258,10 @@ class ExchangeVenue:
         if self._exchange == "bybit" and not self._account_margin_set:
             self._account_margin_set = True
             await self._setting("margin mode", "account", self._margin_mode_call(None))
-            # ccxt asks which account kind this is before the first create; ask now.
-            await with_retries(self._client.is_unified_enabled, what="account kind")
+            # ccxt asks which account kind this is before the first create (each client
+            # once): ask now, not in the first bar close's orders.
+            for client in {id(c): c for c in (self._client, self._create_client)}.values():
+                await with_retries(client.is_unified_enabled, what="account kind")
         for symbol in symbols:
             await self._prepare(symbol)
 
@@ -722,6 +736,61 @@ class ExchangeVenue:
         self.held[position.symbol] = self._booked[position.symbol] = held
         self.request_full_sync()
 
+    async def adopt_unknown(
+        self,
+        symbol: str,
+        side: str,
+        contracts: float,
+        position: Mapping[str, Any],
+        stop_pct: float,
+        now_ms: int,
+    ) -> None:
+        """Take over a position the host did not open (``unknown_positions = "adopt"``).
+
+        It is booked as an entry fill at the exchange's entry price (no order
+        of the host's behind it, strategy ``adopted``) and protected like any
+        entry: the stop the exchange already holds for it (Bybit's position
+        stop), else one ``stop_pct`` percent beyond its entry price. If that
+        stop cannot be placed (the price is already past it), the position is
+        flattened and the symbol halted, as for any unprotectable position.
+        """
+        if symbol in self.held or symbol not in self._ccxt:
+            return
+        long = side == "long"
+        entry = float(position.get("entryPrice") or 0.0)
+        if entry <= 0.0:
+            entry = float(position.get("markPrice") or 0.0)
+        existing = float(position.get("stopLossPrice") or 0.0)
+        stop = existing or entry * (1 - stop_pct / 100 if long else 1 + stop_pct / 100)
+        level = self._level(symbol, stop, away_up=not long)
+        ts = self._bar_open(symbol, now_ms)
+        adoption = f"adopted-{symbol}-{ts}"
+        fill = Fill(
+            adoption,
+            adoption,
+            ts,
+            symbol,
+            Side.LONG if long else Side.SHORT,
+            False,
+            contracts,
+            entry,
+            0.0,
+            "adopted",
+        )
+        held = Held(fill.side, contracts, adoption, "", ts)
+        self.held[symbol] = self._entry_held[adoption] = held
+        self._reports.append(
+            ExecutionReport(ReportKind.FILL, symbol, ts, None, fill, None, "", 0.0, level, None)
+        )
+        self._emit(
+            "position.adopted",
+            "warning",
+            f"{symbol}: adopted the exchange's {side} {contracts:g} at {entry:g}, stop {level:g}",
+            {"symbol": symbol, "qty": contracts, "entry": entry, "stop": level},
+        )
+        attached = (level, None) if existing and self._exchange == "bybit" else None
+        await self._protect(symbol, held, level, None, attached)
+
     async def has_stop(self, symbol: str, position: Mapping[str, Any]) -> bool:
         """Whether the exchange holds the stop of ``symbol``'s position."""
         if self._exchange == "bybit":
@@ -808,9 +877,24 @@ class ExchangeVenue:
             self._may_have_moved(symbol, held, ranges) for symbol, held in self.held.items()
         ):
             return
+        full = self._full_sync
         self._full_sync = False
-        positions = await self.open_positions()
-        open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
+        if full or ranges is None:
+            positions = await self.open_positions()
+            open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
+        else:
+            moved = [s for s, h in self.held.items() if self._may_have_moved(s, h, ranges)]
+            if len(moved) > FEW_SYMBOLS:
+                positions = await self.open_positions()
+                open_qty = {symbol: c for symbol, (_, c, _p) in positions.items()}
+            else:
+                # A few stops within reach: ask about those symbols only (one short read
+                # each, together) instead of listing every position page by page.
+                qty = await asyncio.gather(*(self._open_qty(s) for s in moved))
+                open_qty = {
+                    **{s: h.qty for s, h in self.held.items()},
+                    **dict(zip(moved, qty, strict=True)),
+                }
         for symbol, held in list(self.held.items()):
             if open_qty.get(symbol, 0.0) >= held.qty * (1 - 1e-9):
                 continue

@@ -4,8 +4,10 @@ Run at start and every ``[exchange] reconcile_s`` seconds (at a step's
 start, so nothing of the host's is in flight). Every difference is an event
 (``reconcile.difference``) and is acted on:
 
-- a position the exchange holds and the host does not know: closed at
-  market (``unknown_positions = "flatten"``) or trading halts (``"halt"``);
+- a position the exchange holds and the host does not know: taken over and
+  protected (``unknown_positions = "adopt"``, see
+  :meth:`ExchangeVenue.adopt_unknown`), closed at market (``"flatten"``) or
+  trading halts (``"halt"``);
 - a position the host holds without its stop on the exchange: the stop is
   placed again (the venue flattens it if that fails);
 - a position the host holds that the exchange does not (or smaller): booked
@@ -14,6 +16,7 @@ start, so nothing of the host's is in flight). Every difference is an event
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +38,8 @@ class Reconciler:
         unknown_positions: str,
         on_event: VenueEvent,
         halt: Callable[[str], None] | None = None,
+        adopt_stop_pct: float = 2.0,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self._client = client
         self._venue = venue
@@ -42,6 +47,8 @@ class Reconciler:
         self._policy = unknown_positions
         self._emit = on_event
         self.halt = halt
+        self._adopt_stop_pct = adopt_stop_pct
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.runs = 0
         self.differences = 0
         #: True after the last run found the journal equal to the exchange.
@@ -62,12 +69,12 @@ class Reconciler:
         # A symbol with an order in flight is in motion: the exchange may be ahead of
         # the journal by that order's fill. It is compared at a later run.
         busy = venue.busy()
-        for symbol, (side, contracts, _p) in on_exchange.items():
+        for symbol, (side, contracts, position) in on_exchange.items():
             if symbol in busy:
                 continue
             mine = ledger.positions.get(symbol)
             if mine is None and symbol not in venue.held:
-                await self._unknown(symbol, side, contracts)
+                await self._unknown(symbol, side, contracts, position)
                 continue
             if mine is not None and abs(mine.qty - contracts) > 1e-9 * max(1.0, contracts):
                 self._difference(
@@ -89,14 +96,20 @@ class Reconciler:
         self.equal = self.differences == before
         return self.equal
 
-    async def _unknown(self, symbol: str, side: str, contracts: float) -> None:
+    async def _unknown(
+        self, symbol: str, side: str, contracts: float, position: Mapping[str, Any]
+    ) -> None:
         self._difference(
             symbol,
             f"the exchange holds a {side} position of {contracts:g} the host did not open; "
             f"policy: {self._policy}",
             {"exchange": contracts, "side": side, "policy": self._policy},
         )
-        if self._policy == "flatten" and symbol in self._ccxt:
+        if self._policy == "adopt" and symbol in self._ccxt:
+            await self._venue.adopt_unknown(
+                symbol, side, contracts, position, self._adopt_stop_pct, self._now_ms()
+            )
+        elif self._policy == "flatten" and symbol in self._ccxt:
             close_side = "sell" if side == "long" else "buy"
             try:
                 await self._client.create_order(

@@ -163,7 +163,7 @@ class ExchangeSource:
             )
         return values[0], values[1]
 
-    def _client(self, *, order_path: bool = False) -> Any:
+    def _client(self, *, pro: bool = True, burst: bool = False) -> Any:
         p = self._profile
         key, secret = self._credentials()
         client = make_client(
@@ -174,8 +174,8 @@ class ExchangeSource:
             api_key=key,
             secret=secret,
             timeout_ms=p.exchange.request_timeout_ms,
-            pro=not order_path,
-            order_path=order_path,
+            pro=pro,
+            burst=burst,
         )
         self._clients.append(client)
         return client
@@ -247,13 +247,18 @@ class ExchangeSource:
             finest = {}
             for symbol in self.symbols:
                 finest[symbol] = min(timeframe_ms(tf) for tf in timeframes)
-            # Orders, lookups and reconciliation go through a client (and a rate
-            # limiter) of their own: a burst of candle backfills never delays an order.
-            orders = self._client(order_path=True)
-            orders.set_markets(rest.markets, rest.currencies)
-            orders.options["timeDifference"] = rest.options.get("timeDifference", 0)
+            # Three REST clients, three rate limiters: candles (warm-up, backfills), the
+            # account (lookups, positions, stops, reconciliation) and creates. The venues
+            # count order requests apart from reads; a backfill or a reconciliation never
+            # queues in front of an order.
+            account = self._client(pro=False, burst=True)
+            orders = self._client(pro=False, burst=True)
+            for client in (account, orders):
+                client.set_markets(rest.markets, rest.currencies)
+                client.options["timeDifference"] = rest.options.get("timeDifference", 0)
             self._venue = ExchangeVenue(
-                client=orders,
+                client=account,
+                create_client=orders,
                 exchange=p.profile.exchange,
                 markets=self.markets,
                 ccxt_symbols=ccxt_symbols,
@@ -265,10 +270,12 @@ class ExchangeSource:
             )
             await self._venue.prepare(self.symbols)
             self._reconciler = Reconciler(
-                client=orders,
+                client=account,
                 venue=self._venue,
                 ccxt_symbols=ccxt_symbols,
                 unknown_positions=p.exchange.unknown_positions,
+                adopt_stop_pct=p.exchange.adopt_stop_pct,
+                now_ms=lambda: self._feed.market_ms if self._feed is not None else 0,
                 on_event=self.event,
             )
 

@@ -160,8 +160,18 @@ def check_exchange(file: str, exchange: ExchangeConfig) -> list[Problem]:
             "reconcile_s": _Bound(1),
             "request_timeout_ms": _Bound(100),
             "symbols_per_connection": _Bound(0),
+            "adopt_stop_pct": _Bound(0, strict=True),
         },
     )
+    if exchange.adopt_stop_pct >= 100:
+        problems.append(
+            Problem(
+                file,
+                "exchange.adopt_stop_pct",
+                "a percentage below 100 (a stop that far would never protect)",
+                describe_value(exchange.adopt_stop_pct),
+            )
+        )
     for i, timeframe in enumerate(exchange.timeframes):
         if timeframe not in TIMEFRAMES:
             problems.append(

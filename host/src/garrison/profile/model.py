@@ -28,7 +28,7 @@ Synchronous = Literal["normal", "full"]
 CommitPolicy = Literal["step", "chunk"]
 DataSource = Literal["csv", "sqlite"]
 ScorerMode = Literal["gate", "shadow"]
-UnknownPositions = Literal["flatten", "halt"]
+UnknownPositions = Literal["adopt", "flatten", "halt"]
 MarginMode = Literal["cross", "isolated"]
 
 
@@ -172,8 +172,10 @@ class ExchangeConfig:
     no closed candle for ``stale_after`` of its timeframes is stale: the risk
     chain refuses entries on it. Every ``reconcile_s`` seconds the journal is
     compared with the exchange; a position the host does not know is
-    closed at market (``"flatten"``) or halts trading (``"halt"``), per
-    ``unknown_positions``.
+    taken over (``"adopt"``: booked at the exchange's entry price and
+    protected by the stop the exchange holds for it, else one
+    ``adopt_stop_pct`` percent beyond its entry), closed at market
+    (``"flatten"``) or halts trading (``"halt"``), per ``unknown_positions``.
     ``symbols_per_connection`` shards the candle websockets (0: the
     exchange's default).
     """
@@ -187,6 +189,7 @@ class ExchangeConfig:
     stale_after: float = 1.5
     reconcile_s: float = 30.0
     unknown_positions: UnknownPositions = "halt"
+    adopt_stop_pct: float = 2.0
     margin_mode: MarginMode = "cross"
     request_timeout_ms: int = 10_000
     symbols_per_connection: int = 0
