@@ -9,8 +9,16 @@ horizon runs out: the signal's ``horizon_ms`` of market time after the
 phantom's fill when it sets one, else ``max_bars`` bars of the symbol's
 execution series. Phantoms advance only on execution bars (the finest
 timeframe of each symbol); a coarser bar would stop them out before they
-were opened. A phantom whose signal really gets filled is dropped: the trade
-is its outcome. Signals marked ``execute=False`` are phantoms and nothing more.
+were opened. A phantom whose signal really gets filled stops resolving on
+its own: the trade is its outcome, and the phantom only goes on measuring
+the price extremes until the trade closes, for the trade's excursions
+(:meth:`PhantomTracker.take`, :meth:`PhantomTracker.release`). Signals marked
+``execute=False`` are phantoms and nothing more.
+
+Every outcome carries its maximum favourable and adverse excursion in R
+(``mfe_r``, ``mae_r``): from the bars the phantom was open, and on the bar
+that resolves it only what the intrabar rules say came before the exit (a
+stop-out, judged stop first, takes no favourable move of its bar).
 """
 
 from __future__ import annotations
@@ -37,6 +45,36 @@ class Phantom:
     score: float | None = None
     #: Close time (ms) of the bar at which the horizon runs out; set at the fill.
     deadline_ms: int | None = None
+    #: The most favourable and most adverse prices seen since the fill (NaN before it).
+    best: float = math.nan
+    worst: float = math.nan
+    #: The signal became a real position: measure extremes, never resolve.
+    taken: bool = False
+
+    def excursions(self, entry: float, exit_price: float) -> tuple[float, float] | None:
+        """(mfe_r, mae_r) of a trade entered at ``entry`` and left at ``exit_price``.
+
+        In units of the initial risk, ``entry`` to the stop; the extremes seen
+        so far and the exit price count (a trade closed on the bar it opened
+        on has no bar of its own yet). None without risk.
+        """
+        s = self.signal
+        sign = s.side.sign
+        if self.bars:
+            stop, best, worst = self.stop, self.best, self.worst
+        else:
+            assert s.stop is not None
+            stop = s.stop + (entry - s.entry if s.bracket_from_fill else 0.0)
+            best = worst = entry
+        risk = abs(entry - stop)
+        if not risk > 0:
+            return None
+        best = max(best * sign, exit_price * sign) * sign
+        worst = min(worst * sign, exit_price * sign) * sign
+        return (
+            max(0.0, (best - entry) * sign / risk),
+            max(0.0, (entry - worst) * sign / risk),
+        )
 
 
 class PhantomTracker:
@@ -63,16 +101,33 @@ class PhantomTracker:
             Phantom(signal_id, strategy, signal, score=score)
         )
 
-    def drop(self, symbol: str, signal_id: str) -> None:
-        """Forget a phantom whose signal became a real position."""
+    def drop(self, symbol: str, signal_id: str) -> Phantom | None:
+        """Forget the phantom of ``signal_id``; return it (None when there is none)."""
         phantoms = self.by_symbol.get(symbol)
         if not phantoms:
-            return
+            return None
         # Signal ids are unique: there is at most one to remove.
         for at, p in enumerate(phantoms):
             if p.signal_id == signal_id:
                 del phantoms[at]
-                return
+                return p
+        return None
+
+    def take(self, symbol: str, signal_id: str) -> bool:
+        """The signal became a real position: its phantom now only measures extremes.
+
+        The trade's close gives the outcome (see :meth:`release`). False when
+        the signal has no open phantom (no stop, or already resolved).
+        """
+        for p in self.by_symbol.get(symbol, ()):
+            if p.signal_id == signal_id:
+                p.taken = True
+                return True
+        return False
+
+    def release(self, symbol: str, signal_id: str) -> Phantom | None:
+        """The trade of a taken signal closed: stop following it and return its phantom."""
+        return self.drop(symbol, signal_id)
 
     def exit_signal(
         self, symbol: str, strategy: str, side: Side, price: float, ts: int
@@ -87,7 +142,7 @@ class PhantomTracker:
         done: list[tuple[str, Outcome]] = []
         keep: list[Phantom] = []
         for p in phantoms:
-            if p.strategy == strategy and p.signal.side is side and p.bars > 0:
+            if p.strategy == strategy and p.signal.side is side and p.bars > 0 and not p.taken:
                 done.append((p.signal_id, self._outcome(p, price, ExitReason.SIGNAL, ts)))
             else:
                 keep.append(p)
@@ -118,7 +173,7 @@ class PhantomTracker:
         s = p.signal
         long = s.side is _LONG
         if p.bars == 0:
-            p.entry = open_
+            p.entry = p.best = p.worst = open_
             shift = open_ - s.entry if s.bracket_from_fill else 0.0
             assert s.stop is not None
             p.stop = s.stop + shift
@@ -126,16 +181,31 @@ class PhantomTracker:
             if s.horizon_ms is not None:
                 p.deadline_ms = ts + int(s.horizon_ms)
         p.bars += 1
+        up, down = (high, low) if long else (low, high)
+        if p.taken:
+            # A real trade's shadow: its close gives the outcome; keep the extremes.
+            if (up - p.best) * s.side.sign > 0:
+                p.best = up
+            if (p.worst - down) * s.side.sign > 0:
+                p.worst = down
+            return None
         stop_hit = low <= p.stop if long else high >= p.stop
         tp = p.take_profit
         tp_hit = tp is not None and (high >= tp if long else low <= tp)
         if stop_hit and (not tp_hit or self._stop_first):
+            # Stop first: nothing favourable of this bar happened before it.
             level = min(open_, p.stop) if long else max(open_, p.stop)
             return self._outcome(p, level, ExitReason.STOP, ts)
+        sign = s.side.sign
+        # Every other way out leaves the whole adverse side of the bar before it.
+        if (p.worst - down) * sign > 0:
+            p.worst = down
         if tp_hit:
             assert tp is not None
             level = max(open_, tp) if long else min(open_, tp)
             return self._outcome(p, level, ExitReason.TAKE_PROFIT, ts)
+        if (up - p.best) * sign > 0:
+            p.best = up
         deadline = p.deadline_ms
         if deadline is None:
             if p.bars >= self._max_bars:
@@ -149,6 +219,8 @@ class PhantomTracker:
         risk = abs(p.entry - p.stop)
         move = (price - p.entry) * p.signal.side.sign
         r = move / risk if risk > 0 else 0.0
+        excursions = p.excursions(p.entry, price)
+        mfe, mae = excursions if excursions is not None else (None, None)
         return Outcome(
             p.signal,
             p.strategy,
@@ -160,6 +232,8 @@ class PhantomTracker:
             p.score,
             p.entry,
             price,
+            mfe,
+            mae,
         )
 
     # -- restart state ---------------------------------------------------------
@@ -187,4 +261,7 @@ def phantom_fields(p: Phantom) -> dict[str, Any]:
         "bars": p.bars,
         "score": p.score,
         "deadline_ms": p.deadline_ms,
+        "best": p.best,
+        "worst": p.worst,
+        "taken": p.taken,
     }

@@ -216,7 +216,9 @@ class Pipeline:
         self.intent_seq = 0
         self._staged: list[StagedOrder] = []
         #: Someone learns from outcomes (a scorer or a strategy's on_outcome):
-        #: only then are a position's signal and score kept for its outcome.
+        #: only then are entry scores kept for the outcome (without a scorer
+        #: there is none). Every position's signal is kept: its outcome is
+        #: journaled either way.
         self.learns = bool(self._scorers or self._outcome_hooks)
         self.open_signals: dict[str, OpenSignal] = {}
         #: Score of each approved entry's signal until its order ends (for its outcome).
@@ -607,11 +609,15 @@ class Pipeline:
         )
         symbol = pos.symbol
         if signal_id is not None:
-            self._phantoms.drop(symbol, signal_id)
             signal = committed.signal
-            if self.learns and signal is not None and symbol not in self.open_signals:
-                score = self.entry_scores.pop(signal_id, None)
+            if signal is not None and symbol not in self.open_signals:
+                # The trade is the signal's outcome; its phantom stays, only
+                # to measure the trade's excursions.
+                self._phantoms.take(symbol, signal_id)
+                score = self.entry_scores.pop(signal_id, None) if self.learns else None
                 self.open_signals[symbol] = OpenSignal(signal_id, signal, score)
+            else:
+                self._phantoms.drop(symbol, signal_id)
         self._journal.record_position(fill.ts, "open", pos)
         side = pos.side._value_
         self._bus.emit_fields(
@@ -676,22 +682,33 @@ class Pipeline:
                 "reason": exit_reason,
             },
         )
-        opened = self.open_signals.pop(fill.symbol, None) if self.learns else None
-        if opened is not None and trade.r_multiple is not None:
-            self.outcome(
-                Outcome(
-                    opened.signal,
-                    trade.strategy,
-                    trade.r_multiple,
-                    trade.exit_reason,
-                    trade.exit_ts,
-                    False,
-                    opened.signal_id,
-                    opened.score,
-                    trade.entry_price,
-                    trade.exit_price,
-                )
-            )
+        opened = self.open_signals.pop(fill.symbol, None)
+        if opened is None:
+            return
+        shadow = self._phantoms.release(fill.symbol, opened.signal_id)
+        if trade.r_multiple is None:
+            return
+        excursions = (
+            shadow.excursions(trade.entry_price, trade.exit_price) if shadow is not None else None
+        )
+        mfe, mae = excursions if excursions is not None else (None, None)
+        outcome = Outcome(
+            opened.signal,
+            trade.strategy,
+            trade.r_multiple,
+            trade.exit_reason,
+            trade.exit_ts,
+            False,
+            opened.signal_id,
+            opened.score,
+            trade.entry_price,
+            trade.exit_price,
+            mfe,
+            mae,
+        )
+        # Every signal's outcome is journaled in one table, traded or phantom.
+        journal.record_phantom(opened.signal_id, trade.strategy, outcome)
+        self.outcome(outcome)
 
     # -- outcomes ------------------------------------------------------------
 
