@@ -168,23 +168,40 @@ def test_take_profit_counts_the_adverse_side_of_its_bar() -> None:
     assert (outcome.mfe_r, outcome.mae_r) == (pytest.approx(2.0), pytest.approx(0.8))
 
 
-def test_a_taken_phantom_only_measures_until_its_trade_is_released() -> None:
+def test_a_taken_phantom_only_keeps_extremes_until_its_trade_is_released() -> None:
     t = tracker(max_bars=2)
     t.open("1", "s", sig())
-    t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.0)
     assert t.take(SYMBOL, "1")
     assert not t.take(SYMBOL, "2")
+    assert t.open_list(SYMBOL) == []
+    assert list(t.taken) == [SYMBOL]
     # Past its stop and its horizon, a taken phantom does not resolve: the trade will.
-    assert t.on_bar(SYMBOL, T0 + 2 * BAR, 100.0, 108.0, 93.0, 95.0) == []
-    assert t.on_bar(SYMBOL, T0 + 3 * BAR, 95.0, 96.0, 94.0, 95.0) == []
+    for high, low in ((101.0, 99.0), (108.0, 93.0), (96.0, 94.0)):
+        t.mark(SYMBOL, high, low)
+        assert t.on_bar(SYMBOL, T0 + BAR, 100.0, high, low, 95.0) == []
     assert t.exit_signal(SYMBOL, "s", Side.LONG, 95.0, T0 + 3 * BAR) == []
+    t.mark("ETHUSDT", 1e9, 0.0)  # another symbol's bar changes nothing
+    assert t.open_phantoms() == [t.taken[SYMBOL]]
     shadow = t.release(SYMBOL, "1")
     assert shadow is not None
-    assert t.open_list(SYMBOL) == []
+    assert t.taken == {}
     # The trade filled at 100.5 with the stop at 95 (5.5 of risk) and left at 96.
     mfe, mae = shadow.excursions(100.5, 96.0) or (None, None)
     assert mfe == pytest.approx(7.5 / 5.5)
     assert mae == pytest.approx(7.5 / 5.5)
+
+
+def test_taken_phantoms_survive_a_restart() -> None:
+    t = tracker()
+    t.open("1", "s", sig())
+    t.open("2", "s", sig(Side.SHORT, stop=105.0))
+    t.take(SYMBOL, "1")
+    t.mark(SYMBOL, 104.0, 97.0)
+    saved = t.open_phantoms()
+    again = tracker()
+    again.restore([attrs.evolve(p) for p in saved])
+    assert [p.signal_id for p in again.open_list(SYMBOL)] == ["2"]
+    assert (again.taken[SYMBOL].high, again.taken[SYMBOL].low) == (104.0, 97.0)
 
 
 def test_a_trade_closed_on_its_fill_bar_measures_from_its_entry_and_exit() -> None:

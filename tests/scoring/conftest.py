@@ -64,7 +64,12 @@ def write_profile(tmp_path: Path) -> Callable[..., Path]:
 def run_replay(tmp_path: Path) -> Callable[..., RunResult]:
     """Replay a profile into ``journal`` (default ``tmp_path/journal.sqlite``)."""
 
-    def run(profile_path: Path, plugins: PluginSet, journal: Path | None = None) -> RunResult:
+    def run(
+        profile_path: Path,
+        plugins: PluginSet,
+        journal: Path | None = None,
+        driver: str = "replay",
+    ) -> RunResult:
         profile = load_profile(profile_path, plugins.registry)
         return asyncio.run(
             replay(
@@ -72,6 +77,7 @@ def run_replay(tmp_path: Path) -> Callable[..., RunResult]:
                 plugins,
                 journal_path=journal or tmp_path / "journal.sqlite",
                 any_mode=True,
+                driver=driver,
             )
         )
 

@@ -10,10 +10,12 @@ phantom's fill when it sets one, else ``max_bars`` bars of the symbol's
 execution series. Phantoms advance only on execution bars (the finest
 timeframe of each symbol); a coarser bar would stop them out before they
 were opened. A phantom whose signal really gets filled stops resolving on
-its own: the trade is its outcome, and the phantom only goes on measuring
-the price extremes until the trade closes, for the trade's excursions
-(:meth:`PhantomTracker.take`, :meth:`PhantomTracker.release`). Signals marked
-``execute=False`` are phantoms and nothing more.
+its own: the trade is its outcome. It moves to :attr:`PhantomTracker.taken`
+(one per symbol), where the drivers keep the highest high and lowest low of
+the symbol's execution bars until the trade closes, for the trade's
+excursions (:meth:`PhantomTracker.take`, :meth:`PhantomTracker.release`): two
+comparisons a bar, not a phantom's advance. Signals marked ``execute=False``
+are phantoms and nothing more.
 
 Every outcome carries its maximum favourable and adverse excursion in R
 (``mfe_r``, ``mae_r``): from the bars the phantom was open, and on the bar
@@ -48,8 +50,11 @@ class Phantom:
     #: The most favourable and most adverse prices seen since the fill (NaN before it).
     best: float = math.nan
     worst: float = math.nan
-    #: The signal became a real position: measure extremes, never resolve.
+    #: The signal became a real position: the drivers keep the bars' extremes
+    #: (``high``, ``low``) until its trade closes; it never resolves on its own.
     taken: bool = False
+    high: float = -math.inf
+    low: float = math.inf
 
     def excursions(self, entry: float, exit_price: float) -> tuple[float, float] | None:
         """(mfe_r, mae_r) of a trade entered at ``entry`` and left at ``exit_price``.
@@ -60,12 +65,13 @@ class Phantom:
         """
         s = self.signal
         sign = s.side.sign
-        if self.bars:
-            stop, best, worst = self.stop, self.best, self.worst
-        else:
+        if self.taken:
             assert s.stop is not None
             stop = s.stop + (entry - s.entry if s.bracket_from_fill else 0.0)
-            best = worst = entry
+            high, low = max(self.high, entry), min(self.low, entry)
+            best, worst = (high, low) if sign > 0 else (low, high)
+        else:
+            stop, best, worst = self.stop, self.best, self.worst
         risk = abs(entry - stop)
         if not risk > 0:
             return None
@@ -84,6 +90,8 @@ class PhantomTracker:
         self._max_bars = max_bars
         self._stop_first = stop_first
         self.by_symbol: dict[str, list[Phantom]] = {}
+        #: The phantom of each symbol's open position, keeping its bars' extremes.
+        self.taken: dict[str, Phantom] = {}
         #: Bar length (ms) of each symbol's execution series, for ``horizon_ms``.
         self.bar_ms: dict[str, int] = {}
 
@@ -114,19 +122,38 @@ class PhantomTracker:
         return None
 
     def take(self, symbol: str, signal_id: str) -> bool:
-        """The signal became a real position: its phantom now only measures extremes.
+        """The signal became ``symbol``'s position: its phantom moves to :attr:`taken`.
 
-        The trade's close gives the outcome (see :meth:`release`). False when
-        the signal has no open phantom (no stop, or already resolved).
+        From then on the drivers call :meth:`mark` with each execution bar
+        (the fill's bar included) and the trade's close gives the outcome (see
+        :meth:`release`). False when the signal has no open phantom (no stop,
+        or already resolved).
         """
-        for p in self.by_symbol.get(symbol, ()):
-            if p.signal_id == signal_id:
-                p.taken = True
-                return True
-        return False
+        p = self.drop(symbol, signal_id)
+        if p is None:
+            return False
+        p.taken = True
+        self.taken[symbol] = p
+        return True
+
+    def mark(self, symbol: str, high: float, low: float) -> None:
+        """One execution bar of ``symbol``: widen its taken phantom's extremes, if it has one.
+
+        The replay driver does the same inline.
+        """
+        p = self.taken.get(symbol)
+        if p is not None:
+            if high > p.high:
+                p.high = high
+            if low < p.low:
+                p.low = low
 
     def release(self, symbol: str, signal_id: str) -> Phantom | None:
         """The trade of a taken signal closed: stop following it and return its phantom."""
+        p = self.taken.get(symbol)
+        if p is not None and p.signal_id == signal_id:
+            del self.taken[symbol]
+            return p
         return self.drop(symbol, signal_id)
 
     def exit_signal(
@@ -142,7 +169,7 @@ class PhantomTracker:
         done: list[tuple[str, Outcome]] = []
         keep: list[Phantom] = []
         for p in phantoms:
-            if p.strategy == strategy and p.signal.side is side and p.bars > 0 and not p.taken:
+            if p.strategy == strategy and p.signal.side is side and p.bars > 0:
                 done.append((p.signal_id, self._outcome(p, price, ExitReason.SIGNAL, ts)))
             else:
                 keep.append(p)
@@ -182,13 +209,6 @@ class PhantomTracker:
                 p.deadline_ms = ts + int(s.horizon_ms)
         p.bars += 1
         up, down = (high, low) if long else (low, high)
-        if p.taken:
-            # A real trade's shadow: its close gives the outcome; keep the extremes.
-            if (up - p.best) * s.side.sign > 0:
-                p.best = up
-            if (p.worst - down) * s.side.sign > 0:
-                p.worst = down
-            return None
         stop_hit = low <= p.stop if long else high >= p.stop
         tp = p.take_profit
         tp_hit = tp is not None and (high >= tp if long else low <= tp)
@@ -239,15 +259,20 @@ class PhantomTracker:
     # -- restart state ---------------------------------------------------------
 
     def open_phantoms(self) -> list[Phantom]:
-        """Every open phantom, by symbol then age."""
-        return [p for symbol in sorted(self.by_symbol) for p in self.by_symbol[symbol]]
+        """Every open phantom, by symbol then age, then the taken ones by symbol."""
+        followed = [p for symbol in sorted(self.by_symbol) for p in self.by_symbol[symbol]]
+        return followed + [self.taken[symbol] for symbol in sorted(self.taken)]
 
     def restore(self, phantoms: list[Phantom]) -> None:
         """Replace the open phantoms (in place: the replay holds the per-symbol lists)."""
         for items in self.by_symbol.values():
             items.clear()
+        self.taken.clear()
         for p in phantoms:
-            self.by_symbol.setdefault(p.signal.symbol, []).append(p)
+            if p.taken:
+                self.taken[p.signal.symbol] = p
+            else:
+                self.by_symbol.setdefault(p.signal.symbol, []).append(p)
 
 
 def phantom_fields(p: Phantom) -> dict[str, Any]:
@@ -264,4 +289,6 @@ def phantom_fields(p: Phantom) -> dict[str, Any]:
         "best": p.best,
         "worst": p.worst,
         "taken": p.taken,
+        "high": p.high,
+        "low": p.low,
     }

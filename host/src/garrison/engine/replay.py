@@ -595,6 +595,8 @@ class ReplayEngine:
         on_reports = pipeline.on_reports
         on_signals = pipeline.on_signals
         phantoms_on_bar = proc.phantoms.on_bar
+        # The phantoms of open positions, by symbol: their bars' extremes are kept here.
+        taken = proc.phantoms.taken
         on_phantoms = pipeline.on_phantoms
         staged = pipeline.staged
         ledger = proc.ledger
@@ -721,6 +723,14 @@ class ReplayEngine:
                         # From now on the equity is an estimate: keep the margins.
                         low = low_held
                         high = high_held
+                if taken:
+                    # PhantomTracker.mark, inlined: two comparisons a bar of a held symbol.
+                    shadow = taken.get(st.symbol)
+                    if shadow is not None:
+                        if h > shadow.high:
+                            shadow.high = h
+                        if lo < shadow.low:
+                            shadow.low = lo
                 if st.phantoms:
                     resolved = phantoms_on_bar(
                         st.symbol, st.ts[i], st.opens[i], h, lo, st.closes[i]
