@@ -64,23 +64,32 @@ class Phantom:
         on has no bar of its own yet). None without risk.
         """
         s = self.signal
-        sign = s.side.sign
+        long = s.side is _LONG
         if self.taken:
             assert s.stop is not None
             stop = s.stop + (entry - s.entry if s.bracket_from_fill else 0.0)
-            high, low = max(self.high, entry), min(self.low, entry)
-            best, worst = (high, low) if sign > 0 else (low, high)
+            high = self.high if self.high > entry else entry
+            low = self.low if self.low < entry else entry
+            best, worst = (high, low) if long else (low, high)
         else:
             stop, best, worst = self.stop, self.best, self.worst
         risk = abs(entry - stop)
         if not risk > 0:
             return None
-        best = max(best * sign, exit_price * sign) * sign
-        worst = min(worst * sign, exit_price * sign) * sign
-        return (
-            max(0.0, (best - entry) * sign / risk),
-            max(0.0, (entry - worst) * sign / risk),
-        )
+        # Plain comparisons, not max() and min(): this runs for every outcome.
+        if long:
+            if exit_price > best:
+                best = exit_price
+            if exit_price < worst:
+                worst = exit_price
+            up, down = best - entry, entry - worst
+        else:
+            if exit_price < best:
+                best = exit_price
+            if exit_price > worst:
+                worst = exit_price
+            up, down = entry - best, worst - entry
+        return (up / risk if up > 0.0 else 0.0, down / risk if down > 0.0 else 0.0)
 
 
 class PhantomTracker:
