@@ -12,6 +12,7 @@ additive changes only within a major version.
 from garrison_api.components import (
     COMPONENT_KINDS,
     BarMask,
+    BatchScorer,
     BlobStore,
     Clock,
     Columns,
@@ -80,6 +81,7 @@ __all__ = [
     "Adx",
     "Atr",
     "BarMask",
+    "BatchScorer",
     "BlobStore",
     "Bollinger",
     "Candle",

@@ -73,8 +73,11 @@ class OnnxScorer:
             row[0, i] = features[name]
         return self._score(self.model.probabilities(row)[0])
 
-    def score_batch(self, signals: Sequence[Signal]) -> list[Score]:
-        """Scores of several signals from one onnxruntime call, in order."""
+    def score_batch(
+        self, signals: Sequence[Signal], ctx: StrategyContext | None = None
+    ) -> list[Score]:
+        """Scores of several signals from one onnxruntime call, in order (the host calls it
+        when a strategy returns several entries at once)."""
         if not signals:
             return []
         names = self.feature_names
