@@ -171,8 +171,8 @@ def test_take_profit_counts_the_adverse_side_of_its_bar() -> None:
 def test_a_taken_phantom_only_keeps_extremes_until_its_trade_is_released() -> None:
     t = tracker(max_bars=2)
     t.open("1", "s", sig())
-    assert t.take(SYMBOL, "1")
-    assert not t.take(SYMBOL, "2")
+    assert t.take(SYMBOL, "1", T0 + BAR)
+    assert not t.take(SYMBOL, "2", T0 + BAR)
     assert t.open_list(SYMBOL) == []
     assert list(t.taken) == [SYMBOL]
     # Past its stop and its horizon, a taken phantom does not resolve: the trade will.
@@ -195,7 +195,7 @@ def test_taken_phantoms_survive_a_restart() -> None:
     t = tracker()
     t.open("1", "s", sig())
     t.open("2", "s", sig(Side.SHORT, stop=105.0))
-    t.take(SYMBOL, "1")
+    t.take(SYMBOL, "1", T0 + BAR)
     t.mark(SYMBOL, 104.0, 97.0)
     saved = t.open_phantoms()
     again = tracker()
@@ -207,8 +207,26 @@ def test_taken_phantoms_survive_a_restart() -> None:
 def test_a_trade_closed_on_its_fill_bar_measures_from_its_entry_and_exit() -> None:
     t = tracker()
     t.open("1", "s", sig(from_fill=True))
-    t.take(SYMBOL, "1")
+    t.take(SYMBOL, "1", T0 + BAR)
     shadow = t.release(SYMBOL, "1")
     assert shadow is not None
     # Filled at 102 (stop re-anchored to 97), stopped at 97 on the same bar.
     assert shadow.excursions(102.0, 97.0) == (0.0, pytest.approx(1.0))
+
+
+def test_a_driver_holding_the_bars_gives_the_range_when_the_trade_closes() -> None:
+    t = tracker()
+    seen: list[tuple[str, int]] = []
+
+    def history(symbol: str, since: int) -> tuple[float, float] | None:
+        seen.append((symbol, since))
+        return (110.0, 96.0)
+
+    t.history = history
+    t.open("1", "s", sig())
+    t.take(SYMBOL, "1", T0 + BAR)
+    shadow = t.release(SYMBOL, "1")
+    assert seen == [(SYMBOL, T0 + BAR)]
+    assert shadow is not None
+    # Filled at 100 with the stop at 95: 10 up is 2 R, 4 down is 0.8 R.
+    assert shadow.excursions(100.0, 101.0) == (pytest.approx(2.0), pytest.approx(0.8))

@@ -11,11 +11,13 @@ execution series. Phantoms advance only on execution bars (the finest
 timeframe of each symbol); a coarser bar would stop them out before they
 were opened. A phantom whose signal really gets filled stops resolving on
 its own: the trade is its outcome. It moves to :attr:`PhantomTracker.taken`
-(one per symbol), where the drivers keep the highest high and lowest low of
-the symbol's execution bars until the trade closes, for the trade's
-excursions (:meth:`PhantomTracker.take`, :meth:`PhantomTracker.release`): two
-comparisons a bar, not a phantom's advance. Signals marked ``execute=False``
-are phantoms and nothing more.
+(one per symbol) until the trade closes, and the trade's excursions come from
+the highest high and lowest low of the symbol's execution bars from the fill's
+bar to the one before the exit (:meth:`PhantomTracker.take`,
+:meth:`PhantomTracker.release`): the step driver widens them bar by bar
+(:meth:`PhantomTracker.mark`); the replay driver, which holds every bar, looks
+the range up once when the trade closes (:attr:`PhantomTracker.history`).
+Signals marked ``execute=False`` are phantoms and nothing more.
 
 Every outcome carries its maximum favourable and adverse excursion in R
 (``mfe_r``, ``mae_r``): from the bars the phantom was open, and on the bar
@@ -26,6 +28,7 @@ stop-out, judged stop first, takes no favourable move of its bar).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -55,6 +58,8 @@ class Phantom:
     taken: bool = False
     high: float = -math.inf
     low: float = math.inf
+    #: Open time (ms) of the bar the taken signal's position was filled in.
+    filled_ts: int | None = None
 
     def excursions(self, entry: float, exit_price: float) -> tuple[float, float] | None:
         """(mfe_r, mae_r) of a trade entered at ``entry`` and left at ``exit_price``.
@@ -101,6 +106,11 @@ class PhantomTracker:
         self.by_symbol: dict[str, list[Phantom]] = {}
         #: The phantom of each symbol's open position, keeping its bars' extremes.
         self.taken: dict[str, Phantom] = {}
+        #: ``history(symbol, since_ts)``: the (highest high, lowest low) of the
+        #: symbol's execution bars from ``since_ts`` to the one before the
+        #: current bar, or None when there are none. A driver that holds the
+        #: bars sets it and does not call :meth:`mark`.
+        self.history: Callable[[str, int], tuple[float, float] | None] | None = None
         #: Bar length (ms) of each symbol's execution series, for ``horizon_ms``.
         self.bar_ms: dict[str, int] = {}
 
@@ -130,18 +140,18 @@ class PhantomTracker:
                 return p
         return None
 
-    def take(self, symbol: str, signal_id: str) -> bool:
-        """The signal became ``symbol``'s position: its phantom moves to :attr:`taken`.
+    def take(self, symbol: str, signal_id: str, filled_ts: int) -> bool:
+        """The signal became ``symbol``'s position, filled in the bar opening at ``filled_ts``.
 
-        From then on the drivers call :meth:`mark` with each execution bar
-        (the fill's bar included) and the trade's close gives the outcome (see
-        :meth:`release`). False when the signal has no open phantom (no stop,
-        or already resolved).
+        Its phantom moves to :attr:`taken`; the trade's close gives the
+        outcome (see :meth:`release`). False when the signal has no open
+        phantom (no stop, or already resolved).
         """
         p = self.drop(symbol, signal_id)
         if p is None:
             return False
         p.taken = True
+        p.filled_ts = filled_ts
         self.taken[symbol] = p
         return True
 
@@ -158,12 +168,25 @@ class PhantomTracker:
                 p.low = low
 
     def release(self, symbol: str, signal_id: str) -> Phantom | None:
-        """The trade of a taken signal closed: stop following it and return its phantom."""
+        """The trade of a taken signal closed: stop following it and return its phantom.
+
+        The phantom then holds the extremes of the trade's bars before the
+        exit's (see :attr:`history`).
+        """
         p = self.taken.get(symbol)
-        if p is not None and p.signal_id == signal_id:
-            del self.taken[symbol]
-            return p
-        return self.drop(symbol, signal_id)
+        if p is None or p.signal_id != signal_id:
+            return self.drop(symbol, signal_id)
+        del self.taken[symbol]
+        history = self.history
+        if history is not None and p.filled_ts is not None:
+            extremes = history(symbol, p.filled_ts)
+            if extremes is not None:
+                high, low = extremes
+                if high > p.high:
+                    p.high = high
+                if low < p.low:
+                    p.low = low
+        return p
 
     def exit_signal(
         self, symbol: str, strategy: str, side: Side, price: float, ts: int
@@ -300,4 +323,5 @@ def phantom_fields(p: Phantom) -> dict[str, Any]:
         "taken": p.taken,
         "high": p.high,
         "low": p.low,
+        "filled_ts": p.filled_ts,
     }

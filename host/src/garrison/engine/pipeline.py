@@ -711,7 +711,7 @@ class Pipeline:
             if signal is not None and symbol not in self.open_signals:
                 # The trade is the signal's outcome; its phantom stays, only
                 # to measure the trade's excursions.
-                self._phantoms.take(symbol, signal_id)
+                self._phantoms.take(symbol, signal_id, fill.ts)
                 score = self.entry_scores.pop(signal_id, None) if self.learns else None
                 self.open_signals[symbol] = OpenSignal(signal_id, signal, score)
             else:
