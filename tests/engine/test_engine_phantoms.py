@@ -230,3 +230,21 @@ def test_a_driver_holding_the_bars_gives_the_range_when_the_trade_closes() -> No
     assert shadow is not None
     # Filled at 100 with the stop at 95: 10 up is 2 R, 4 down is 0.8 R.
     assert shadow.excursions(100.0, 101.0) == (pytest.approx(2.0), pytest.approx(0.8))
+
+
+def test_a_phantom_pays_the_brokers_slippage_and_fees() -> None:
+    t = PhantomTracker(max_bars=10, slippage_bps=10.0, taker_fee=0.00055, maker_fee=0.0002)
+    t.open("1", "s", sig())
+    t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.0)
+    ((_, stopped),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 98.0, 98.0, 94.0, 95.0)
+    # Entry 100 slipped to 100.1, stop 95 (risk 5.1) slipped to 94.905; taker fee both ways.
+    move = (94.905 - 100.1) - 0.00055 * 100.1 - 0.00055 * 94.905
+    assert stopped.entry_price == pytest.approx(100.1)
+    assert stopped.exit_price == pytest.approx(94.905)
+    assert stopped.r_multiple == pytest.approx(move / 5.1)
+    # A take-profit is a limit: no slippage, the maker fee.
+    t.open("2", "s", sig(take_profit=110.0))
+    t.on_bar(SYMBOL, T0 + BAR, 100.0, 101.0, 99.0, 100.0)
+    ((_, won),) = t.on_bar(SYMBOL, T0 + 2 * BAR, 101.0, 111.0, 100.5, 110.0)
+    assert won.exit_price == 110.0
+    assert won.r_multiple == pytest.approx((110.0 - 100.1 - 0.00055 * 100.1 - 0.0002 * 110.0) / 5.1)

@@ -19,6 +19,11 @@ bar to the one before the exit (:meth:`PhantomTracker.take`,
 the range up once when the trade closes (:attr:`PhantomTracker.history`).
 Signals marked ``execute=False`` are phantoms and nothing more.
 
+A phantom pays what its trade would at the simulated broker: its entry and
+its market exits (stop, horizon, exit signal) move against it by the
+slippage and pay the taker fee, a take-profit pays the maker fee, and its R
+is net of both fees, as a trade's is.
+
 Every outcome carries its maximum favourable and adverse excursion in R
 (``mfe_r``, ``mae_r``): from the bars the phantom was open, and on the bar
 that resolves it only what the intrabar rules say came before the exit (a
@@ -100,9 +105,23 @@ class Phantom:
 class PhantomTracker:
     """Open phantoms by symbol. Used from the engine's thread only."""
 
-    def __init__(self, *, max_bars: int, stop_first: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        max_bars: int,
+        stop_first: bool = True,
+        slippage_bps: float = 0.0,
+        taker_fee: float = 0.0,
+        maker_fee: float = 0.0,
+    ) -> None:
         self._max_bars = max_bars
         self._stop_first = stop_first
+        # The simulated broker's costs, so a phantom's R is what its trade's would be:
+        # market fills (the entry, a stop, a horizon or exit signal) move against the
+        # trader by the slippage and pay the taker fee; a take-profit pays the maker fee.
+        self._slip = slippage_bps / 10_000.0
+        self._taker = taker_fee
+        self._maker = maker_fee
         self.by_symbol: dict[str, list[Phantom]] = {}
         #: The phantom of each symbol's open position, keeping its bars' extremes.
         self.taken: dict[str, Phantom] = {}
@@ -202,7 +221,10 @@ class PhantomTracker:
         keep: list[Phantom] = []
         for p in phantoms:
             if p.strategy == strategy and p.signal.side is side and p.bars > 0:
-                done.append((p.signal_id, self._outcome(p, price, ExitReason.SIGNAL, ts)))
+                exit_price = self._against(p, price)
+                done.append(
+                    (p.signal_id, self._outcome(p, exit_price, ExitReason.SIGNAL, ts, self._taker))
+                )
             else:
                 keep.append(p)
         phantoms[:] = keep
@@ -232,8 +254,10 @@ class PhantomTracker:
         s = p.signal
         long = s.side is _LONG
         if p.bars == 0:
-            p.entry = p.best = p.worst = open_
-            shift = open_ - s.entry if s.bracket_from_fill else 0.0
+            slip = self._slip
+            entry = open_ * (1.0 + slip) if long else open_ * (1.0 - slip)
+            p.entry = p.best = p.worst = entry
+            shift = entry - s.entry if s.bracket_from_fill else 0.0
             assert s.stop is not None
             p.stop = s.stop + shift
             p.take_profit = None if s.take_profit is None else s.take_profit + shift
@@ -247,7 +271,7 @@ class PhantomTracker:
         if stop_hit and (not tp_hit or self._stop_first):
             # Stop first: nothing favourable of this bar happened before it.
             level = min(open_, p.stop) if long else max(open_, p.stop)
-            return self._outcome(p, level, ExitReason.STOP, ts)
+            return self._outcome(p, self._against(p, level), ExitReason.STOP, ts, self._taker)
         sign = s.side.sign
         # Every other way out leaves the whole adverse side of the bar before it.
         if (p.worst - down) * sign > 0:
@@ -255,21 +279,32 @@ class PhantomTracker:
         if tp_hit:
             assert tp is not None
             level = max(open_, tp) if long else min(open_, tp)
-            return self._outcome(p, level, ExitReason.TAKE_PROFIT, ts)
+            return self._outcome(p, level, ExitReason.TAKE_PROFIT, ts, self._maker)
         if (up - p.best) * sign > 0:
             p.best = up
         deadline = p.deadline_ms
         if deadline is None:
             if p.bars >= self._max_bars:
-                return self._outcome(p, close, ExitReason.HORIZON, ts)
+                return self._outcome(
+                    p, self._against(p, close), ExitReason.HORIZON, ts, self._taker
+                )
         elif ts + self.bar_ms.get(s.symbol, 0) >= deadline:
-            return self._outcome(p, close, ExitReason.HORIZON, ts)
+            return self._outcome(p, self._against(p, close), ExitReason.HORIZON, ts, self._taker)
         return None
 
-    @staticmethod
-    def _outcome(p: Phantom, price: float, reason: ExitReason, ts: int) -> Outcome:
+    def _against(self, p: Phantom, price: float) -> float:
+        """``price`` moved against a market exit of ``p`` by the slippage."""
+        slip = self._slip
+        if not slip:
+            return price
+        return price * (1.0 - slip) if p.signal.side is _LONG else price * (1.0 + slip)
+
+    def _outcome(
+        self, p: Phantom, price: float, reason: ExitReason, ts: int, exit_fee: float
+    ) -> Outcome:
         risk = abs(p.entry - p.stop)
-        move = (price - p.entry) * p.signal.side.sign
+        # Net of both fees, per unit, as a trade's R is.
+        move = (price - p.entry) * p.signal.side.sign - self._taker * p.entry - exit_fee * price
         r = move / risk if risk > 0 else 0.0
         excursions = p.excursions(p.entry, price)
         mfe, mae = excursions if excursions is not None else (None, None)
