@@ -55,15 +55,17 @@ def test_run_help_names_the_journal(garrison: Garrison) -> None:
 def test_plugins_lists_the_first_party_plugins(garrison: Garrison) -> None:
     table = garrison("plugins")
     assert table.returncode == 0, table.stderr
-    for name in ("turtle", "sizers", "notify-log", "host"):
+    for name in ("turtle", "sizers", "notify-log", "river", "onnx", "host"):
         assert name in table.stdout
     listed = garrison("plugins", "--json")
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["turtle"]["components"] == {"strategy": ["turtle", "turtle_rules"]}
-    assert plugins["sizers"]["components"] == {"sizer": ["fixed_risk"]}
+    assert plugins["sizers"]["components"] == {"sizer": ["fixed_risk", "score_scaled", "turtle_n"]}
     assert plugins["notify-log"]["components"] == {"notifier": ["log"]}
-    for name in ("turtle", "sizers", "notify-log"):
+    assert plugins["river"]["components"] == {"scorer": ["river"]}
+    assert plugins["onnx"]["components"] == {"scorer": ["onnx"]}
+    for name in ("turtle", "sizers", "notify-log", "river", "onnx"):
         assert plugins[name]["status"] == "ok"
         assert plugins[name]["distribution"] == f"garrison-{name}"
         assert plugins[name]["api_range"]

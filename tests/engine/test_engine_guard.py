@@ -566,8 +566,10 @@ def test_every_signal_intent_order_and_fill_is_journaled_in_order(
         assert row["intent_id"] in {i["id"] for i in intents}
     canceled = events(journal_query, journal, "order.canceled")
     assert len(canceled) == 1
-    phantoms = journal_query(journal, "SELECT * FROM phantoms")
-    assert phantoms == []  # every phantom's signal became a real trade
+    # Every signal became a real trade: each outcome row is a trade's (phantom 0).
+    outcomes = journal_query(journal, "SELECT phantom, r_multiple FROM phantoms ORDER BY seq")
+    assert [row["phantom"] for row in outcomes] == [0] * 39
+    assert [row["r_multiple"] for row in outcomes] == [t.r_multiple for t in result.trades]
 
 
 @pytest.mark.usefixtures("falling_data")

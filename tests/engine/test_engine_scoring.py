@@ -156,7 +156,10 @@ def test_gate_below_threshold_trades_nothing_but_follows_phantoms(
     assert {(r["exit_reason"], r["r_multiple"], r["phantom"]) for r in phantoms} == {
         ("stop", -1.0, 1)
     }
+    # Stopped out on the bar after the fill, stop first: no favourable move, one R adverse.
+    assert {(r["mfe_r"], r["mae_r"]) for r in phantoms} == {(0.0, 1.0)}
     assert [o.phantom for o in learned] == [True] * 19
+    assert {(o.mfe_r, o.mae_r) for o in learned} == {(0.0, 1.0)}
     assert all(o.exit_reason is ExitReason.STOP and o.r_multiple == -1.0 for o in learned)
 
 
@@ -172,8 +175,12 @@ def test_gate_above_threshold_trades_and_learns_from_trades(
     journal = result.journal_path
     assert len(result.trades) == 19
     assert {r["passed"] for r in rows(journal_query, journal, "SELECT passed FROM scores")} == {1}
-    # A phantom whose signal was filled is dropped: the trade is its outcome.
-    assert rows(journal_query, journal, "SELECT * FROM phantoms") == []
+    # A signal that was filled resolves as its trade: one outcome row each, phantom 0.
+    outcomes = rows(journal_query, journal, "SELECT * FROM phantoms ORDER BY seq")
+    assert [r["phantom"] for r in outcomes] == [0] * 19
+    assert [r["r_multiple"] for r in outcomes] == [t.r_multiple for t in result.trades]
+    assert [r["signal_id"] for r in outcomes] == [o.signal_id for o in learned]
+    assert all(r["mfe_r"] is not None and r["mae_r"] >= 1.0 for r in outcomes)
     assert [o.phantom for o in learned] == [False] * 19
     assert [o.r_multiple for o in learned] == pytest.approx([-1.0] * 19)
     assert learned[0].signal.features == {"close": 100.0}

@@ -65,7 +65,14 @@ class Samples:
         return Signal(**values)  # type: ignore[arg-type]
 
     def score(self) -> Score:
-        return Score(value=0.73, model="river-1", details={"prior": 0.5, "n": 12.0})
+        # version and model_hash (API 1.2): the provenance every score is journaled with.
+        return Score(
+            value=0.73,
+            model="river-1",
+            details={"prior": 0.5, "n": 12.0},
+            version="7",
+            model_hash="9f" * 32,
+        )
 
     def veto(self, halt: bool = False) -> Veto:
         return Veto(
@@ -168,6 +175,8 @@ class Samples:
             score=0.42,
             entry_price=102.5,
             exit_price=101.0,
+            mfe_r=0.4,
+            mae_r=1.0,
         )
 
     def event(self) -> Event:

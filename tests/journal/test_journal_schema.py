@@ -242,11 +242,13 @@ def test_a_v1_journal_is_migrated_with_its_rows_intact(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.sqlite"
     Journal.open(fresh).close()
 
-    assert _shape(old) == _shape(fresh)  # a migrated file is a v2 file, column for column
+    # A migrated file is a current file, column for column.
+    assert _shape(old) == _shape(fresh)
     with sqlite3.connect(old) as conn:
         assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [
             1,
             2,
+            3,
         ]
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 

@@ -12,6 +12,7 @@ additive changes only within a major version.
 from garrison_api.components import (
     COMPONENT_KINDS,
     BarMask,
+    BatchScorer,
     BlobStore,
     Clock,
     Columns,
@@ -71,7 +72,7 @@ from garrison_api.types import (
     Veto,
 )
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 __all__ = [
     "COMPONENT_KINDS",
@@ -80,6 +81,7 @@ __all__ = [
     "Adx",
     "Atr",
     "BarMask",
+    "BatchScorer",
     "BlobStore",
     "Bollinger",
     "Candle",

@@ -277,6 +277,21 @@ class FeatureScorer(Protocol):
     feature_names: tuple[str, ...]
 
 
+@runtime_checkable
+class BatchScorer(Protocol):
+    """A scorer that rates several signals in one call (API 1.2), e.g. one model run.
+
+    When a strategy's ``on_candle`` returns two or more entry signals, the
+    host calls ``score_batch`` once with all of them (those carrying the
+    scorer's ``feature_names``), in order, before it handles any, and takes
+    each signal's score from the answer: a sequence of as many ``Score``
+    values. It must give what ``score`` would give each one. A failure fails
+    the whole batch (counted once), as a failing ``score`` would.
+    """
+
+    def score_batch(self, signals: Sequence[Signal], ctx: StrategyContext) -> Sequence[Score]: ...
+
+
 class Sizer(Protocol):
     """Turns a signal into a quantity, or None for "do not trade"."""
 
@@ -335,6 +350,7 @@ def component_params(component: type) -> type:
 __all__ = [
     "COMPONENT_KINDS",
     "BarMask",
+    "BatchScorer",
     "BlobStore",
     "Clock",
     "Columns",

@@ -173,11 +173,23 @@ class Signal:
 
 @attrs.frozen
 class Score:
-    """A scorer's verdict on a signal: ``value`` in [0, 1], higher is better."""
+    """A scorer's verdict on a signal: ``value`` in [0, 1], higher is better.
+
+    ``model`` names the kind of model (``"river:logreg"``, ``"prior"``).
+    Since API 1.2 a score also says exactly which model gave it, so any trade
+    can be traced to the model that allowed it: ``version`` (the scorer's own
+    id of the model state, such as a saved state's version) and
+    ``model_hash`` (a digest of the model's bytes, SHA-256 hex where the
+    scorer can give one). Both are journaled with the score.
+    """
 
     value: float
     model: str = ""
     details: Mapping[str, float] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+    #: The scorer's id of the model state that gave the score. (API 1.2)
+    version: str = ""
+    #: A digest of that model's bytes (SHA-256 hex where available). (API 1.2)
+    model_hash: str = ""
 
 
 @attrs.frozen
@@ -298,6 +310,14 @@ class Outcome:
     got (``score``: its first gating scorer's, else its first shadow
     scorer's; None when no scorer rated it) and the prices it was measured
     between (None from a host older than 1.1).
+
+    Since API 1.2 it also carries the largest favourable and adverse moves
+    the trade saw while it was open, from its entry and in units of its
+    initial risk, both zero or positive (``mfe_r``, ``mae_r``; None from an
+    older host or without a stop). On the bar that closes it, only the part
+    of the bar the rules say happened before the exit counts: a stop-out
+    adds no favourable move of that bar, and the stop or target itself is
+    the extreme reached.
     """
 
     signal: Signal
@@ -310,6 +330,10 @@ class Outcome:
     score: float | None = None
     entry_price: float | None = None
     exit_price: float | None = None
+    #: Maximum favourable excursion in R, >= 0. (API 1.2)
+    mfe_r: float | None = None
+    #: Maximum adverse excursion in R, >= 0. (API 1.2)
+    mae_r: float | None = None
 
     @property
     def won(self) -> bool:

@@ -8,20 +8,25 @@ from pathlib import Path
 
 import pluggy
 from garrison_api import PROJECT_NAME, Registry, hookspecs
-from garrison_sizers import FixedRiskSizer, plugin
+from garrison_sizers import FixedRiskSizer, ScoreScaledSizer, TurtleNSizer, plugin
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "garrison_sizers"
 
 
-def test_registers_fixed_risk_through_pluggy() -> None:
+def test_registers_every_sizer_through_pluggy() -> None:
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(plugin, name="sizers")
     registry = Registry()
     manager.hook.garrison_register(registry=registry)
-    entry = registry.get("sizer", "fixed_risk")
-    assert entry is not None
-    assert entry.factory is FixedRiskSizer
+    for name, factory in (
+        ("fixed_risk", FixedRiskSizer),
+        ("turtle_n", TurtleNSizer),
+        ("score_scaled", ScoreScaledSizer),
+    ):
+        entry = registry.get("sizer", name)
+        assert entry is not None
+        assert entry.factory is factory
 
 
 def test_entry_point_points_at_the_plugin_module() -> None:

@@ -29,6 +29,8 @@ from garrison.profile.load import load_profile
 from garrison.profile.model import Mode, Profile
 from garrison.report.metrics import compute_report
 from garrison.report.render import render_report
+from garrison.report.scoring import scorer_reports
+from garrison.report.scoring_render import render_scorer_reports
 from garrison.report.trades_csv import TradesCsvError, check_trades_csv_target, write_trades_csv
 
 #: Errors a user can fix from the message alone: no traceback for them.
@@ -103,6 +105,8 @@ class _Request:
     driver: str = "replay"
     #: Paper or live: end after the step closing at or after this (market time).
     until: str | None = None
+    #: Scorer reports judge signals from this time on (None: the run's last 30 %).
+    holdout_from: str | None = None
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
@@ -185,7 +189,9 @@ def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult
         raise KeyboardInterrupt from None
 
 
-def _report(result: RunResult, console: Console, title: str) -> None:
+def _report(
+    result: RunResult, console: Console, title: str, holdout_from: str | None = None
+) -> None:
     report = compute_report(
         result.trades,
         result.equity,
@@ -203,6 +209,10 @@ def _report(result: RunResult, console: Console, title: str) -> None:
         f"({stats.candles / max(result.replay_s, 1e-9):,.0f} candles/s)"
     )
     console.print(f"journal: {result.journal_path}")
+    held = iso_to_ms(holdout_from) if holdout_from is not None else None
+    scorers = scorer_reports(result.journal_path, result.run_id, holdout_from_ms=held)
+    if scorers:
+        render_scorer_reports(scorers, console)
     failures = {k: v for k, v in result.events.items() if k.startswith("plugin.")}
     if failures:
         console.print(f"[red]plugin trouble during the run: {failures} (see the events table)")
@@ -264,7 +274,7 @@ def _execute(request: _Request, title: str) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted: the journal keeps every row committed so far", err=True)
         raise SystemExit(130) from None
-    _report(result, console, title)
+    _report(result, console, title, request.holdout_from)
     if request.trades_csv is not None:
         console.print(f"trades written to {request.trades_csv}")
 
@@ -341,6 +351,13 @@ def run(
     "strategy on every bar), several times slower; both must give the same trades, so "
     "it cross-checks the fast paths on your data and plugins.",
 )
+@click.option(
+    "--holdout-from",
+    callback=_check_date,
+    metavar="DATE",
+    help="Judge each scorer (calibration, precision of its gate) on signals from this time "
+    "on (default: the last 30 % of the run's rated signals).",
+)
 def backtest(
     profile: Path,
     journal: Path | None,
@@ -353,13 +370,16 @@ def backtest(
     data: tuple[str, ...],
     trades_csv: Path | None,
     driver: str,
+    holdout_from: str | None,
 ) -> None:
     """Backtest PROFILE over recorded candles and print a report.
 
     The report gives trades, win rate, profit factor, expectancy in R, max
-    drawdown, Sharpe, a per-symbol table and the equity curve. Positions
-    still open when the data ends are not counted as trades. Any profile can
-    be backtested, whatever its mode.
+    drawdown, Sharpe, a per-symbol table and the equity curve, and for each
+    scorer its calibration and the precision of its >= threshold signals
+    versus all it rated, on held-out time (--holdout-from). Positions still
+    open when the data ends are not counted as trades. Any profile can be
+    backtested, whatever its mode.
     """
     request = _Request(
         profile,
@@ -374,5 +394,6 @@ def backtest(
         any_mode=True,
         resume=resume,
         driver=driver,
+        holdout_from=holdout_from,
     )
     _execute(request, "Backtest report")

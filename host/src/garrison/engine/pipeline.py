@@ -18,6 +18,7 @@ look things up freely.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -105,6 +106,25 @@ def check_signal(signal: object, symbol: str) -> Signal:
     ):
         raise InvalidSignalError(f"horizon_ms {horizon!r} is not a positive int")
     return signal
+
+
+def _valid_entry(signal: object, symbol: str) -> bool:
+    """Whether ``signal`` is an entry of ``symbol`` the pipeline will act on."""
+    try:
+        checked = check_signal(signal, symbol)
+    except InvalidSignalError:
+        return False
+    return checked.kind is _ENTRY
+
+
+def _checked_score(score: object) -> Score:
+    """``score`` if it is a Score with a value in [0, 1]; TypeError or ValueError otherwise."""
+    if not isinstance(score, Score):
+        raise TypeError(f"score() returned {type(score).__name__}, not a Score")
+    value = float(score.value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"score {value!r} is outside [0, 1]")
+    return score
 
 
 def _entries_last(staged: StagedOrder) -> bool:
@@ -213,12 +233,16 @@ class Pipeline:
         self._scorers = tuple(scorers)
         self._scorer_ctxs: dict[tuple[str, int], StrategyContext] = {}
         self._scorers_for: dict[str, tuple[ScorerBinding, ...]] = {}
+        #: Batch scores of the strategy call being handled (see :meth:`_score_batches`).
+        self._batched: dict[str, dict[int, Score | None]] | None = None
         self._outcome_hooks = dict(outcome_hooks or {})
         self.signal_seq = 0
         self.intent_seq = 0
         self._staged: list[StagedOrder] = []
         #: Someone learns from outcomes (a scorer or a strategy's on_outcome):
-        #: only then are a position's signal and score kept for its outcome.
+        #: only then are entry scores kept for the outcome (without a scorer
+        #: there is none). Every position's signal is kept: its outcome is
+        #: journaled either way.
         self.learns = bool(self._scorers or self._outcome_hooks)
         self.open_signals: dict[str, OpenSignal] = {}
         #: Score of each approved entry's signal until its order ends (for its outcome).
@@ -253,6 +277,22 @@ class Pipeline:
             raise InvalidSignalError(
                 f"returned {type(signals).__name__}; on_candle must return a sequence of signals"
             )
+        if self._scorers and len(signals) > 1:
+            self._batched = self._score_batches(strategy, signals, symbol, ctx, ts)
+        try:
+            self._handle(strategy, signals, symbol, ts, close, ctx)
+        finally:
+            self._batched = None
+
+    def _handle(
+        self,
+        strategy: str,
+        signals: Sequence[object],
+        symbol: str,
+        ts: int,
+        close: float,
+        ctx: StrategyContext,
+    ) -> None:
         problem: InvalidSignalError | None = None
         for raw in signals:
             try:
@@ -312,6 +352,78 @@ class Pipeline:
                 shadow_value = value
         return lead, lead_value if lead is not None else shadow_value, go
 
+    def _score_batches(
+        self,
+        strategy: str,
+        signals: Sequence[object],
+        symbol: str,
+        ctx: StrategyContext,
+        ts: int,
+    ) -> dict[str, dict[int, Score | None]] | None:
+        """Scores of a strategy call's entry signals from each batch scorer, in one call each.
+
+        For every scorer bound to ``strategy`` that has ``score_batch``
+        (:class:`garrison_api.BatchScorer`), when two or more of the entry
+        signals carry its features: ``{scorer: {id(signal): score or None}}``.
+        None marks a failed call (counted once). :meth:`_rate` takes its
+        answer from here.
+        """
+        quarantined = self._bus.guard.quarantined
+        batched: dict[str, dict[int, Score | None]] = {}
+        entries = [raw for raw in signals if isinstance(raw, Signal) and _valid_entry(raw, symbol)]
+        if len(entries) < 2:
+            return None
+        for binding in self._bindings(strategy):
+            batch = getattr(binding.scorer, "score_batch", None)
+            if batch is None or binding.name in quarantined:
+                continue
+            names = getattr(binding.scorer, "feature_names", None) or ()
+            usable = [e for e in entries if all(n in e.features for n in names)]
+            if len(usable) < 2:
+                continue
+            call = functools.partial(batch, usable, self._scorer_ctx(binding, ctx))
+            scores = self._call_scorer(binding, call, ts)
+            results: list[Score | None] = [None] * len(usable)
+            if scores is not None:
+                try:
+                    if not isinstance(scores, list | tuple) or len(scores) != len(usable):
+                        raise TypeError(
+                            f"score_batch() returned {type(scores).__name__} for "
+                            f"{len(usable)} signals, not a sequence of as many Scores"
+                        )
+                    results = [_checked_score(score) for score in scores]
+                except PLUGIN_ERRORS as exc:
+                    self._bus.guard.failed(binding.name, "score", exc, ts)
+                else:
+                    if binding.name not in self.outcome_failing:
+                        self._bus.guard.succeeded(binding.name)
+            batched[binding.name] = {id(e): score for e, score in zip(usable, results, strict=True)}
+        return batched or None
+
+    def _call_scorer(
+        self, binding: ScorerBinding, call: Callable[[], object], ts: int
+    ) -> object | None:
+        """``call()`` (a score or score_batch) marked for the watchdog; None if it failed."""
+        watchdog = self.watchdog
+        watchdog.seq = seq = watchdog.seq + 1
+        self._marked_seq, self._marked_call = seq, "score"
+        watchdog.active = binding.name
+        try:
+            result = call()
+        except PLUGIN_ERRORS as exc:
+            watchdog.active = None
+            self._bus.guard.failed(binding.name, "score", exc, ts)
+            return None
+        watchdog.active = None
+        over = watchdog.take_overrun() if watchdog.overrun is not None else None
+        if over is not None and over.seq != seq:  # an earlier call's, reported late
+            self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
+            over = None
+        if over is not None:  # flagged but not interrupted: its answer is void
+            self._bus.guard.failed(binding.name, "score", over, ts)
+            return None
+        return result
+
     def _rate(
         self,
         binding: ScorerBinding,
@@ -320,6 +432,11 @@ class Pipeline:
         ctx: StrategyContext,
         ts: int,
     ) -> Score | None:
+        batched = self._batched
+        if batched is not None:
+            answers = batched.get(binding.name)
+            if answers is not None and id(signal) in answers:
+                return answers[id(signal)]
         names = getattr(binding.scorer, "feature_names", None)
         if names:
             missing = [n for n in names if n not in signal.features]
@@ -336,29 +453,12 @@ class Pipeline:
                     )
                 )
                 return None
-        watchdog = self.watchdog
-        watchdog.seq = seq = watchdog.seq + 1
-        self._marked_seq, self._marked_call = seq, "score"
-        watchdog.active = binding.name
-        try:
-            score = binding.scorer.score(signal, self._scorer_ctx(binding, ctx))
-        except PLUGIN_ERRORS as exc:
-            watchdog.active = None
-            self._bus.guard.failed(binding.name, "score", exc, ts)
+        scorer_ctx = self._scorer_ctx(binding, ctx)
+        raw = self._call_scorer(binding, lambda: binding.scorer.score(signal, scorer_ctx), ts)
+        if raw is None:
             return None
-        watchdog.active = None
-        over = watchdog.take_overrun() if watchdog.overrun is not None else None
-        if over is not None and over.seq != seq:  # an earlier call's, reported late
-            self._bus.guard.failed(over.component, self.overrun_call(over), over, ts)
-            over = None
         try:
-            if over is not None:  # flagged but not interrupted: its answer is void
-                raise over
-            if not isinstance(score, Score):
-                raise TypeError(f"score() returned {type(score).__name__}, not a Score")
-            value = float(score.value)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"score {value!r} is outside [0, 1]")
+            score = _checked_score(raw)
         except PLUGIN_ERRORS as exc:
             self._bus.guard.failed(binding.name, "score", exc, ts)
             return None
@@ -609,11 +709,15 @@ class Pipeline:
         )
         symbol = pos.symbol
         if signal_id is not None and committed is not None:
-            self._phantoms.drop(symbol, signal_id)
             signal = committed.signal
-            if self.learns and signal is not None and symbol not in self.open_signals:
-                score = self.entry_scores.pop(signal_id, None)
+            if signal is not None and symbol not in self.open_signals:
+                # The trade is the signal's outcome; its phantom stays, only
+                # to measure the trade's excursions.
+                self._phantoms.take(symbol, signal_id, fill.ts)
+                score = self.entry_scores.pop(signal_id, None) if self.learns else None
                 self.open_signals[symbol] = OpenSignal(signal_id, signal, score)
+            else:
+                self._phantoms.drop(symbol, signal_id)
         self._journal.record_position(fill.ts, "open", pos)
         side = pos.side._value_
         self._bus.emit_fields(
@@ -678,22 +782,33 @@ class Pipeline:
                 "reason": exit_reason,
             },
         )
-        opened = self.open_signals.pop(fill.symbol, None) if self.learns else None
-        if opened is not None and trade.r_multiple is not None:
-            self.outcome(
-                Outcome(
-                    opened.signal,
-                    trade.strategy,
-                    trade.r_multiple,
-                    trade.exit_reason,
-                    trade.exit_ts,
-                    False,
-                    opened.signal_id,
-                    opened.score,
-                    trade.entry_price,
-                    trade.exit_price,
-                )
-            )
+        opened = self.open_signals.pop(fill.symbol, None)
+        if opened is None:
+            return
+        shadow = self._phantoms.release(fill.symbol, opened.signal_id)
+        if trade.r_multiple is None:
+            return
+        excursions = (
+            shadow.excursions(trade.entry_price, trade.exit_price) if shadow is not None else None
+        )
+        mfe, mae = excursions if excursions is not None else (None, None)
+        outcome = Outcome(
+            opened.signal,
+            trade.strategy,
+            trade.r_multiple,
+            trade.exit_reason,
+            trade.exit_ts,
+            False,
+            opened.signal_id,
+            opened.score,
+            trade.entry_price,
+            trade.exit_price,
+            mfe,
+            mae,
+        )
+        # Every signal's outcome is journaled in one table, traded or phantom.
+        journal.record_phantom(opened.signal_id, trade.strategy, outcome)
+        self.outcome(outcome)
 
     # -- outcomes ------------------------------------------------------------
 

@@ -20,6 +20,8 @@ per decision, per signal or per fill.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import functools
 import gc
 import math
 from collections import Counter
@@ -247,6 +249,21 @@ class _SeriesState:
         ]
 
 
+def _bar_range(
+    execution: Mapping[str, _SeriesState], symbol: str, since_ts: int
+) -> tuple[float, float] | None:
+    """Highest high and lowest low of ``symbol``'s execution bars from ``since_ts`` up to,
+    not including, its current bar (``PhantomTracker.history``)."""
+    st = execution.get(symbol)
+    if st is None:
+        return None
+    start = bisect.bisect_left(st.ts, since_ts)
+    end = st.pos
+    if end <= start:
+        return None
+    return max(st.highs[start:end]), min(st.lows[start:end])
+
+
 class SeriesView(Mapping[str, float]):
     """A strategy's indicator values for one series, at the series' last closed bar.
 
@@ -410,6 +427,10 @@ class ReplayEngine:
         check_context(self._strategies, set(keys))
         binder = ViewBinder(self._strategies, keys)
         cache: dict[tuple[int, IndicatorSpec], FloatArray] = {}
+        execution: dict[str, _SeriesState] = {}
+        # A closed trade's excursions: one range lookup over bars held here,
+        # instead of the step driver's update on every bar.
+        proc.phantoms.history = functools.partial(_bar_range, execution)
         states = []
         for index, s in enumerate(self._series):
             executes = timeframe_ms(s.timeframe) == finest[s.symbol]
@@ -432,6 +453,7 @@ class ReplayEngine:
             )
             if executes:
                 proc.phantoms.bar_ms[s.symbol] = state.tf_ms
+                execution[s.symbol] = state
                 # The execution series marks the symbol: the ledger reads its close.
                 proc.ledger.mark_sources[s.symbol] = state
             any_wake = np.zeros(len(s), dtype=np.bool_)

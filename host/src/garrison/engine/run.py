@@ -663,6 +663,9 @@ async def run_profile(
         phantoms = PhantomTracker(
             max_bars=engine_cfg.phantom_max_bars,
             stop_first=profile.broker.both_touched == "stop_first",
+            slippage_bps=profile.broker.slippage_bps,
+            taker_fee=profile.broker.taker_fee,
+            maker_fee=profile.broker.maker_fee,
         )
         watchdog = CallWatchdog(engine_cfg.plugin_call_budget_ms)
         pipeline = Pipeline(

@@ -128,6 +128,8 @@ class StepProcessor:
         if reports:
             self.book(reports)
         self.ledger.marks[symbol] = close
+        if self.phantoms.taken:
+            self.phantoms.mark(symbol, high, low)
         if self.phantoms.by_symbol.get(symbol):
             resolved = self.phantoms.on_bar(symbol, ts, open_, high, low, close)
             if resolved:

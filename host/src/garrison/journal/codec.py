@@ -137,6 +137,8 @@ def score_row(run_id: str, item: ScoreItem) -> Row:
         _plain(score.details),
         mode,
         int(passed),
+        score.version,
+        score.model_hash,
     )
 
 
@@ -263,6 +265,8 @@ def phantom_row(run_id: str, item: PhantomItem) -> Row:
         o.score,
         o.entry_price,
         o.exit_price,
+        o.mfe_r,
+        o.mae_r,
     )
 
 
@@ -303,7 +307,13 @@ def signal_from(r: sqlite3.Row) -> SignalRecord:
 
 
 def score_from(r: sqlite3.Row) -> ScoreRecord:
-    score = Score(value=_real(r["value"]), model=r["model"], details=from_json(r["details"]))
+    score = Score(
+        value=_real(r["value"]),
+        model=r["model"],
+        details=from_json(r["details"]),
+        version=r["model_version"] or "",
+        model_hash=r["model_hash"] or "",
+    )
     return ScoreRecord(
         signal_id=r["signal_id"],
         scorer=r["scorer"],
@@ -407,7 +417,11 @@ def trade_from(r: sqlite3.Row) -> Trade:
 
 def phantom_from(r: sqlite3.Row, signal: Signal) -> PhantomRecord:
     # Unknown prices (NULL: NaN or a v1 row) are left to the Outcome's own default.
-    prices = {name: r[name] for name in ("entry_price", "exit_price") if r[name] is not None}
+    prices = {
+        name: r[name]
+        for name in ("entry_price", "exit_price", "mfe_r", "mae_r")
+        if r[name] is not None
+    }
     outcome = Outcome(
         signal=signal,
         strategy=r["strategy"],

@@ -13,7 +13,11 @@ Schema history: v1 (garrison 0.1.0); v2 adds who ran a run and what it was
 asked to replay (``runs.pid``, ``hostname``, ``selection``, ``resumed_ms``),
 ``signals.execute`` and ``horizon_ms``, ``orders.reason``,
 ``positions.signal_id``, the phantoms' ``score`` and prices, and the
-``blobs`` and ``checkpoints`` tables.
+``blobs`` and ``checkpoints`` tables; v3 adds each score's provenance
+(``scores.model_version``, ``model_hash``) and each outcome's excursions
+(``phantoms.mfe_r``, ``mae_r``). The ``phantoms`` table holds the outcome of
+every entry signal that has one: phantoms (``phantom`` 1) and, since v3,
+traded signals (``phantom`` 0).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from garrison.journal.errors import JournalError
 
 #: The version this code writes. Bump it with every schema change and add a
 #: step to ``MIGRATIONS`` that takes a journal from the previous version.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TEXT, INTEGER, REAL, BLOB = "TEXT", "INTEGER", "REAL", "BLOB"
 
@@ -148,6 +152,9 @@ SCORES = _seq_table(
         ("details", TEXT),
         ("mode", TEXT),
         ("passed", INTEGER),
+        # v3: which model gave the score (the scorer's version id and the model's hash).
+        ("model_version", TEXT),
+        ("model_hash", TEXT),
     ),
     index=("signal_id",),
     json_columns=("details",),
@@ -277,6 +284,9 @@ PHANTOMS = _seq_table(
         ("score", REAL),
         ("entry_price", REAL),
         ("exit_price", REAL),
+        # v3: maximum favourable and adverse excursion in R (both >= 0).
+        ("mfe_r", REAL),
+        ("mae_r", REAL),
     ),
     index=("signal_id",),
 )
@@ -395,17 +405,35 @@ _V2_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 def _v1_to_v2(db: Database) -> None:
     """Schema v1 (garrison 0.1.0) to v2: new columns (NULL in old rows) and two new tables."""
-    for table, columns in _V2_COLUMNS:
-        for name, sql_type in columns:
-            db.table(table).add_column(name, sql_type)
+    _add_columns(db, _V2_COLUMNS)
     # The tables as v2 defines them; a later version that changes them adds its own step.
     _create_table(db, CHECKPOINTS)
     _create_table(db, BLOBS)
 
 
+#: Columns v3 added to v2 tables, in the order the specs above list them.
+_V3_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("scores", (("model_version", TEXT), ("model_hash", TEXT))),
+    ("phantoms", (("mfe_r", REAL), ("mae_r", REAL))),
+)
+
+
+def _add_columns(db: Database, added: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> None:
+    for table, columns in added:
+        for name, sql_type in columns:
+            db.table(table).add_column(name, sql_type)
+
+
+def _v2_to_v3(db: Database) -> None:
+    """Schema v2 to v3: score provenance and outcome excursions (NULL in old rows)."""
+    _add_columns(db, _V3_COLUMNS)
+
+
 #: ``MIGRATIONS[v]`` takes a journal from schema version ``v`` to ``v + 1``, in
 #: the transaction that opens the file (a failed step leaves it as it was).
-MIGRATIONS: Mapping[int, Callable[[Database], None]] = MappingProxyType({1: _v1_to_v2})
+MIGRATIONS: Mapping[int, Callable[[Database], None]] = MappingProxyType(
+    {1: _v1_to_v2, 2: _v2_to_v3}
+)
 
 
 def prepare_schema(db: Database, path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from garrison.report.metrics import Report, SymbolStats, compute_report
 from garrison.report.render import equity_chart, halt_lines, render_report
+from garrison.report.scoring import CalibrationBin, ScorerReport, Slice, scorer_reports
+from garrison.report.scoring_render import render_scorer_reports
 from garrison.report.trades_csv import (
     TradesCsvError,
     check_trades_csv_target,
@@ -9,7 +11,10 @@ from garrison.report.trades_csv import (
 )
 
 __all__ = [
+    "CalibrationBin",
     "Report",
+    "ScorerReport",
+    "Slice",
     "SymbolStats",
     "TradesCsvError",
     "check_trades_csv_target",
@@ -17,5 +22,7 @@ __all__ = [
     "equity_chart",
     "halt_lines",
     "render_report",
+    "render_scorer_reports",
+    "scorer_reports",
     "write_trades_csv",
 ]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from decimal import Decimal
 from typing import ClassVar
 
 import attrs
 from garrison_api import AccountState, Market, Score, Signal
 
-# Absorbs float noise such as 0.3 / 0.1 = 2.9999999999999996 before flooring to the lot.
-_LOT_TOLERANCE = 1e-9
+from garrison_sizers.quantity import fit_to_market, risk_quantity
 
 
 def _optional_positive(_inst: object, attr: attrs.Attribute[float | None], value: object) -> None:
@@ -69,34 +66,6 @@ class FixedRiskParams:
             )
 
 
-@functools.lru_cache(maxsize=1024)
-def _decimals(step: float) -> int:
-    """Decimal places of a lot step as the exchange writes it: 0.001 -> 3, 1 -> 0, 1e-05 -> 5."""
-    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-@functools.lru_cache(maxsize=1024)
-def _lot_grid(step: float) -> tuple[int, int]:
-    """``step`` as a whole number over a power of ten: 0.001 -> (1, 1000), 0.25 -> (25, 100)."""
-    scale = 10 ** _decimals(step)
-    return round(step * scale), scale
-
-
-def floor_to_step(qty: float, step: float) -> float:
-    """``qty`` rounded down to a whole number of ``step`` (tolerant of float noise).
-
-    The result is the float nearest to ``steps × step`` written in decimals
-    (3 × 0.1 gives 0.3, not 0.30000000000000004): the count of steps times the
-    step's digits, an exact integer, divided once by the power of ten. This is
-    what ``round(steps * step, decimals)`` gives, without its decimal
-    conversion.
-    """
-    steps = math.floor(qty / step + _LOT_TOLERANCE)
-    units, scale = _lot_grid(step)
-    return steps * units / scale
-
-
 class FixedRiskSizer:
     """Size so that a stop-out loses the chosen risk, fees of both sides included.
 
@@ -130,18 +99,5 @@ class FixedRiskSizer:
         params = self.params
         fraction = self._risk_fraction
         risk = equity * fraction if fraction is not None else self._risk_usd
-        loss_per_unit = distance + params.fee_rate * (entry + stop)
-        contract = market.contract_size
-        qty = risk / loss_per_unit / contract
-        if params.max_notional is not None:
-            qty = min(qty, params.max_notional / (entry * contract))
-        if market.max_qty is not None:
-            qty = min(qty, market.max_qty)
-        if not market.lot_step > 0:
-            raise ValueError(
-                f"market {market.symbol}: lot_step must be positive, got {market.lot_step!r}"
-            )
-        qty = floor_to_step(qty, market.lot_step)
-        if qty <= 0 or qty < market.min_qty or qty * entry * contract < market.min_notional:
-            return None
-        return qty
+        qty = risk_quantity(risk, entry, stop, params.fee_rate, market)
+        return fit_to_market(qty, entry, market, params.max_notional)

@@ -1,0 +1,53 @@
+"""The onnx plugin's registration, entry point and import discipline."""
+
+from __future__ import annotations
+
+import ast
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pluggy
+from garrison_api import PROJECT_NAME, Registry, hookspecs
+from garrison_onnx import OnnxScorer, plugin
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "garrison_onnx"
+
+
+def test_registers_onnx_through_pluggy() -> None:
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    manager.register(plugin, name="onnx")
+    registry = Registry()
+    manager.hook.garrison_register(registry=registry)
+    entry = registry.get("scorer", "onnx")
+    assert entry is not None
+    assert entry.factory is OnnxScorer
+
+
+def test_entry_point_points_at_the_plugin_module() -> None:
+    (point,) = [ep for ep in entry_points(group=PROJECT_NAME) if ep.name == "onnx"]
+    assert point.value == "garrison_onnx.plugin"
+    assert point.load() is plugin
+
+
+def test_imports_only_garrison_api() -> None:
+    for path in SOURCE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] != "garrison", f"{path.name} imports {module}"
+
+
+def test_scoring_modules_never_import_the_training_extra() -> None:
+    # Without garrison-onnx[train] installed, everything but training must work.
+    for path in SOURCE.glob("*.py"):
+        if path.name == "training.py":
+            continue
+        text = path.read_text()
+        assert "xgboost" not in text, path.name
+        assert "onnxmltools" not in text, path.name
