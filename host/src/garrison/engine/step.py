@@ -79,6 +79,10 @@ class StepProcessor:
         self._interval = max(1, equity_interval_ms)
         self._driver_state = driver_state
         self._codec = StateCodec()
+        #: What an operator asked for over the control channel (pause, halt,
+        #: flatten...), applied in order at the next step, after settling and
+        #: before any decision (:meth:`apply_controls`). Drivers check it per step.
+        self.controls: list[Callable[[int], None]] = []
         #: Close time of the step being handled (or the last one), -1 before the first.
         self.step_close = -1
         #: Close time at or after which the next periodic equity row is due.
@@ -184,6 +188,18 @@ class StepProcessor:
         high = high_held if ledger.positions else math.nextafter(peak, math.inf)
         self.bounds = (low, high, due, low_held, high_held)
         return equity
+
+    def apply_controls(self) -> None:
+        """Apply the operator's requests waiting in :attr:`controls`, at this step's close.
+
+        Called by the drivers after the step is booked and settled, before
+        strategies decide: a halt or a pause holds for this step's decisions;
+        a flatten's exits are staged and commit with the step's orders.
+        """
+        waiting = list(self.controls)
+        self.controls.clear()
+        for action in waiting:
+            action(self.step_close)
 
     def margin(self) -> float:
         """How far an equity estimate may be from the ledger's (see :meth:`settle`)."""
