@@ -543,7 +543,7 @@ class HostControl:
                 "flatten",
                 f"operator flatten {target}: "
                 + (", ".join(f"{k} {v}" for k, v in results.items()) or "no positions"),
-                {"target": target, "results": _args_text(results)},
+                {"target": target, "results": "; ".join(f"{k}: {v}" for k, v in results.items())},
             )
 
         return self._queue(f"flatten {target}", act)

@@ -620,6 +620,7 @@ class ReplayEngine:
         on_phantoms = pipeline.on_phantoms
         staged = pipeline.staged
         controls = proc.controls
+        inbox = proc.inbox
         ledger = proc.ledger
         clock = proc.clock
         settle = proc.settle
@@ -657,6 +658,10 @@ class ReplayEngine:
                     if proc.step_close >= due or not low < equity < high:
                         settle()
                         low, high, due, low_held, high_held = proc.bounds
+                    if inbox:
+                        # Control requests (queries, actions) are served
+                        # between steps, where the state is whole.
+                        proc.serve_inbox()
                     if controls:
                         # An operator's request (control channel): a halt or a
                         # pause changes what the kill switches may add, and a

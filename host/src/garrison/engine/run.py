@@ -895,7 +895,7 @@ def _control_server(
         sizer=rebuild,
     )
     path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
-    return ControlServer(path, host, tighten=own_dir)
+    return ControlServer(path, host, processor, tighten=own_dir)
 
 
 def _first_bar_ms(series: Sequence[Series], timeline: Timeline) -> int:
