@@ -159,6 +159,9 @@ class ControlServer:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        # Connections accepted just now get their first turn, so they can be cancelled.
+        for _ in range(3):
+            await asyncio.sleep(0)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

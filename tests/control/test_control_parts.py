@@ -1,0 +1,281 @@
+"""The control channel's parts on their own: peer check, protocol, socket paths, profile table.
+
+Connecting to a socket as another user needs a second account (or root
+dropping privileges), which the test sandbox may not offer; the refusal is
+tested instead with a real server told that the host runs as another uid
+(so our own, genuine peer credentials are the foreign ones), and with the
+credential function on a real socket pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+import textwrap
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from garrison.control.client import ControlClient, ControlRefusedError, ControlUnavailableError
+from garrison.control.host import HostControl
+from garrison.control.paths import (
+    ControlPathError,
+    default_socket_path,
+    prepare_directory,
+    socket_for,
+)
+from garrison.control.peer import PeerCredentials, peer_credentials, refusal
+from garrison.control.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    decode_request,
+    decode_response,
+    encode,
+    request_line,
+)
+from garrison.control.server import ControlServer
+from garrison.engine.step import StepProcessor
+from garrison.plugins.manager import load_plugins
+from garrison.profile.errors import ProfileError
+from garrison.profile.load import parse_profile
+from garrison.profile.render import profile_as_toml
+
+# --- peer credentials -----------------------------------------------------------------
+
+
+def test_peer_credentials_are_the_connecting_process() -> None:
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with left, right:
+        assert peer_credentials(left) == PeerCredentials(os.getpid(), os.getuid(), os.getgid())
+
+
+def test_refusal_names_the_foreign_uid() -> None:
+    assert refusal(PeerCredentials(10, 1000, 1000), 1000) is None
+    why = refusal(PeerCredentials(10, 1001, 1001), 1000)
+    assert why == "uid 1001 is not the host's user (uid 1000): refused"
+    # root is another user too, unless the host runs as root.
+    assert refusal(PeerCredentials(10, 0, 0), 1000) is not None
+
+
+# --- protocol -------------------------------------------------------------------------
+
+
+def test_request_round_trip() -> None:
+    request = decode_request(request_line("flatten", {"symbol": "BTCUSDT"}))
+    assert (request.cmd, request.args) == ("flatten", {"symbol": "BTCUSDT"})
+    assert decode_request(b'{"v": 1, "cmd": "status", "id": 7}').id == 7
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"nope", "not a JSON line"),
+        (b"\xff\xfe", "not a JSON line"),
+        (b"[1]", "a request is a JSON object, got list"),
+        (b'{"cmd": "status"}', "protocol version v=None is not spoken here"),
+        (b'{"v": 2, "cmd": "status"}', "protocol version v=2"),
+        (b'{"v": 1}', "cmd must be a command name, got None"),
+        (b'{"v": 1, "cmd": "status", "args": [1]}', "args must be a JSON object, got list"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong(line: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        decode_request(line)
+
+
+def test_responses_carry_the_version_and_no_nan() -> None:
+    line = encode({"v": PROTOCOL_VERSION, "ok": True, "result": {"x": float("nan")}})
+    assert json.loads(line) == {"v": 1, "ok": True, "result": {"x": None}}
+    with pytest.raises(ProtocolError, match="speaks control protocol v=3"):
+        decode_response(b'{"v": 3, "ok": true}')
+
+
+# --- socket paths ---------------------------------------------------------------------
+
+
+def test_default_socket_paths() -> None:
+    assert default_socket_path("demo", {"XDG_RUNTIME_DIR": "/run/user/5"}) == Path(
+        "/run/user/5/garrison/demo.sock"
+    )
+    assert default_socket_path("my bot/1", {}, uid=42) == Path("/tmp/garrison-42/my_bot_1.sock")
+    path, own = socket_for("demo", "var/ctl.sock", Path("/srv/profiles"))
+    assert (path, own) == (Path("/srv/profiles/var/ctl.sock"), False)
+
+
+def test_default_directory_is_made_owner_only(tmp_path: Path) -> None:
+    directory = tmp_path / "garrison"
+    directory.mkdir(mode=0o755)
+    os.chmod(directory, 0o755)
+    prepare_directory(directory / "x.sock", tighten=True)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    fresh = tmp_path / "fresh" / "x.sock"
+    prepare_directory(fresh, tighten=False)
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+
+
+# --- the [control] table ----------------------------------------------------------------
+
+PROFILE = """\
+[profile]
+name = "ctl"
+[data]
+paths = ["x.csv"]
+[[strategies]]
+use = "turtle"
+[sizer]
+use = "fixed_risk"
+"""
+
+
+def test_control_table_is_checked(tmp_path: Path) -> None:
+    registry = load_plugins().registry
+    bad = PROFILE + textwrap.dedent(
+        """\
+        [control]
+        risk_pct_min = 2.0
+        risk_pct_max = 1.0
+        enabled = "yes"
+        """
+    )
+    with pytest.raises(ProfileError) as raised:
+        parse_profile(bad, tmp_path / "p.toml", registry)
+    text = str(raised.value)
+    assert "control.enabled" in text
+    out_of_range = PROFILE + "[control]\nrisk_pct_max = 150\n"
+    with pytest.raises(ProfileError, match=r"control.risk_pct_max: expected a percent"):
+        parse_profile(out_of_range, tmp_path / "p.toml", registry)
+    crossed = PROFILE + "[control]\nrisk_pct_min = 2.0\nrisk_pct_max = 1.0\n"
+    with pytest.raises(ProfileError, match=r"control.risk_pct_min: expected at most"):
+        parse_profile(crossed, tmp_path / "p.toml", registry)
+    with pytest.raises(ProfileError, match=r"control.sockets"):
+        parse_profile(PROFILE + "[control]\nsockets = 'x'\n", tmp_path / "p.toml", registry)
+
+
+def test_control_table_round_trips_through_the_journal_copy(tmp_path: Path) -> None:
+    registry = load_plugins().registry
+    text = PROFILE + "[control]\nsocket = 'run/c.sock'\nrisk_pct_max = 0.5\n"
+    profile = parse_profile(text, tmp_path / "p.toml", registry)
+    assert profile.control.socket == "run/c.sock"
+    again = parse_profile(profile_as_toml(profile), tmp_path / "p.toml", registry)
+    assert again.control == profile.control
+    plain = parse_profile(PROFILE, tmp_path / "p.toml", registry)
+    assert "[control]" not in profile_as_toml(plain)
+
+
+# --- the server, without an engine ----------------------------------------------------
+
+
+class FakeControl:
+    """Stands in for HostControl: answers ``status``, keeps what was recorded."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, PeerCredentials | None, str]] = []
+
+    def handle(self, cmd: str, args: Mapping[str, Any]) -> Any:
+        return {"cmd": cmd}
+
+    def record(
+        self, cmd: str, args: Mapping[str, Any], peer: PeerCredentials | None, outcome: str
+    ) -> None:
+        self.recorded.append((cmd, peer, outcome))
+
+
+class Inbox:
+    """The processor's inbox, served by the engine loop's turns alone."""
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self.inbox: deque[tuple[Any, Future[Any]]] = deque()
+
+    serve_inbox = StepProcessor.serve_inbox
+    take_inbox_items = StepProcessor.take_inbox_items
+
+
+async def _serve(path: Path, uid: int, talk: Any) -> FakeControl:
+    control = FakeControl()
+    server = ControlServer(
+        path, cast(HostControl, control), cast(StepProcessor, Inbox()), uid=uid, tighten=True
+    )
+    await server.start()
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, talk)
+    finally:
+        await server.close()
+    return control
+
+
+def test_server_socket_is_0600_in_0700_and_removed_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "c.sock"
+    seen: dict[str, int] = {}
+
+    def talk() -> None:
+        seen["sock"] = stat.S_IMODE(path.lstat().st_mode)
+        seen["dir"] = stat.S_IMODE(path.parent.stat().st_mode)
+        with ControlClient(path) as client:
+            assert client.call("status") == {"cmd": "status"}
+
+    control = asyncio.run(_serve(path, os.getuid(), talk))
+    assert seen == {"sock": 0o600, "dir": 0o700}
+    assert not path.exists()
+    assert control.recorded == [
+        ("status", PeerCredentials(os.getpid(), os.getuid(), os.getgid()), "ok")
+    ]
+
+
+def test_server_refuses_a_peer_of_another_uid(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    host_uid = os.getuid() + 1  # the host "runs as" someone else: we are the foreigner
+
+    def talk() -> None:
+        with ControlClient(path) as client, pytest.raises(ControlRefusedError, match="refused"):
+            client.call("status")
+
+    control = asyncio.run(_serve(path, host_uid, talk))
+    ((cmd, peer, outcome),) = control.recorded
+    assert cmd == "connect"
+    assert peer is not None
+    assert peer.uid == os.getuid()
+    assert outcome == f"uid {os.getuid()} is not the host's user (uid {host_uid}): refused"
+
+
+def test_server_refuses_to_take_over_a_live_socket(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+
+    def second() -> None:
+        other = ControlServer(
+            path, cast(HostControl, FakeControl()), cast(StepProcessor, Inbox()), tighten=False
+        )
+        with pytest.raises(ControlPathError, match="another host is already serving"):
+            asyncio.run(other.start())
+
+    asyncio.run(_serve(path, os.getuid(), second))
+
+
+def test_stale_socket_is_replaced_and_no_host_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: a host that died
+    with pytest.raises(ControlUnavailableError, match="nothing listens"), ControlClient(path):
+        pass
+
+    def talk() -> None:
+        with ControlClient(path) as client:
+            assert client.call("status") == {"cmd": "status"}
+
+    asyncio.run(_serve(path, os.getuid(), talk))
+    with pytest.raises(ControlUnavailableError, match="no host is running"), ControlClient(path):
+        pass
+
+
+def test_a_path_too_long_for_a_socket_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / ("d" * 120) / "c.sock"
+    server = ControlServer(path, cast(HostControl, FakeControl()), cast(StepProcessor, Inbox()))
+    with pytest.raises(ControlPathError, match="a Unix socket path may have at most 107"):
+        asyncio.run(server.start())
