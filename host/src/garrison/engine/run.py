@@ -33,7 +33,7 @@ from garrison_api import (
 )
 
 from garrison.control.host import HostControl, sizer_rebuild
-from garrison.control.paths import socket_for
+from garrison.control.paths import ControlPathError, socket_for
 from garrison.control.server import ControlServer
 from garrison.engine.broker import SimulatedBroker
 from garrison.engine.bus import PLUGIN_ERRORS, EventBus
@@ -736,16 +736,33 @@ async def run_profile(
             server = _control_server(
                 profile, plugins, processor, pipeline, mode, run_id, path, strategies
             )
-            await server.start()
-            bus.emit(
-                Event(
-                    ts=first_ts,
-                    kind="control.serving",
-                    source="control",
-                    message=f"control channel at {server.path}",
-                    data={"socket": str(server.path)},
+            try:
+                await server.start()
+            except ControlPathError as exc:
+                if mode != Mode.REPLAY.value:
+                    raise RunError(f"cannot serve the control channel: {exc}") from exc
+                # Replays of one profile may well run side by side: the
+                # second goes on without a control channel, and says so.
+                server = None
+                bus.emit(
+                    Event(
+                        ts=first_ts,
+                        kind="control.unavailable",
+                        level=Level.WARNING,
+                        source="control",
+                        message=f"no control channel for this replay: {exc}",
+                    )
                 )
-            )
+            else:
+                bus.emit(
+                    Event(
+                        ts=first_ts,
+                        kind="control.serving",
+                        source="control",
+                        message=f"control channel at {server.path}",
+                        data={"socket": str(server.path)},
+                    )
+                )
         t1 = time.perf_counter()
         try:
             try:
