@@ -423,6 +423,9 @@ def test_halt_then_flatten_all(host: Host) -> None:
     # Halted: nothing reopens, so every position ends closed.
     wait_for("every position closed", lambda: host.call("positions") == [], host)
     assert host.call("status")["state"] == "halted"
+    # Pausing would loosen the halt: refused; only resume lifts it.
+    with pytest.raises(ControlRefusedError, match="would loosen the halt"):
+        host.call("pause")
 
 
 def test_journal_names_every_caller(host: Host) -> None:
@@ -450,6 +453,20 @@ def test_journal_names_every_caller(host: Host) -> None:
         for r in host.rows("SELECT data FROM events WHERE kind = 'control.applied'")
     }
     assert {"pause", "resume", "halt", "flatten", "risk_set"} <= applied
+
+
+def test_subscribe_streams_until_the_client_leaves(host: Host) -> None:
+    with ControlClient(host.socket) as client:
+        stream = client.subscribe(["status", "equity"], every_s=0.2)
+        snapshots = [next(stream) for _ in range(3)]
+    assert all(set(s) == {"status", "equity"} for s in snapshots)
+    closes = [s["status"]["step_close"] for s in snapshots]
+    assert closes == sorted(closes)
+    assert closes[-1] > closes[0]  # the replay moved on between snapshots
+    with ControlClient(host.socket) as client, pytest.raises(ControlRefusedError, match="topics"):
+        next(client.subscribe(["flatten"]))
+    # The host serves on after the subscriber left.
+    assert host.call("status")["profile"] == "control-test"
 
 
 def test_no_host_is_a_clear_error(host: Host, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import pytest
 from garrison.control.client import ControlClient, ControlRefusedError, ControlUnavailableError
-from garrison.control.host import HostControl
+from garrison.control.host import CommandError, HostControl, subscription
 from garrison.control.paths import (
     ControlPathError,
     default_socket_path,
@@ -93,6 +93,20 @@ def test_responses_carry_the_version_and_no_nan() -> None:
     assert json.loads(line) == {"v": 1, "ok": True, "result": {"x": None}}
     with pytest.raises(ProtocolError, match="speaks control protocol v=3"):
         decode_response(b'{"v": 3, "ok": true}')
+
+
+def test_subscription_arguments_are_checked() -> None:
+    assert subscription({}) == (("status",), 1.0)
+    assert subscription({"topics": ["equity", "equity", "logs"], "every_s": 5}) == (
+        ("equity", "logs"),
+        5.0,
+    )
+    with pytest.raises(CommandError, match="topics must be a non-empty list"):
+        subscription({"topics": ["halt"]})
+    with pytest.raises(CommandError, match=r"every_s must be a number of seconds in \[0.2"):
+        subscription({"every_s": 0.01})
+    with pytest.raises(CommandError, match="every_s"):
+        subscription({"every_s": True})
 
 
 # --- socket paths ---------------------------------------------------------------------

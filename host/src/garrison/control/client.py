@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,17 @@ class ControlClient:
             raise ControlRefusedError(str(response.get("error")))
         return response.get("result")
 
+    def subscribe(self, topics: list[str], every_s: float = 1.0) -> Iterator[dict[str, Any]]:
+        """Stream snapshots of ``topics`` every ``every_s`` seconds (closing the client ends it)."""
+        first = self.call("subscribe", {"topics": topics, "every_s": every_s})
+        if not isinstance(first, dict) or "subscribed" not in first:
+            raise ControlRefusedError(f"the host did not subscribe: {first!r}")
+        while True:
+            response = self.read()
+            if not response.get("ok"):
+                raise ControlRefusedError(str(response.get("error")))
+            yield response["result"]
+
     def exchange(self, line: bytes) -> dict[str, Any]:
         """Send one raw line and read the response (tests send garbage this way)."""
         sock = self._sock
@@ -73,6 +85,16 @@ class ControlClient:
             raise RuntimeError("ControlClient used outside its with-block")
         try:
             sock.sendall(line)
+        except OSError as exc:
+            raise ControlUnavailableError(f"lost the host at {self.path}: {exc}") from None
+        return self.read()
+
+    def read(self) -> dict[str, Any]:
+        """The next response line from the host."""
+        sock = self._sock
+        if sock is None:
+            raise RuntimeError("ControlClient used outside its with-block")
+        try:
             while b"\n" not in self._buffer:
                 chunk = sock.recv(65536)
                 if not chunk:

@@ -42,6 +42,12 @@ CONFIRM_TTL_S = 60.0
 #: The most rows a list command returns.
 MAX_ROWS = 500
 
+#: Queries a subscription may stream (without arguments).
+STREAMABLE = ("status", "positions", "orders", "equity", "risk", "plugins", "signals", "logs")
+
+#: The shortest and longest period of a subscription, in seconds.
+SUBSCRIBE_PERIOD_S = (0.2, 3600.0)
+
 #: Commands that change trading; the rest only read.
 ACTIONS = frozenset({"pause", "reducing", "resume", "halt", "flatten", "risk_set"})
 
@@ -90,6 +96,24 @@ def sizer_rebuild(
     high = float(current) if risk_pct_max is None else risk_pct_max
     low = min(high, 0.01) if risk_pct_min is None else risk_pct_min
     return SizerRebuild(factory, params, RiskBounds(low, high))
+
+
+def subscription(args: Mapping[str, Any]) -> tuple[tuple[str, ...], float]:
+    """The topics and period (seconds) of a ``subscribe`` request; CommandError when wrong."""
+    topics = args.get("topics", ["status"])
+    if (
+        not isinstance(topics, list)
+        or not topics
+        or not all(isinstance(t, str) and t in STREAMABLE for t in topics)
+    ):
+        raise CommandError(
+            f"topics must be a non-empty list of {', '.join(STREAMABLE)}; got {topics!r}"
+        )
+    every = args.get("every_s", 1.0)
+    low, high = SUBSCRIBE_PERIOD_S
+    if isinstance(every, bool) or not isinstance(every, int | float) or not low <= every <= high:
+        raise CommandError(f"every_s must be a number of seconds in [{low:g}, {high:g}]")
+    return tuple(dict.fromkeys(topics)), float(every)
 
 
 def _flag(args: Mapping[str, Any], key: str) -> bool:
@@ -157,7 +181,7 @@ class HostControl:
             "halt": lambda a: self._set_state(a, "halt"),
             "flatten": self._flatten,
             "risk_set": self._risk_set,
-            "help": lambda _a: {"commands": sorted(self._handlers)},
+            "help": lambda _a: {"commands": sorted([*self._handlers, "subscribe"])},
         }
 
     @property
@@ -205,9 +229,8 @@ class HostControl:
         """The result of ``cmd``; raises CommandError for a command the host refuses."""
         handler = self._handlers.get(cmd)
         if handler is None:
-            raise CommandError(
-                f"unknown command {cmd!r}; the host knows: {', '.join(self.commands)}"
-            )
+            known = ", ".join(sorted([*self.commands, "subscribe"]))
+            raise CommandError(f"unknown command {cmd!r}; the host knows: {known}")
         return handler(args)
 
     # -- queries -------------------------------------------------------------------
@@ -469,9 +492,20 @@ class HostControl:
         reason = _text(args, "reason", "operator")
         ledger = self._proc.ledger
         pipeline = self._proc.pipeline
+        if what in ("pause", "reducing") and ledger.state is TradingState.HALTED:
+            # Pausing must never loosen a halt: lifting one is resume's job alone.
+            raise CommandError(f"trading is halted; {what} would loosen the halt (resume first)")
 
         def act(ts: int) -> None:
             before = ledger.state.value
+            if what in ("pause", "reducing") and ledger.state is TradingState.HALTED:
+                # A halt came (a kill switch, or an operator) after the request.
+                self._applied(
+                    what,
+                    f"operator {what} not applied: trading is halted and stays so",
+                    {"before": before, "after": before, "reason": reason},
+                )
+                return
             if what == "halt":
                 # The kill switch's own path: the same halt a risk rule asks for.
                 pipeline.halt(Veto("operator", reason, True, None), ts)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from garrison.control.host import CommandError, HostControl
+from garrison.control.host import CommandError, HostControl, subscription
 from garrison.control.paths import ControlPathError, check_length, prepare_directory
 from garrison.control.peer import PeerCredentials, peer_credentials, refusal
 from garrison.control.protocol import (
@@ -276,14 +276,58 @@ class ControlServer:
                 return  # the client left mid-request
             if not line.strip():
                 continue
-            await _send(writer, await self._answer(line, peer))
+            try:
+                request = decode_request(line)
+            except ProtocolError as exc:
+                await self._note("garbage", {}, peer, f"error: {exc}")
+                await _send(writer, error(str(exc)))
+                continue
+            if request.cmd == "subscribe":
+                await self._subscribe(request, peer, reader, writer)
+                return
+            await _send(writer, await self._answer(request, peer))
 
-    async def _answer(self, line: bytes, peer: PeerCredentials) -> dict[str, Any]:
+    async def _subscribe(
+        self,
+        request: Request,
+        peer: PeerCredentials,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Stream the ``topics`` queries every ``every_s`` until the client sends or leaves.
+
+        The connection is the subscription's from then on: any line from the
+        client (or its closing) ends it, and the connection with it.
+        """
         try:
-            request = decode_request(line)
-        except ProtocolError as exc:
-            await self._note("garbage", {}, peer, f"error: {exc}")
-            return error(str(exc))
+            topics, every = subscription(request.args)
+        except CommandError as exc:
+            await self._note("subscribe", request.args, peer, f"error: {exc}")
+            await _send(writer, error(str(exc), request.id))
+            return
+        await self._note("subscribe", request.args, peer, "ok")
+        control = self._control
+        await _send(writer, ok({"subscribed": list(topics), "every_s": every}, request.id))
+        stop = asyncio.ensure_future(reader.read(1))
+        try:
+            while not stop.done():
+                try:
+                    snapshot = await self._on_engine(
+                        lambda: {topic: control.handle(topic, {}) for topic in topics}
+                    )
+                except CommandError as exc:
+                    await _send(writer, error(str(exc), request.id))
+                    return
+                message = ok(snapshot, request.id)
+                message["stream"] = "subscribe"
+                await _send(writer, message)
+                await asyncio.wait({stop}, timeout=every)
+        finally:
+            stop.cancel()
+            with contextlib.suppress(BaseException):
+                await stop
+
+    async def _answer(self, request: Request, peer: PeerCredentials) -> dict[str, Any]:
         try:
             answer: dict[str, Any] = await self._on_engine(lambda: self._execute(request, peer))
         except CommandError as exc:
