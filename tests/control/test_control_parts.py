@@ -1,10 +1,11 @@
 """The control channel's parts on their own: peer check, protocol, socket paths, profile table.
 
-Connecting to a socket as another user needs a second account (or root
-dropping privileges), which the test sandbox may not offer; the refusal is
-tested instead with a real server told that the host runs as another uid
-(so our own, genuine peer credentials are the foreign ones), and with the
-credential function on a real socket pair.
+Connecting as another user needs root to switch users: when the tests run
+as root, a real ``nobody`` process is kept out by the directory's mode and,
+with the modes opened up by hand, refused by the peer check. Whoever runs
+the tests, the refusal is also tested with a real server told that the
+host runs as another uid (so our own, genuine peer credentials are the
+foreign ones), and the credential function on a real socket pair.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import tempfile
 import textwrap
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -293,3 +297,68 @@ def test_a_path_too_long_for_a_socket_is_refused(tmp_path: Path) -> None:
     server = ControlServer(path, cast(HostControl, FakeControl()), cast(StepProcessor, Inbox()))
     with pytest.raises(ControlPathError, match="a Unix socket path may have at most 107"):
         asyncio.run(server.start())
+
+
+# --- another user, for real (when the tests run as root) -----------------------------
+
+#: Connects as whoever runs it; prints EACCES, or the host's first answer line.
+FOREIGN_CLIENT = """\
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    print("EACCES")
+    sys.exit(0)
+s.sendall(b'{"v": 1, "cmd": "status"}\\n')
+print(s.makefile("rb").readline().decode().strip())
+"""
+
+NOBODY = 65534
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching to another user needs root")
+@pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="no /usr/bin/python3 for the other user")
+def test_another_user_is_kept_out_by_the_mode_and_refused_by_the_peer_check() -> None:
+    outer = Path(tempfile.mkdtemp(prefix="garrison-xuser-"))
+    try:
+        os.chmod(outer, 0o755)  # the other user may reach the socket's directory
+        path = outer / "run" / "c.sock"
+        answers: list[str] = []
+
+        def as_nobody() -> str:
+            done = subprocess.run(
+                [str(SYSTEM_PYTHON), "-c", FOREIGN_CLIENT, str(path)],
+                user=NOBODY,
+                group=NOBODY,
+                extra_groups=[],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin"},
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        def talk() -> None:
+            # As made: the 0700 directory keeps the other user from the socket.
+            answers.append(as_nobody())
+            # Opened up by hand (a misconfiguration): the peer check still refuses.
+            os.chmod(path.parent, 0o755)
+            os.chmod(path, 0o666)
+            answers.append(as_nobody())
+
+        control = asyncio.run(_serve(path, os.getuid(), talk))
+    finally:
+        shutil.rmtree(outer, ignore_errors=True)
+    assert answers[0] == "EACCES"
+    refused = json.loads(answers[1])
+    assert refused["ok"] is False
+    assert refused["error"] == f"uid {NOBODY} is not the host's user (uid 0): refused"
+    ((cmd, peer, outcome),) = control.recorded
+    assert cmd == "connect"
+    assert peer is not None
+    assert (peer.uid, peer.gid) == (NOBODY, NOBODY)
+    assert outcome.endswith("refused")
