@@ -29,6 +29,7 @@ from garrison.control.client import ControlClient, ControlRefusedError, ControlU
 from garrison.control.host import CommandError, HostControl, subscription
 from garrison.control.paths import (
     ControlPathError,
+    candidate_socket_paths,
     default_socket_path,
     prepare_directory,
     socket_for,
@@ -121,6 +122,10 @@ def test_default_socket_paths() -> None:
         "/run/user/5/garrison/demo.sock"
     )
     assert default_socket_path("my bot/1", {}, uid=42) == Path("/tmp/garrison-42/my_bot_1.sock")
+    assert candidate_socket_paths("demo", {"XDG_RUNTIME_DIR": "/run/user/5"}, uid=5) == [
+        Path("/run/user/5/garrison/demo.sock"),
+        Path("/tmp/garrison-5/demo.sock"),
+    ]
     path, own = socket_for("demo", "var/ctl.sock", Path("/srv/profiles"))
     assert (path, own) == (Path("/srv/profiles/var/ctl.sock"), False)
 
@@ -362,3 +367,33 @@ def test_another_user_is_kept_out_by_the_mode_and_refused_by_the_peer_check() ->
     assert peer is not None
     assert (peer.uid, peer.gid) == (NOBODY, NOBODY)
     assert outcome.endswith("refused")
+
+
+# --- the CLI without a host ---------------------------------------------------------------
+
+
+def test_cli_names_where_it_looked_when_no_host_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+    from garrison.cli.main import cli
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
+    profile = tmp_path / "p.toml"
+    profile.write_text('[profile]\nname = "nobody-runs-this-1f3a"\n')
+    runner = CliRunner()
+    done = runner.invoke(cli, ["status", "--profile", str(profile)])
+    assert done.exit_code == 3
+    assert f"{tmp_path}/xdg/garrison/nobody-runs-this-1f3a.sock" in done.output
+    assert "no host is running" in done.output
+    done = runner.invoke(cli, ["halt", "--socket", str(tmp_path / "x.sock"), "--json"])
+    assert done.exit_code == 3
+    both = runner.invoke(
+        cli, ["status", "--socket", str(tmp_path / "x.sock"), "--profile", str(profile)]
+    )
+    assert both.exit_code == 2
+    assert "give --socket or --profile, not both" in both.output
+    profile.write_text("[profile]\n")
+    done = runner.invoke(cli, ["status", "--profile", str(profile)])
+    assert done.exit_code == 1
+    assert "profile.name: expected a name" in done.output

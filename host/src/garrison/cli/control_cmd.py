@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from garrison.control.client import ControlClient, ControlRefusedError, ControlUnavailableError
-from garrison.control.paths import default_socket_path, socket_for
+from garrison.control.paths import candidate_socket_paths, socket_for
 
 
 class _NoHost(click.ClickException):
@@ -42,23 +42,29 @@ def _socket_from_profile(profile: Path) -> Path:
         raise click.ClickException(
             f"{profile}: control.socket: expected a file path; found {configured!r}"
         )
-    path, _own = socket_for(name, configured, profile.resolve().parent)
-    return path
+    if configured:
+        path, _own = socket_for(name, configured, profile.resolve().parent)
+        return path
+    candidates = candidate_socket_paths(name)
+    return next((p for p in candidates if p.exists()), candidates[0])
 
 
 def _only_host() -> Path:
-    directory = default_socket_path("x").parent
-    found = sorted(directory.glob("*.sock")) if directory.is_dir() else []
+    directories = list(dict.fromkeys(p.parent for p in candidate_socket_paths("x")))
+    found = sorted(
+        {p for d in directories if d.is_dir() for p in d.glob("*.sock")}, key=lambda p: p.name
+    )
+    places = " or ".join(str(d) for d in directories)
     if len(found) == 1:
         return found[0]
     if not found:
         raise _NoHost(
-            f"no running host found in {directory}; start one with `garrison run PROFILE`, "
+            f"no running host found in {places}; start one with `garrison run PROFILE`, "
             "or name it with --socket PATH or --profile FILE"
         )
     names = ", ".join(p.stem for p in found)
     raise click.ClickException(
-        f"several hosts serve in {directory} ({names}): name one with --profile or --socket"
+        f"several hosts serve in {places} ({names}): name one with --profile or --socket"
     )
 
 

@@ -86,7 +86,12 @@ class ControlClient:
         try:
             sock.sendall(line)
         except OSError as exc:
-            raise ControlUnavailableError(f"lost the host at {self.path}: {exc}") from None
+            # A host that refuses a caller says why, then closes at once: the
+            # reason may be waiting even though the request could not go.
+            try:
+                return self.read()
+            except ControlUnavailableError:
+                raise ControlUnavailableError(f"lost the host at {self.path}: {exc}") from None
         return self.read()
 
     def read(self) -> dict[str, Any]:

@@ -28,6 +28,24 @@ def default_socket_path(
     return Path("/tmp") / f"garrison-{user}" / f"{safe}.sock"
 
 
+def candidate_socket_paths(
+    profile_name: str, environ: Mapping[str, str] | None = None, uid: int | None = None
+) -> list[Path]:
+    """Where a host of ``profile_name`` may serve by default, the likeliest first.
+
+    A host under a service manager often has no ``XDG_RUNTIME_DIR`` while the
+    operator's SSH session has one (or the other way round): a client looks
+    in both places.
+    """
+    env = dict(os.environ if environ is None else environ)
+    found = [default_socket_path(profile_name, env, uid)]
+    env.pop("XDG_RUNTIME_DIR", None)
+    fallback = default_socket_path(profile_name, env, uid)
+    if fallback not in found:
+        found.append(fallback)
+    return found
+
+
 def check_length(path: Path) -> None:
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise ControlPathError(
