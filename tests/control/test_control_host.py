@@ -267,6 +267,35 @@ def test_cli_status_json(host: Host) -> None:
     assert "control-test (replay)" in by_profile.stdout
 
 
+def test_cli_status_watch_streams(host: Host) -> None:
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "garrison.cli.main",
+            "status",
+            "--socket",
+            str(host.socket),
+            "--watch",
+            "0.2",
+            "--json",
+        ],
+        cwd=REPO,
+        env=host.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert watcher.stdout is not None
+        lines = [json.loads(watcher.stdout.readline()) for _ in range(3)]
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=30)
+    assert watcher.returncode == 0
+    assert all(set(line) == {"status", "positions"} for line in lines)
+    assert host.call("status")["profile"] == "control-test"
+
+
 def test_garbage_and_hangups_leave_the_host_serving(host: Host) -> None:
     with ControlClient(host.socket) as client:
         assert client.exchange(b"this is not json\n")["ok"] is False

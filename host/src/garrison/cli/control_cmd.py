@@ -140,12 +140,33 @@ def _status_text(result: dict[str, Any]) -> str:
 
 
 @click.command("status")
+@click.option(
+    "--watch",
+    type=click.FloatRange(0.2, 3600),
+    metavar="SECONDS",
+    help="Show it again every SECONDS until Ctrl-C (--json: one JSON object a line).",
+)
 @_target
-def status(socket: Path | None, profile: Path | None, as_json: bool) -> None:
+def status(socket: Path | None, profile: Path | None, as_json: bool, watch: float | None) -> None:
     """Show a running host's state, equity and open positions."""
     path = _resolve(socket, profile)
-    result = {"status": _call(path, "status"), "positions": _call(path, "positions")}
-    _print(result, as_json, _status_text)
+    if watch is None:
+        result = {"status": _call(path, "status"), "positions": _call(path, "positions")}
+        _print(result, as_json, _status_text)
+        return
+    try:
+        with ControlClient(path, timeout_s=max(30.0, 3 * watch)) as client:
+            for snapshot in client.subscribe(["status", "positions"], every_s=watch):
+                if as_json:
+                    click.echo(json.dumps(snapshot, sort_keys=True))
+                else:
+                    click.echo(_status_text(snapshot) + "\n")
+    except ControlUnavailableError as exc:
+        raise _NoHost(str(exc)) from None
+    except ControlRefusedError as exc:
+        raise click.ClickException(f"the host refused to stream: {exc}") from None
+    except KeyboardInterrupt:
+        pass
 
 
 def _queued(result: dict[str, Any]) -> str:
