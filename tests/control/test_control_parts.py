@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -397,3 +398,36 @@ def test_cli_names_where_it_looked_when_no_host_runs(
     done = runner.invoke(cli, ["status", "--profile", str(profile)])
     assert done.exit_code == 1
     assert "profile.name: expected a name" in done.output
+
+
+# --- two replays of one profile -------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_replay_whose_socket_is_taken_runs_without_control(tmp_path: Path) -> None:
+    from garrison.engine.run import replay
+
+    path = tmp_path / "c.sock"
+    demo = REPO / "configs" / "demo.toml"
+    plugins = load_plugins()
+    text = demo.read_text(encoding="utf-8") + f'\n[control]\nsocket = "{path}"\n'
+    profile = parse_profile(text, demo, plugins.registry)
+    journal = tmp_path / "j.sqlite"
+    results: list[Any] = []
+
+    def second_replay() -> None:
+        results.append(asyncio.run(replay(profile, plugins, journal_path=journal, control=True)))
+
+    # A host (stand-in) serves the socket while the replay starts.
+    asyncio.run(_serve(path, os.getuid(), second_replay))
+    (result,) = results
+    assert result.stats.candles > 0
+    with sqlite3.connect(journal) as db:
+        kinds = [r[0] for r in db.execute("SELECT kind FROM events WHERE source = 'control'")]
+        (message,) = [
+            r[0]
+            for r in db.execute("SELECT message FROM events WHERE kind = 'control.unavailable'")
+        ]
+    assert kinds == ["control.unavailable"]
+    assert "another host is already serving" in message
