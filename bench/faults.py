@@ -314,12 +314,15 @@ async def live_run(
     faults: Faults | None = None,
     exchange_extra: str = "",
     before_start: Callable[[FakeExchange], None] | None = None,
+    profile_extra: str = "",
+    control: bool = False,
 ) -> AsyncIterator[LiveRun]:
     """The host trading ``strategy`` live on the fake for ``bars`` bars, streaming already.
 
     ``exchange_extra``: more lines of the profile's ``[exchange]`` table;
     ``before_start``: called with the fake before the host starts (e.g. to
-    leave a position on the account).
+    leave a position on the account); ``profile_extra``: more tables at the
+    profile's end; ``control``: serve the control channel, as ``garrison run`` does.
     """
     work.mkdir(parents=True, exist_ok=True)
     plugins: PluginSet = load_plugins()
@@ -333,11 +336,14 @@ async def live_run(
             before_start(fake)
         path.write_text(
             profile_text(exchange, fake, "bench_strategy", request_timeout_ms, exchange_extra)
+            + profile_extra
         )
         profile = load_profile(path, plugins.registry)
         source = ExchangeSource(profile, until_ms=fake.now_ms() + bars * TF_MS, environ=ENV)
         journal = work / "journal.sqlite"
-        task = asyncio.ensure_future(run_profile(profile, plugins, source, journal_path=journal))
+        task = asyncio.ensure_future(
+            run_profile(profile, plugins, source, journal_path=journal, control=control)
+        )
         run = LiveRun(fake, source, task, log, journal)
         try:
             await run.ready()

@@ -23,6 +23,7 @@ def cli() -> None:
 def _add_commands() -> None:
     # Imported here, not at module top, so `import garrison.cli.main` stays cheap.
     from garrison.cli.check_cmd import check
+    from garrison.cli.control_cmd import COMMANDS as CONTROL_COMMANDS
     from garrison.cli.data_cmd import data
     from garrison.cli.doctor_cmd import doctor
     from garrison.cli.fake_exchange_cmd import fake_exchange
@@ -31,6 +32,8 @@ def _add_commands() -> None:
     from garrison.cli.train_cmd import train
 
     for command in (run, backtest, check, plugins, doctor, data, fake_exchange, train):
+        cli.add_command(command)
+    for command in CONTROL_COMMANDS:
         cli.add_command(command)
 
 

@@ -107,6 +107,8 @@ class _Request:
     until: str | None = None
     #: Scorer reports judge signals from this time on (None: the run's last 30 %).
     holdout_from: str | None = None
+    #: Serve the control channel (``garrison run``; a backtest does not).
+    control: bool = False
 
 
 def _replay(request: _Request, console: Console, show_progress: bool) -> RunResult:
@@ -139,6 +141,7 @@ def _replay(request: _Request, console: Console, show_progress: bool) -> RunResu
         cache=CandleCache(default_cache_dir()) if request.cache else None,
         resume=request.resume,
         driver=request.driver,
+        control=request.control,
     )
     if bar is None:
         return asyncio.run(run())
@@ -181,6 +184,7 @@ def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult
             journal=journal,
             resuming=resuming,
             checkpoint=checkpoint,
+            control=request.control,
         )
 
     try:
@@ -308,7 +312,9 @@ def run(
     its stop on the exchange. Both run until --until, Ctrl-C or SIGTERM;
     open positions then stay open on the exchange with their stops.
     """
-    request = _Request(profile, journal, progress, cache, log_level, resume=resume, until=until)
+    request = _Request(
+        profile, journal, progress, cache, log_level, resume=resume, until=until, control=True
+    )
     _execute(request, "Run report")
 
 

@@ -182,6 +182,10 @@ class StepDriver:
                     if k >= late and feeding.deciders:
                         deciding.append((feeding, candle))
                 proc.settle()
+                if proc.inbox:
+                    proc.serve_inbox()
+                if proc.controls:
+                    proc.apply_controls()
                 for feeding, candle in deciding:
                     for name, on_candle, ctx, warmup in feeding.deciders:
                         if feeding.bars <= warmup or name in quarantined:

@@ -138,6 +138,17 @@ class Ledger:
         for symbol in list(self._valuation):
             self._revalue(symbol)
 
+    def mark_price(self, symbol: str) -> float | None:
+        """The price ``symbol`` is marked at now (its last close), None if never marked."""
+        source = self.mark_sources.get(symbol)
+        if source is not None:
+            return source.closes[source.pos] if source.pos >= 0 else None
+        price = self.marks.get(symbol)
+        if price is None:
+            held = self.positions.get(symbol)
+            return None if held is None else held.entry_price
+        return price
+
     def unrealised(self) -> float:
         return self._valued()[0]
 

@@ -610,6 +610,48 @@ class Pipeline:
                 self.halt(veto, intent.ts)
         return False
 
+    def exit_pending(self, symbol: str) -> bool:
+        """True if an exit of ``symbol`` is approved and not yet filled (staged or sent)."""
+        if any(st.intent.reduce_only and st.intent.symbol == symbol for st in self._staged):
+            return True
+        return any(
+            o.intent.reduce_only and o.intent.symbol == symbol for o in self._client.open_orders()
+        )
+
+    def operator_exit(self, symbol: str, ts: int, price: float, reason: str) -> bool | None:
+        """Close the position in ``symbol`` at market because an operator asked.
+
+        The exit is journaled as a signal of the strategy that holds the
+        position (its reason says who asked) and goes through the risk chain
+        like any exit. Returns None when there is nothing to close (flat, or
+        an exit already on its way), else whether the chain approved it.
+        """
+        pos = self._ledger.positions.get(symbol)
+        market = self._markets.get(symbol)
+        if pos is None or market is None or self.exit_pending(symbol):
+            return None
+        signal = Signal(symbol, ts, pos.side, SignalKind.EXIT, price, reason=reason)
+        self.signal_seq += 1
+        signal_id = str(self.signal_seq)
+        self.signal_count += 1
+        self._journal.record_signal(signal_id, pos.strategy, signal)
+        intent = self._intent(pos.strategy, signal_id, signal, ts, market, pos.qty, True, price)
+        return self._judge(intent, self.account(ts), [], signal)
+
+    @property
+    def risk_chain(self) -> RiskChain:
+        """The risk chain every intent goes through."""
+        return self._chain
+
+    @property
+    def sizer(self) -> tuple[str, Sizer]:
+        """The sizer's name and the sizer sizing entries now."""
+        return self._sizer_name, self._sizer
+
+    def replace_sizer(self, sizer: Sizer) -> None:
+        """Size entries from now on with ``sizer`` (same name: an operator changed its risk)."""
+        self._sizer = sizer
+
     def halt(self, veto: Veto, ts: int) -> None:
         """Halt trading because of ``veto`` (a rule asked), with a critical event if it changed."""
         if self._ledger.halt(veto.halt_until):

@@ -619,6 +619,8 @@ class ReplayEngine:
         phantoms_on_bar = proc.phantoms.on_bar
         on_phantoms = pipeline.on_phantoms
         staged = pipeline.staged
+        controls = proc.controls
+        inbox = proc.inbox
         ledger = proc.ledger
         clock = proc.clock
         settle = proc.settle
@@ -654,6 +656,17 @@ class ReplayEngine:
                     for held in holding:
                         equity += held.held * held.closes[held.pos]
                     if proc.step_close >= due or not low < equity < high:
+                        settle()
+                        low, high, due, low_held, high_held = proc.bounds
+                    if inbox:
+                        # Control requests (queries, actions) are served
+                        # between steps, where the state is whole.
+                        proc.serve_inbox()
+                    if controls:
+                        # An operator's request (control channel): a halt or a
+                        # pause changes what the kill switches may add, and a
+                        # flatten stages exits, so the bounds are taken afresh.
+                        proc.apply_controls()
                         settle()
                         low, high, due, low_held, high_held = proc.bounds
                     # 4: decide. StepProcessor.decide, inlined: one call per

@@ -32,6 +32,9 @@ from garrison_api import (
     Trade,
 )
 
+from garrison.control.host import HostControl, sizer_rebuild
+from garrison.control.paths import ControlPathError, socket_for
+from garrison.control.server import ControlServer
 from garrison.engine.broker import SimulatedBroker
 from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.cache import CandleCache
@@ -405,6 +408,7 @@ async def replay(
     cache: CandleCache | None = None,
     resume: bool = False,
     driver: str = "replay",
+    control: bool = False,
 ) -> RunResult:
     """Replay the profile's data (or ``selection``) through the whole pipeline.
 
@@ -458,6 +462,7 @@ async def replay(
         checkpoint=checkpoint,
         progress=progress,
         selection=selection.describe(),
+        control=control,
     )
 
 
@@ -472,8 +477,12 @@ async def run_profile(
     checkpoint: dict[str, Any] | None = None,
     progress: ProgressFactory | None = None,
     selection: dict[str, Any] | None = None,
+    control: bool = False,
 ) -> RunResult:
     """Build the profile's pipeline around ``source`` and run it to its end.
+
+    ``control``: serve the control channel (:mod:`garrison.control`) while
+    the run lasts, unless the profile's ``[control] enabled`` is false.
 
     ``journal`` (open) with ``resuming`` and ``checkpoint`` carry on an
     interrupted run; otherwise a new run starts in the journal at
@@ -503,6 +512,7 @@ async def run_profile(
     status = "failed"
     summary: dict[str, Any] = {}
     run_id = ""
+    server: ControlServer | None = None
     lifecycles: _Lifecycles | None = None
     bus: EventBus | None = None
     try:
@@ -722,6 +732,37 @@ async def run_profile(
                     message=f"a garrison_startup hook raised {type(exc).__name__}: {exc}",
                 )
             )
+        if control and profile.control.enabled:
+            server = _control_server(
+                profile, plugins, processor, pipeline, mode, run_id, path, strategies
+            )
+            try:
+                await server.start()
+            except ControlPathError as exc:
+                if mode != Mode.REPLAY.value:
+                    raise RunError(f"cannot serve the control channel: {exc}") from exc
+                # Replays of one profile may well run side by side: the
+                # second goes on without a control channel, and says so.
+                server = None
+                bus.emit(
+                    Event(
+                        ts=first_ts,
+                        kind="control.unavailable",
+                        level=Level.WARNING,
+                        source="control",
+                        message=f"no control channel for this replay: {exc}",
+                    )
+                )
+            else:
+                bus.emit(
+                    Event(
+                        ts=first_ts,
+                        kind="control.serving",
+                        source="control",
+                        message=f"control channel at {server.path}",
+                        data={"socket": str(server.path)},
+                    )
+                )
         t1 = time.perf_counter()
         try:
             try:
@@ -810,6 +851,8 @@ async def run_profile(
         summary["resumable"] = False
         raise
     finally:
+        if server is not None:
+            await server.close()
         try:
             if bus is not None:
                 bus.close_now()  # Ctrl-C or a failure: never wait for a notifier
@@ -822,6 +865,54 @@ async def run_profile(
         finally:
             journal.close()
             await source.close()
+
+
+def _control_server(
+    profile: Profile,
+    plugins: PluginSet,
+    processor: StepProcessor,
+    pipeline: Pipeline,
+    mode: str,
+    run_id: str,
+    journal_path: Path,
+    strategies: Sequence[StrategyUse],
+) -> ControlServer:
+    """The control server of this run, on the profile's ``[control]`` socket."""
+    components = {use.name: "strategy" for use in strategies}
+    components[profile.sizer.name] = "sizer"
+    for use in profile.risk:
+        components[use.name] = "risk_rule"
+    for scorer in profile.scorers:
+        components[scorer.component.name] = "scorer"
+    for use in profile.notifiers:
+        components[use.name] = "notifier"
+    rebuild = sizer_rebuild(
+        _factory(plugins, "sizer", profile.sizer),
+        pipeline.sizer[1].params if hasattr(pipeline.sizer[1], "params") else profile.sizer.params,
+        profile.control.risk_pct_min,
+        profile.control.risk_pct_max,
+    )
+    host = HostControl(
+        processor=processor,
+        profile_name=profile.profile.name,
+        mode=mode,
+        run_id=run_id,
+        journal_path=journal_path,
+        components=components,
+        plugins=[
+            {
+                "name": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "status": info.status,
+                "error": info.error,
+            }
+            for info in plugins.plugins
+        ],
+        sizer=rebuild,
+    )
+    path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
+    return ControlServer(path, host, processor, tighten=own_dir)
 
 
 def _first_bar_ms(series: Sequence[Series], timeline: Timeline) -> int:

@@ -30,7 +30,9 @@ or overruns its call budget is reported, and quarantined after
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from garrison_api import Candle, TradingState, Veto
@@ -79,6 +81,14 @@ class StepProcessor:
         self._interval = max(1, equity_interval_ms)
         self._driver_state = driver_state
         self._codec = StateCodec()
+        #: What an operator asked for over the control channel (pause, halt,
+        #: flatten...), applied in order at the next step, after settling and
+        #: before any decision (:meth:`apply_controls`). Drivers check it per step.
+        self.controls: list[Callable[[int], None]] = []
+        #: Control requests from the control server's thread: (action, future)
+        #: pairs the engine runs on its own thread, at its next step or loop
+        #: turn (:meth:`serve_inbox`). A deque: appended to from that thread.
+        self.inbox: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         #: Close time of the step being handled (or the last one), -1 before the first.
         self.step_close = -1
         #: Close time at or after which the next periodic equity row is due.
@@ -184,6 +194,43 @@ class StepProcessor:
         high = high_held if ledger.positions else math.nextafter(peak, math.inf)
         self.bounds = (low, high, due, low_held, high_held)
         return equity
+
+    def apply_controls(self) -> None:
+        """Apply the operator's requests waiting in :attr:`controls`, at this step's close.
+
+        Called by the drivers after the step is booked and settled, before
+        strategies decide: a halt or a pause holds for this step's decisions;
+        a flatten's exits are staged and commit with the step's orders.
+        """
+        waiting = list(self.controls)
+        self.controls.clear()
+        for action in waiting:
+            action(self.step_close)
+
+    def serve_inbox(self) -> None:
+        """Run the control requests waiting in :attr:`inbox` and hand back their answers."""
+        inbox = self.inbox
+        while inbox:
+            try:
+                action, future = inbox.popleft()
+            except IndexError:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(action())
+            except Exception as exc:
+                future.set_exception(exc)
+
+    def take_inbox_items(self) -> list[tuple[Callable[[], Any], Future[Any]]]:
+        """Empty the inbox without running anything (the host is stopping)."""
+        taken = []
+        while self.inbox:
+            try:
+                taken.append(self.inbox.popleft())
+            except IndexError:
+                break
+        return taken
 
     def margin(self) -> float:
         """How far an equity estimate may be from the ledger's (see :meth:`settle`)."""

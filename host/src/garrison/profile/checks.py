@@ -14,6 +14,7 @@ from garrison.profile.errors import Problem, format_path
 from garrison.profile.model import (
     AccountConfig,
     BrokerConfig,
+    ControlConfig,
     DataConfig,
     EngineConfig,
     ExchangeConfig,
@@ -145,6 +146,37 @@ _ENGINE_HINTS = {
     "engine.notifier_queue_size": "how many events may wait for each notifier before the "
     "oldest is dropped (e.g. notifier_queue_size = 1000)",
 }
+
+
+def check_control(file: str, control: ControlConfig) -> list[Problem]:
+    """``[control]``: risk bounds are percents in (0, 100], the minimum not above the maximum."""
+    problems: list[Problem] = []
+    for key in ("risk_pct_min", "risk_pct_max"):
+        value = getattr(control, key)
+        if value is not None and not 0 < value <= 100:
+            problems.append(
+                Problem(
+                    file,
+                    f"control.{key}",
+                    "a percent of equity in (0, 100]",
+                    describe_value(value),
+                )
+            )
+    low, high = control.risk_pct_min, control.risk_pct_max
+    if not problems and low is not None and high is not None and low > high:
+        problems.append(
+            Problem(
+                file,
+                "control.risk_pct_min",
+                f"at most control.risk_pct_max ({high:g})",
+                describe_value(low),
+            )
+        )
+    if control.socket and "\0" in control.socket:
+        problems.append(
+            Problem(file, "control.socket", "a file path", describe_value(control.socket))
+        )
+    return problems
 
 
 def check_exchange(file: str, exchange: ExchangeConfig) -> list[Problem]:

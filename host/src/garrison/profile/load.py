@@ -23,6 +23,7 @@ from garrison_api import Registry
 from garrison.profile.checks import (
     check_account,
     check_broker,
+    check_control,
     check_data,
     check_engine,
     check_exchange,
@@ -39,6 +40,7 @@ from garrison.profile.errors import Problem, ProfileError, format_path, is_under
 from garrison.profile.model import (
     AccountConfig,
     BrokerConfig,
+    ControlConfig,
     Credentials,
     DataConfig,
     EngineConfig,
@@ -64,6 +66,7 @@ _SECTIONS: dict[str, tuple[type, Callable[[str, Any], list[Problem]]]] = {
     "credentials": (Credentials, lambda _file, _value: []),
     "exchange": (ExchangeConfig, check_exchange),
     "plugins": (PluginsConfig, check_plugins),
+    "control": (ControlConfig, check_control),
 }
 
 #: Every key a profile may have at its top level.

@@ -248,6 +248,25 @@ class ScorerUse:
 
 
 @attrs.frozen
+class ControlConfig:
+    """``[control]``: the local control channel a running host (``garrison run``) serves.
+
+    ``socket`` is the Unix socket's path ("" for the default per profile name:
+    ``$XDG_RUNTIME_DIR/garrison/<name>.sock``, else
+    ``/tmp/garrison-<uid>/<name>.sock``); its directory is made owner-only.
+    ``enabled = false`` serves nothing. ``risk_pct_min`` / ``risk_pct_max``
+    bound what an operator may set the sizer's ``risk_pct`` to while the host
+    runs (percent of equity); unset, the maximum is the profile's own value
+    (an operator may lower risk, not raise it past what the profile says).
+    """
+
+    enabled: bool = True
+    socket: str = ""
+    risk_pct_min: float | None = None
+    risk_pct_max: float | None = None
+
+
+@attrs.frozen
 class Profile:
     """A whole, checked profile."""
 
@@ -267,6 +286,7 @@ class Profile:
     scorers: tuple[ScorerUse, ...] = ()
     exchange: ExchangeConfig = ExchangeConfig()
     plugins: PluginsConfig = PluginsConfig()
+    control: ControlConfig = ControlConfig()
 
     @property
     def scorer(self) -> ScorerUse | None:
