@@ -85,6 +85,10 @@ api_secret_env = "SIGKILL_SECRET"
 path = "{journal}"
 commit = "step"
 
+[control]
+# A socket of the run's own: two benches (or a bench beside a host) never share one.
+socket = "{control}"
+
 [[strategies]]
 use = "turtle"
 [strategies.params]
@@ -227,6 +231,7 @@ async def run_sigkill(
                 rest=fake.rest_url,
                 ws=fake.ws_url,
                 journal=journal,
+                control=work_dir / "ctl" / "host.sock",
             ),
             encoding="utf-8",
         )
