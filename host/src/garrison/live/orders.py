@@ -873,28 +873,25 @@ class ExchangeVenue:
         if not self.held:
             self._full_sync = False
             return
-        if ranges is not None and not any(
-            self._may_have_moved(symbol, held, ranges) for symbol, held in self.held.items()
-        ):
+        # Every held symbol when a full sync is due or no ranges are given.
+        moved = [
+            s for s, h in self.held.items() if ranges is None or self._may_have_moved(s, h, ranges)
+        ]
+        if not moved:
             return
-        full = self._full_sync
+        full = self._full_sync or ranges is None or len(moved) > FEW_SYMBOLS
         self._full_sync = False
-        if full or ranges is None:
+        if full:
             positions = await self.open_positions()
             open_qty = {symbol: contracts for symbol, (_, contracts, _p) in positions.items()}
         else:
-            moved = [s for s, h in self.held.items() if self._may_have_moved(s, h, ranges)]
-            if len(moved) > FEW_SYMBOLS:
-                positions = await self.open_positions()
-                open_qty = {symbol: c for symbol, (_, c, _p) in positions.items()}
-            else:
-                # A few stops within reach: ask about those symbols only (one short read
-                # each, together) instead of listing every position page by page.
-                qty = await asyncio.gather(*(self._open_qty(s) for s in moved))
-                open_qty = {
-                    **{s: h.qty for s, h in self.held.items()},
-                    **dict(zip(moved, qty, strict=True)),
-                }
+            # A few stops within reach: ask about those symbols only (one short read
+            # each, together) instead of listing every position page by page.
+            qty = await asyncio.gather(*(self._open_qty(s) for s in moved))
+            open_qty = {
+                **{s: h.qty for s, h in self.held.items()},
+                **dict(zip(moved, qty, strict=True)),
+            }
         for symbol, held in list(self.held.items()):
             if open_qty.get(symbol, 0.0) >= held.qty * (1 - 1e-9):
                 continue
