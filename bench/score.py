@@ -19,7 +19,9 @@ the ``[train]`` extra), and the journal's own signals are what gets scored.
 - ``replay_candles_per_s_river`` / ``_onnx``: the replay pipeline with the
   scorer as a gate, candles over wall time (loading included, parse cache warm);
   ``replay_candles_per_s_none`` is the same replay without a scorer. Best of
-  ``--repeat`` runs, medians beside them.
+  ``--repeat`` runs, medians beside them. ``onnx_replay_calls`` counts, for one
+  onnx replay, the ``score`` and ``score_batch`` calls and the signals the
+  batches held: the entries of every symbol closing in one step go in one batch.
 
 ``reference_loop_s`` times a fixed pure-Python loop before and after, so figures
 from a busy (shared) machine can be told apart from slower code.
@@ -106,6 +108,34 @@ def _replays(
         walls.append(time.perf_counter() - t0)
     assert result is not None
     return walls, result
+
+
+class _CallCount:
+    """Counts OnnxScorer's score and score_batch calls while installed (bench only)."""
+
+    def __init__(self) -> None:
+        self.counts = {"score": 0, "score_batch": 0, "batched_signals": 0}
+        self._saved = (OnnxScorer.score, OnnxScorer.score_batch)
+
+    def __enter__(self) -> _CallCount:
+        score, batch = self._saved
+        counts = self.counts
+
+        def counted_score(scorer: OnnxScorer, signal: Any, ctx: Any) -> Any:
+            counts["score"] += 1
+            return score(scorer, signal, ctx)
+
+        def counted_batch(scorer: OnnxScorer, signals: Any, ctx: Any) -> Any:
+            counts["score_batch"] += 1
+            counts["batched_signals"] += len(signals)
+            return batch(scorer, signals, ctx)
+
+        OnnxScorer.score = counted_score  # type: ignore[method-assign]
+        OnnxScorer.score_batch = counted_batch  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OnnxScorer.score, OnnxScorer.score_batch = self._saved  # type: ignore[method-assign]
 
 
 def _signals(journal: Path, names: tuple[str, ...]) -> list[Signal]:
@@ -229,6 +259,16 @@ def main(argv: list[str] | None = None) -> int:
                 "signals": result.stats.signals,
                 "trades": len(result.trades),
             }
+        with _CallCount() as onnx_calls:
+            _replays(
+                _profile_with(args.profile, tmp, "onnx", onnx),
+                plugins,
+                selection,
+                cache,
+                tmp,
+                "onnx_counted",
+                1,
+            )
     reference.append(_reference_loop())
     out.update(
         {
@@ -250,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             "replay_candles_per_s_none": replays["none"]["candles_per_s"],
             "replay_candles_per_s_river": replays["river"]["candles_per_s"],
             "replay_candles_per_s_onnx": replays["onnx"]["candles_per_s"],
+            "onnx_replay_calls": onnx_calls.counts,
             "replays": replays,
             "targets": TARGETS,
             "meets_targets": {

@@ -38,6 +38,7 @@ def test_score_bench_writes_every_figure(tmp_path: Path) -> None:
         "river_scorer_per_s",
         "replay_candles_per_s_river",
         "replay_candles_per_s_onnx",
+        "onnx_replay_calls",
         "replay_candles_per_s_none",
         "reference_loop_s",
     ):

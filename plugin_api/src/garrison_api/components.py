@@ -281,12 +281,16 @@ class FeatureScorer(Protocol):
 class BatchScorer(Protocol):
     """A scorer that rates several signals in one call (API 1.2), e.g. one model run.
 
-    When a strategy's ``on_candle`` returns two or more entry signals, the
-    host calls ``score_batch`` once with all of them (those carrying the
-    scorer's ``feature_names``), in order, before it handles any, and takes
-    each signal's score from the answer: a sequence of as many ``Score``
-    values. It must give what ``score`` would give each one. A failure fails
-    the whole batch (counted once), as a failing ``score`` would.
+    When a strategy's calls of one step (every symbol's bar closing at the
+    same instant, in the timeframe it decides on) return two or more entry
+    signals, the host calls ``score_batch`` once with all of them (those
+    carrying the scorer's ``feature_names``), in the order they were made,
+    before it handles any, and takes each signal's score from the answer: a
+    sequence of as many ``Score`` values. The signals may be of several
+    symbols; ``ctx`` is the strategy's. It must give what ``score`` would
+    give each one. A failure fails the whole batch (counted once), as a
+    failing ``score`` would. (API 1.2 batched one ``on_candle`` call's
+    signals; the step-wide batch changes no result, only the call count.)
     """
 
     def score_batch(self, signals: Sequence[Signal], ctx: StrategyContext) -> Sequence[Score]: ...

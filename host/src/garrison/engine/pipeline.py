@@ -108,13 +108,17 @@ def check_signal(signal: object, symbol: str) -> Signal:
     return signal
 
 
-def _valid_entry(signal: object, symbol: str) -> bool:
-    """Whether ``signal`` is an entry of ``symbol`` the pipeline will act on."""
-    try:
-        checked = check_signal(signal, symbol)
-    except InvalidSignalError:
-        return False
-    return checked.kind is _ENTRY
+@attrs.frozen
+class HeldCall:
+    """A strategy call's checked signals, held until the end of the step's decisions."""
+
+    strategy: str
+    signals: Sequence[Signal]
+    ts: int
+    close: float
+    ctx: StrategyContext
+    #: The timeframe the strategy decided on (``ctx.current_tf``), or None.
+    tf: str | None
 
 
 def _checked_score(score: object) -> Score:
@@ -233,8 +237,13 @@ class Pipeline:
         self._scorers = tuple(scorers)
         self._scorer_ctxs: dict[tuple[str, int], StrategyContext] = {}
         self._scorers_for: dict[str, tuple[ScorerBinding, ...]] = {}
-        #: Batch scores of the strategy call being handled (see :meth:`_score_batches`).
+        #: Batch scores of the held calls being handled (see :meth:`_score_batches`).
         self._batched: dict[str, dict[int, Score | None]] | None = None
+        #: A batch scorer is in the profile: strategy calls' signals are held
+        #: until the step's decisions are over (:meth:`handle_held`).
+        self.holds = any(hasattr(b.scorer, "score_batch") for b in self._scorers)
+        #: The step's held strategy calls, in the order they were made.
+        self.held: list[HeldCall] = []
         self._outcome_hooks = dict(outcome_hooks or {})
         self.signal_seq = 0
         self.intent_seq = 0
@@ -268,38 +277,63 @@ class Pipeline:
         """Handle what a strategy returned for a candle of ``symbol`` decided at ``ts``.
 
         ``close`` is that candle's close, the price an exit signal without one
-        is taken to mean.
+        is taken to mean. With a batch scorer in the profile (:attr:`holds`)
+        the checked signals are held until :meth:`handle_held`, at the end
+        of the step's decisions, so that one ``score_batch`` call rates the
+        entries of every symbol that closed in the step.
 
-        Raises InvalidSignalError (after handling the valid ones) so the caller can
-        count it against the strategy.
+        Raises InvalidSignalError (after handling or holding the valid ones)
+        so the caller can count it against the strategy.
         """
         if not isinstance(signals, list | tuple):
             raise InvalidSignalError(
                 f"returned {type(signals).__name__}; on_candle must return a sequence of signals"
             )
-        if self._scorers and len(signals) > 1:
-            self._batched = self._score_batches(strategy, signals, symbol, ctx, ts)
+        checked: list[Signal] = []
+        problem: InvalidSignalError | None = None
+        for raw in signals:
+            try:
+                checked.append(check_signal(raw, symbol))
+            except InvalidSignalError as exc:
+                problem = exc
+        if checked:
+            if self.holds:
+                tf = getattr(ctx, "current_tf", None)
+                self.held.append(HeldCall(strategy, checked, ts, close, ctx, tf))
+            else:
+                self._handle(strategy, checked, ts, close, ctx)
+        if problem is not None:
+            raise problem
+
+    def handle_held(self) -> None:
+        """Score the step's held entries in batches, then handle every held call in order.
+
+        The calls are handled in the order the strategies made them, as
+        without holding: the sizer and the risk chain see the same pending
+        orders, so a profile trades the same with or without a batch scorer.
+        """
+        held = list(self.held)
+        self.held.clear()
+        self._batched = self._score_batches(held)
         try:
-            self._handle(strategy, signals, symbol, ts, close, ctx)
+            for call in held:
+                if call.tf is not None:
+                    # The timeframe the strategy decided on, for a scorer (or
+                    # sizer) reading indicators(symbol) without one.
+                    call.ctx.current_tf = call.tf  # type: ignore[attr-defined]
+                self._handle(call.strategy, call.signals, call.ts, call.close, call.ctx)
         finally:
             self._batched = None
 
     def _handle(
         self,
         strategy: str,
-        signals: Sequence[object],
-        symbol: str,
+        signals: Sequence[Signal],
         ts: int,
         close: float,
         ctx: StrategyContext,
     ) -> None:
-        problem: InvalidSignalError | None = None
-        for raw in signals:
-            try:
-                signal = check_signal(raw, symbol)
-            except InvalidSignalError as exc:
-                problem = exc
-                continue
+        for signal in signals:
             self.signal_seq += 1
             signal_id = str(self.signal_seq)
             self.signal_count += 1
@@ -308,8 +342,6 @@ class Pipeline:
                 self._entry(strategy, signal_id, signal, ts, ctx)
             else:
                 self._exit(strategy, signal_id, signal, ts, close)
-        if problem is not None:
-            raise problem
 
     def _bindings(self, strategy: str) -> tuple[ScorerBinding, ...]:
         found = self._scorers_for.get(strategy)
@@ -352,52 +384,56 @@ class Pipeline:
                 shadow_value = value
         return lead, lead_value if lead is not None else shadow_value, go
 
-    def _score_batches(
-        self,
-        strategy: str,
-        signals: Sequence[object],
-        symbol: str,
-        ctx: StrategyContext,
-        ts: int,
-    ) -> dict[str, dict[int, Score | None]] | None:
-        """Scores of a strategy call's entry signals from each batch scorer, in one call each.
+    def _score_batches(self, held: Sequence[HeldCall]) -> dict[str, dict[int, Score | None]] | None:
+        """Scores of the step's held entry signals from each batch scorer, one call per group.
 
-        For every scorer bound to ``strategy`` that has ``score_batch``
-        (:class:`garrison_api.BatchScorer`), when two or more of the entry
-        signals carry its features: ``{scorer: {id(signal): score or None}}``.
-        None marks a failed call (counted once). :meth:`_rate` takes its
-        answer from here.
+        Entries are grouped by strategy (and the timeframe it decided on):
+        for every scorer bound to the strategy that has ``score_batch``
+        (:class:`garrison_api.BatchScorer`), when two or more of a group's
+        entries carry its features, one call rates them all, whichever
+        symbols they are of. ``{scorer: {id(signal): score or None}}``; None
+        marks a failed call (counted once). :meth:`_rate` takes its answer
+        from here.
         """
+        groups: dict[tuple[str, int, str | None], tuple[HeldCall, list[Signal]]] = {}
+        for call in held:
+            entries = [s for s in call.signals if s.kind is _ENTRY]
+            if entries:
+                key = (call.strategy, id(call.ctx), call.tf)
+                groups.setdefault(key, (call, []))[1].extend(entries)
         quarantined = self._bus.guard.quarantined
         batched: dict[str, dict[int, Score | None]] = {}
-        entries = [raw for raw in signals if isinstance(raw, Signal) and _valid_entry(raw, symbol)]
-        if len(entries) < 2:
-            return None
-        for binding in self._bindings(strategy):
-            batch = getattr(binding.scorer, "score_batch", None)
-            if batch is None or binding.name in quarantined:
+        for (strategy, _, _), (first, entries) in groups.items():
+            if len(entries) < 2:
                 continue
-            names = getattr(binding.scorer, "feature_names", None) or ()
-            usable = [e for e in entries if all(n in e.features for n in names)]
-            if len(usable) < 2:
-                continue
-            call = functools.partial(batch, usable, self._scorer_ctx(binding, ctx))
-            scores = self._call_scorer(binding, call, ts)
-            results: list[Score | None] = [None] * len(usable)
-            if scores is not None:
-                try:
-                    if not isinstance(scores, list | tuple) or len(scores) != len(usable):
-                        raise TypeError(
-                            f"score_batch() returned {type(scores).__name__} for "
-                            f"{len(usable)} signals, not a sequence of as many Scores"
-                        )
-                    results = [_checked_score(score) for score in scores]
-                except PLUGIN_ERRORS as exc:
-                    self._bus.guard.failed(binding.name, "score", exc, ts)
-                else:
-                    if binding.name not in self.outcome_failing:
-                        self._bus.guard.succeeded(binding.name)
-            batched[binding.name] = {id(e): score for e, score in zip(usable, results, strict=True)}
+            if first.tf is not None:
+                first.ctx.current_tf = first.tf  # type: ignore[attr-defined]
+            for binding in self._bindings(strategy):
+                batch = getattr(binding.scorer, "score_batch", None)
+                if batch is None or binding.name in quarantined:
+                    continue
+                names = getattr(binding.scorer, "feature_names", None) or ()
+                usable = [e for e in entries if all(n in e.features for n in names)]
+                if len(usable) < 2:
+                    continue
+                rate = functools.partial(batch, usable, self._scorer_ctx(binding, first.ctx))
+                scores = self._call_scorer(binding, rate, first.ts)
+                results: list[Score | None] = [None] * len(usable)
+                if scores is not None:
+                    try:
+                        if not isinstance(scores, list | tuple) or len(scores) != len(usable):
+                            raise TypeError(
+                                f"score_batch() returned {type(scores).__name__} for "
+                                f"{len(usable)} signals, not a sequence of as many Scores"
+                            )
+                        results = [_checked_score(score) for score in scores]
+                    except PLUGIN_ERRORS as exc:
+                        self._bus.guard.failed(binding.name, "score", exc, first.ts)
+                    else:
+                        if binding.name not in self.outcome_failing:
+                            self._bus.guard.succeeded(binding.name)
+                answers = batched.setdefault(binding.name, {})
+                answers.update(zip(map(id, usable), results, strict=True))
         return batched or None
 
     def _call_scorer(

@@ -619,6 +619,7 @@ class ReplayEngine:
         phantoms_on_bar = proc.phantoms.on_bar
         on_phantoms = pipeline.on_phantoms
         staged = pipeline.staged
+        held_calls = pipeline.held
         controls = proc.controls
         inbox = proc.inbox
         ledger = proc.ledger
@@ -716,8 +717,8 @@ class ReplayEngine:
                         if len(quarantined) != known_quarantined:
                             known_quarantined = len(quarantined)
                             self._drop_quarantined()
-                    # 5: commit and send.
-                    if staged:
+                    # 5: held signals handled, commit and send.
+                    if staged or held_calls:
                         end()
                 if mark == 2:
                     self.last_ts = proc.step_close

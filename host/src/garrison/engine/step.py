@@ -15,12 +15,14 @@ only produce steps; this class handles each one in a fixed order:
    and halt trading at once when crossed; the periodic equity row is
    written, stamped with the step's close and holding its equity.
 4. Decisions — strategies decide on the step's bars, longer timeframes
-   first, then symbols in a fixed order (:meth:`decide`). Each decision sees
-   the account with every pending order counted, the ones approved earlier
-   in this very step included.
-5. :meth:`end` — the profile's commit policy journals the step's approved
-   orders (with a restart checkpoint) and only then are they sent to the
-   execution client.
+   first, then symbols in a fixed order (:meth:`decide`). Each decision's
+   signals are sized and judged with the account with every pending order
+   counted, the ones approved earlier in this very step included.
+5. :meth:`end` — with a batch scorer in the profile, the step's signals
+   were held: they are scored in batches across symbols and handled now,
+   in the order they were made. The profile's commit policy journals the
+   step's approved orders (with a restart checkpoint) and only then are
+   they sent to the execution client.
 
 A strategy, scorer, sizer or notifier that raises (``SystemExit`` included)
 or overruns its call budget is reported, and quarantined after
@@ -308,8 +310,12 @@ class StepProcessor:
     # -- 5. commit and send ----------------------------------------------------------
 
     def end(self) -> None:
-        """Journal the step's approved orders through the commit policy, then send them."""
-        staged = self.pipeline.take_staged()
+        """Handle the step's held signals (:meth:`Pipeline.handle_held`), journal the
+        approved orders through the commit policy, then send them."""
+        pipeline = self.pipeline
+        if pipeline.held:
+            pipeline.handle_held()
+        staged = pipeline.take_staged()
         if not staged:
             return
         committed = self.policy.commit_step(self.step_close, staged, self.checkpoint)
