@@ -50,9 +50,7 @@ def answering(answer: Callable[[dict[str, Any]], Any]) -> tuple[Handler, list[di
 def test_sends_one_request_and_returns_the_result(tmp_path: Path) -> None:
     handler, seen = answering(lambda r: {"v": 1, "ok": True, "result": {"state": "running"}})
     sock = tmp_path / "c.sock"
-    result = run_with_server(
-        sock, handler, lambda: control_request(sock, "status", {"limit": 3})
-    )
+    result = run_with_server(sock, handler, lambda: control_request(sock, "status", {"limit": 3}))
     assert result == {"state": "running"}
     assert seen == [{"v": CONTROL_PROTOCOL_VERSION, "cmd": "status", "args": {"limit": 3}}]
 
@@ -92,7 +90,7 @@ def test_no_host_no_socket_and_timeouts(tmp_path: Path) -> None:
         await asyncio.sleep(5)
 
     sock = tmp_path / "slow.sock"
-    with pytest.raises(ControlError, match="did not answer 'status' within 0.2 s"):
+    with pytest.raises(ControlError, match=r"did not answer 'status' within 0\.2 s"):
         run_with_server(sock, silent, lambda: control_request(sock, "status", timeout_s=0.2))
 
 

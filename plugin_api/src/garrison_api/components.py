@@ -139,8 +139,8 @@ class Lifecycle(Protocol):
     thread; a notifier's ``notify`` runs on a thread of its own, so keep its
     services' stores to ``start`` and ``stop``. A component may run threads
     of its own between the two (a notifier that polls a chat for commands):
-    start them in ``start``, end and join them in ``stop``, and never block
-    the caller of either.
+    start them in ``start``, end and join them in ``stop``, and block neither
+    for long (a bounded join).
     """
 
     def start(self, services: ComponentServices) -> None: ...

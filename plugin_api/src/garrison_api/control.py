@@ -95,7 +95,9 @@ async def control_request(
     try:
         data = json.loads(answer)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ControlError(f"the host at {where} answered something that is not JSON: {exc}")
+        raise ControlError(
+            f"the host at {where} answered something that is not JSON: {exc}"
+        ) from None
     if not isinstance(data, dict) or "ok" not in data:
         raise ControlError(f"the host at {where} answered something that is not a response")
     if data.get("v") != CONTROL_PROTOCOL_VERSION:

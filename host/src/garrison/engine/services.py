@@ -9,6 +9,7 @@ run of the same profile keeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -128,10 +129,9 @@ class EngineEmit:
             inbox, wake = self._inbox, self._wake
         if inbox is not None and wake is not None:
             inbox.append((self.flush, Future()))
-            try:
+            # A closed loop means the run is over: detach() journals what is left.
+            with contextlib.suppress(RuntimeError):
                 wake()
-            except RuntimeError:
-                pass  # the engine's loop is closed: the run is over
 
     def flush(self) -> None:
         """On the engine's thread: put every waiting event on the bus, in order."""
