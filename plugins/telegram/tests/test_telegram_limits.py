@@ -124,8 +124,12 @@ def test_priorities_from_levels_and_kinds() -> None:
     assert made == {p: p for p in Priority}
     debug = Event(ts=0, kind="x", message="m", level=Level.DEBUG)
     assert priority_of(debug, params) is None
-    muted = Event(ts=0, kind="control.command", message="m", level=Level.WARNING)
-    assert priority_of(muted, params) is None
+    for kind in ("control.command", "telegram.refused", "telegram.command"):
+        muted = Event(ts=0, kind=kind, message="m", level=Level.WARNING)
+        assert priority_of(muted, params) is None
+    told = TelegramParams(mute_kinds=())
+    refused = Event(ts=0, kind="telegram.refused", message="m", level=Level.WARNING)
+    assert priority_of(refused, told) is Priority.WARNING
     loud_heartbeat = Event(ts=0, kind="heartbeat.x", message="m", level=Level.ERROR)
     assert priority_of(loud_heartbeat, params) is Priority.ERROR
     assert priority_of(event(Priority.INFO, 0), TelegramParams(min_level="warning")) is None

@@ -115,7 +115,10 @@ class TelegramParams:
     control_socket: str = ""
     min_level: Level = attrs.field(default=Level.INFO, converter=_to_level)
     mute_kinds: tuple[str, ...] = attrs.field(
-        default=("control.command", "telegram.command"), converter=_mute_kinds
+        # Refusals are journaled, not told: a stranger's messages must not use up the
+        # warning budget and so silence the host's own warnings.
+        default=("control.command", "telegram.command", "telegram.refused"),
+        converter=_mute_kinds,
     )
     heartbeat_kinds: tuple[str, ...] = attrs.field(
         default=("heartbeat",), converter=_heartbeat_kinds
