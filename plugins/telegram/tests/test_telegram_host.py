@@ -230,6 +230,24 @@ def test_telegram_steers_a_real_host(host: Host, bot_api: Any) -> None:
     assert "running" in status
     assert host.call("status")["state"] == "running"
 
+    # Every query reads the real host's answers (no refusal, no missing field).
+    for command, title in (
+        ("/positions", "<b>Positions</b>"),
+        ("/balance", "<b>Balance</b>"),
+        ("/stats", "<b>Stats</b>"),
+        ("/risk", "<b>Risk</b>"),
+        ("/plugins", "<b>Components</b>"),
+        ("/phantom", "signals</b>"),
+        ("/risk 0.3", "Risk per trade → 0.3%"),
+    ):
+        seen = len(bot_api.messages())
+        bot_api.push_message(OPERATOR, command)
+        reply = bot_api.wait_reply(title, after=seen)
+        assert "host refused" not in reply
+        assert "did not answer" not in reply
+    assert "sleepy (strategy): ok" in bot_api.wait_reply("<b>Components</b>")
+    wait_for("the new risk", lambda: host.call("status")["risk_pct"] == 0.3, host)
+
     # The operator's /pause changes the host's trading state at its next step.
     seen = len(bot_api.messages())
     bot_api.push_message(OPERATOR, "/pause")
@@ -262,11 +280,14 @@ def test_telegram_steers_a_real_host(host: Host, bot_api: Any) -> None:
     refused = events(host, "telegram.refused")
     assert [e["user_id"] for e in refused] == [STRANGER, STRANGER]
     assert [e["text"] for e in refused] == ["/pause", "/halt"]
-    wait_for("the commands journaled", lambda: len(events(host, "telegram.command")) >= 6, host)
+    wait_for("the commands journaled", lambda: len(events(host, "telegram.command")) >= 13, host)
     commands = events(host, "telegram.command")
     assert {e["user_id"] for e in commands} == {OPERATOR}
-    wait_for("the actions journaled", lambda: len(events(host, "control.applied")) >= 3, host)
+    wait_for("the actions journaled", lambda: len(events(host, "control.applied")) >= 4, host)
     applied = events(host, "control.applied")
+    assert applied[0]["action"] == "risk_set"
+    assert applied[0]["after"] == 0.3
+    applied = applied[1:]
     assert [(e["action"], e["after"]) for e in applied] == [
         ("pause", "reducing"),
         ("halt", "halted"),
