@@ -72,7 +72,7 @@ from garrison_api.types import (
     Veto,
 )
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 
 __all__ = [
     "COMPONENT_KINDS",

@@ -89,6 +89,15 @@ class ComponentServices(Protocol):
     ``name`` is the component's use name in the profile; ``mode`` is
     ``replay``, ``paper`` or ``live``. ``storage`` and ``blobs`` are the
     component's own namespaces (see :class:`KeyValueStore`).
+
+    API 1.3: ``control_socket`` is the path of the host's control socket
+    while it serves one, else None (steer the host through it with
+    :func:`garrison_api.control.control_request`). The host starts serving
+    after components start, so read it when it is needed, not once in
+    ``start``; a host older than 1.3 has no such attribute: read it with
+    ``getattr(services, "control_socket", None)``. ``emit`` may be called from
+    any thread since 1.3 (from a thread of the component's own, the event is
+    journaled at the engine's next step or loop turn).
     """
 
     @property
@@ -106,8 +115,13 @@ class ComponentServices(Protocol):
     @property
     def blobs(self) -> BlobStore: ...
 
+    @property
+    def control_socket(self) -> str | None:
+        """The host's control socket while it serves one, else None. API 1.3."""
+        ...
+
     def emit(self, event: Event) -> None:
-        """Put an event on the host's bus (journaled, sent to notifiers)."""
+        """Put an event on the host's bus (journaled, sent to notifiers); any thread (1.3)."""
         ...
 
 
@@ -123,7 +137,10 @@ class Lifecycle(Protocol):
     refuses), and a risk rule's place in the chain refuses every entry (a
     limit never silently goes missing). Both are called on the engine's
     thread; a notifier's ``notify`` runs on a thread of its own, so keep its
-    services' stores to ``start`` and ``stop``.
+    services' stores to ``start`` and ``stop``. A component may run threads
+    of its own between the two (a notifier that polls a chat for commands):
+    start them in ``start``, end and join them in ``stop``, and block neither
+    for long (a bounded join).
     """
 
     def start(self, services: ComponentServices) -> None: ...

@@ -55,7 +55,7 @@ from garrison.engine.replay import (
     ResumeError,
     StrategyUse,
 )
-from garrison.engine.services import HostServices, namespace
+from garrison.engine.services import EngineEmit, HostServices, namespace
 from garrison.engine.sources import DataSelection, load_window
 from garrison.engine.state import StateError
 from garrison.engine.step import StepProcessor
@@ -513,6 +513,9 @@ async def run_profile(
     summary: dict[str, Any] = {}
     run_id = ""
     server: ControlServer | None = None
+    #: The control socket while the server serves it (what services report).
+    serving: list[str] = []
+    engine_emit: EngineEmit | None = None
     lifecycles: _Lifecycles | None = None
     bus: EventBus | None = None
     try:
@@ -542,6 +545,11 @@ async def run_profile(
                 early.append(event)
 
         lifecycles = _Lifecycles(emit, clock)
+        # Components may emit from threads of their own (API 1.3).
+        engine_emit = EngineEmit(emit)
+
+        def control_socket() -> str | None:
+            return serving[0] if serving else None
 
         def services(kind: str, name: str) -> HostServices:
             space = namespace(mode, kind, name)
@@ -551,7 +559,8 @@ async def run_profile(
                 clock=clock,
                 storage=journal.kv(space),
                 blobs=journal.blobs(space),
-                emit=emit,
+                emit=engine_emit,
+                control_socket=control_socket,
             )
 
         for use in profile.notifiers:
@@ -707,6 +716,7 @@ async def run_profile(
             equity_interval_ms=engine_cfg.equity_interval_minutes * 60_000,
             driver_state=lambda: engine_ref[0].driver_state(),
         )
+        engine_emit.attach(processor.inbox, asyncio.get_running_loop(), processor.serve_inbox)
         engine = source.driver(strategies, processor, progress)
         engine_ref.append(engine)
         symbols = source.symbols
@@ -754,6 +764,7 @@ async def run_profile(
                     )
                 )
             else:
+                serving.append(str(server.path))
                 bus.emit(
                     Event(
                         ts=first_ts,
@@ -851,6 +862,7 @@ async def run_profile(
         summary["resumable"] = False
         raise
     finally:
+        serving.clear()
         if server is not None:
             await server.close()
         try:
@@ -858,6 +870,8 @@ async def run_profile(
                 bus.close_now()  # Ctrl-C or a failure: never wait for a notifier
             if lifecycles is not None:
                 lifecycles.stop_all()
+            if engine_emit is not None:
+                engine_emit.detach()  # journals what components' threads emitted last
             if run_id:
                 journal.finish_run(
                     status=status, finished_ms=wall.now_ms(), summary={"status": status, **summary}

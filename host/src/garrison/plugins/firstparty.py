@@ -23,6 +23,7 @@ FIRST_PARTY_DISTRIBUTIONS: frozenset[str] = frozenset(
         "garrison-scalp",
         "garrison-river",
         "garrison-onnx",
+        "garrison-telegram",
     }
 )
 
