@@ -8,6 +8,12 @@ gates both. The tests steer it with the CLI and check the journal: whose
 signals appear after each change applied (``control.applied`` events carry
 the step close the change applied at), which scorer name the scores carry,
 and that refused reloads change nothing.
+
+Every test runs twice: against the replay driver (``garrison run``, its
+indicators precomputed per strategy) and against the step driver paper and
+live trading use (incremental indicators; started through ``replay(...,
+driver="steps", control=True)`` since ``garrison run`` replays with the
+replay driver), so a swapped-in strategy's indicators are proven on both.
 """
 
 from __future__ import annotations
@@ -145,6 +151,20 @@ def garrison_register(registry):
     registry.add_scorer("fixed", Fixed)
     registry.add_scorer("fixed_too", Fixed)
 '''
+
+
+#: Runs a replay profile through the step driver with the control channel served.
+STEPS_LAUNCHER = """\
+import asyncio, sys
+from garrison.engine.run import replay
+from garrison.plugins.manager import load_plugins
+from garrison.plugins.policy import policy_for_profile
+from garrison.profile.load import load_profile
+
+plugins = load_plugins(policy=policy_for_profile(sys.argv[1]))
+profile = load_profile(sys.argv[1], plugins.registry)
+asyncio.run(replay(profile, plugins, driver="steps", control=True))
+"""
 
 
 def install_plugin(site: Path) -> None:
@@ -310,8 +330,10 @@ def signals(host: Host, strategy: str, since: int) -> list[sqlite3.Row]:
     )
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+@pytest.fixture(scope="module", params=["replay", "steps"])
+def host(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Host]:
     files = [BYBIT_5M / f"bybit_{symbol}_5m.csv" for symbol in SYMBOLS]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
@@ -330,9 +352,13 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         "COLUMNS": "200",
     }
     err = work / "host.err"
+    if request.param == "replay":
+        command = ["-m", "garrison.cli.main", "run", str(profile), "--no-progress"]
+    else:
+        command = ["-c", STEPS_LAUNCHER, str(profile)]
     with (work / "host.out").open("wb") as out, err.open("wb") as err_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "garrison.cli.main", "run", str(profile), "--no-progress"],
+            [sys.executable, *command],
             cwd=REPO,
             env=env,
             stdout=out,
