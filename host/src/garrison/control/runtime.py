@@ -32,13 +32,17 @@ judging the kill switches on it and flattening it when an operator asks.
   use rated, with the same mode, threshold and strategies; scores are
   journaled under its name (``<use>/<plugin>``).
 - ``reload``: the profile file is read again with the loader every start
-  uses. What may change while running is applied, all of it at one step:
-  strategy and scorer params (and plugins), strategies' ``enabled``,
-  scorers' mode, threshold and strategies, the sizer's params, risk rules'
-  params and ``[control] risk_pct_min`` / ``risk_pct_max``. Anything else
-  that changed (exchange, account, mode, symbols, data, storage, engine,
-  notifiers, the list of strategies, scorers or risk rules) refuses the
-  whole reload, naming each key; so does a file the loader refuses.
+  uses, and what was edited in it since it was last read (at start or by
+  the last reload) is applied, all of it at one step: strategy and scorer
+  params (and plugins), strategies' ``enabled``, scorers' mode, threshold
+  and strategies, the sizer's params, risk rules' params and ``[control]
+  risk_pct_min`` / ``risk_pct_max``. What the file leaves as it was keeps
+  the operator's own changes: a strategy disabled or swapped over the
+  control channel stays so, and a ``risk_set`` stays unless the file's
+  sizer params changed. Anything else that changed (exchange, account,
+  mode, symbols, data, storage, engine, notifiers, the list of strategies,
+  scorers or risk rules) refuses the whole reload, naming each key; so
+  does a file the loader refuses. Either way nothing changes then.
 
 Changes last as long as the host runs; a restart reads the profile file
 (``reload`` is how a change made there reaches a running host).
@@ -151,6 +155,9 @@ class RuntimeControl:
         )
         #: Scorer use name -> the name its binding (and the journal) carries now.
         self._scorer_names = {s.component.name: s.component.name for s in parts.profile.scorers}
+        #: The profile file as last read (at start or by a reload): a reload
+        #: applies what changed in the file since, over the operator's own changes.
+        self._file = parts.profile
         #: A swap or reload waiting for the next step (one at a time).
         self._waiting = ""
         self._queue: Callable[[str, Callable[[int], None]], dict[str, Any]] | None = None
@@ -410,9 +417,17 @@ class RuntimeControl:
         return _Change(f"scorer {name} gating", apply)
 
     def _commit(
-        self, what: str, changes: Sequence[_Change], profile: Profile, data: dict[str, Any]
+        self,
+        what: str,
+        changes: Sequence[_Change],
+        profile: Profile,
+        data: dict[str, Any],
+        file: Profile | None = None,
     ) -> dict[str, Any]:
-        """Queue ``changes`` to apply together at the next step, then run on ``profile``."""
+        """Queue ``changes`` to apply together at the next step, then run on ``profile``.
+
+        ``file``: the profile file just read (a reload), the base of the next reload.
+        """
         parts = self._parts
         self._waiting = what
 
@@ -421,6 +436,8 @@ class RuntimeControl:
             for change in changes:
                 change.apply()
             parts.profile = profile
+            if file is not None:
+                self._file = file
             driver = parts.driver()
             if driver is not None:
                 driver.refresh()
@@ -508,10 +525,10 @@ class RuntimeControl:
             raise CommandError(
                 f"{source} was not reloaded (the running profile is unchanged): {exc}"
             ) from None
-        refused = fixed_changes(parts.profile, new)
+        refused = fixed_changes(self._file, new)
         changes: list[_Change] = []
         try:
-            changes, more = self._plan(new)
+            changes, running, more = self._plan(new)
             refused += more
             if refused:
                 raise CommandError(
@@ -523,40 +540,62 @@ class RuntimeControl:
                 change.discard()
             raise
         if not changes:
-            return {"queued": "", "applies": "nothing: the profile file matches the running host"}
-        return self._commit("reload", changes, new, {"file": str(source)})
+            return {
+                "queued": "",
+                "applies": "nothing: the profile file has not changed since it was last read",
+            }
+        return self._commit("reload", changes, running, {"file": str(source)}, file=new)
 
-    def _plan(self, new: Profile) -> tuple[list[_Change], list[str]]:
-        """The live changes from the running profile to ``new``, and the keys that refuse."""
-        old = self._parts.profile
+    def _plan(self, new: Profile) -> tuple[list[_Change], Profile, list[str]]:
+        """The live changes the file's edits since it was last read ask for.
+
+        Returns them, the running profile once they applied, and the keys
+        that refuse the reload. What the file leaves as it was keeps the
+        operator's own changes (a swap, a disable, ``risk_set``).
+        """
+        old = self._file
         refused: list[str] = []
         changes: list[_Change] = []
+        running = self._parts.profile
         try:
-            refused += self._plan_strategies(old, new, changes)
-            refused += self._plan_scorers(old, new, changes)
+            strategies, more = self._plan_strategies(old, new, changes)
+            refused += more
+            scorers, more = self._plan_scorers(old, new, changes)
+            refused += more
             refused += self._plan_sizer(old, new, changes)
             refused += self._plan_risk(old, new, changes)
         except BaseException:
             for change in changes:
                 change.discard()
             raise
-        return changes, refused
+        after = attrs.evolve(
+            new,
+            strategies=tuple(strategies.get(u.name, u) for u in running.strategies),
+            scorers=tuple(scorers.get(s.component.name, s) for s in running.scorers),
+            sizer=new.sizer if new.sizer.params != old.sizer.params else running.sizer,
+        )
+        return changes, after, refused
 
-    def _plan_strategies(self, old: Profile, new: Profile, changes: list[_Change]) -> list[str]:
+    def _plan_strategies(
+        self, old: Profile, new: Profile, changes: list[_Change]
+    ) -> tuple[dict[str, ComponentUse], list[str]]:
+        """Strategy changes; returns the running uses that change, by name."""
         before = {u.name: u for u in old.strategies}
         after = {u.name: u for u in new.strategies}
         moved = _added_removed("strategies", before, after)
         if moved:
-            return [moved]
+            return {}, [moved]
         refused = [
             f"strategies.{n}.symbols" for n in after if before[n].symbols != after[n].symbols
         ]
         if refused:
-            return refused
+            return {}, refused
         proc = self._parts.processor
+        running: dict[str, ComponentUse] = {}
         for name, use in after.items():
             if (use.use, use.params) != (before[name].use, before[name].params):
                 changes.append(self._prepare_strategy(use))
+                running[name] = use
             if use.enabled != before[name].enabled:
                 enable = use.enabled
 
@@ -566,26 +605,39 @@ class RuntimeControl:
                 changes.append(
                     _Change(f"strategy {name} {'enabled' if enable else 'disabled'}", toggle)
                 )
-        return []
+        return running, []
 
-    def _plan_scorers(self, old: Profile, new: Profile, changes: list[_Change]) -> list[str]:
+    def _plan_scorers(
+        self, old: Profile, new: Profile, changes: list[_Change]
+    ) -> tuple[dict[str, ScorerUse], list[str]]:
+        """Scorer changes; returns the running scorer uses that change, by name."""
         before = {s.component.name: s for s in old.scorers}
         after = {s.component.name: s for s in new.scorers}
         moved = _added_removed("scorers", before, after)
         if moved:
-            return [moved]
+            return {}, [moved]
+        now = {s.component.name: s for s in self._parts.profile.scorers}
+        running: dict[str, ScorerUse] = {}
         for name, scorer in after.items():
             was = before[name]
             component, old_component = scorer.component, was.component
             if (component.use, component.params) != (old_component.use, old_component.params):
                 changes.append(self._prepare_scorer(scorer))
+                running[name] = scorer
             elif (scorer.mode, scorer.threshold, scorer.strategies) != (
                 was.mode,
                 was.threshold,
                 was.strategies,
             ):
                 changes.append(self._rebind_scorer(scorer))
-        return []
+                # The running scorer (swapped in, maybe) rates with the new gating.
+                running[name] = attrs.evolve(
+                    now[name],
+                    mode=scorer.mode,
+                    threshold=scorer.threshold,
+                    strategies=scorer.strategies,
+                )
+        return running, []
 
     def _plan_sizer(self, old: Profile, new: Profile, changes: list[_Change]) -> list[str]:
         refused = [
@@ -597,19 +649,27 @@ class RuntimeControl:
             return refused
         pipeline = self._parts.processor.pipeline
         running = pipeline.sizer[1]
-        # The sizer running now (an operator's risk_set included), not the file's last one.
-        params = getattr(running, "params", old.sizer.params)
+        # Changed in the file: the file's params replace the running ones (an
+        # operator's risk_set included). Unchanged: the running sizer stays.
+        rebuild = new.sizer.params != old.sizer.params
         bounds_changed = (old.control.risk_pct_min, old.control.risk_pct_max) != (
             new.control.risk_pct_min,
             new.control.risk_pct_max,
         )
-        if new.sizer.params == params and not bounds_changed:
+        if not rebuild and not bounds_changed:
             return []
-        if new.sizer.params != params and callable(getattr(running, "start", None)):
+        if rebuild and callable(getattr(running, "start", None)):
             return ["sizer.params (the sizer has a start hook; it cannot be rebuilt while running)"]
-        sizer: Sizer = running
-        if new.sizer.params != params:
-            sizer = self._build("sizer", new.sizer)
+        sizer: Sizer = self._build("sizer", new.sizer) if rebuild else running
+        risk_pct = getattr(getattr(sizer, "params", None), "risk_pct", None)
+        low, high = new.control.risk_pct_min, new.control.risk_pct_max
+        if isinstance(risk_pct, int | float) and (
+            (low is not None and risk_pct < low) or (high is not None and risk_pct > high)
+        ):
+            return [
+                f"control.risk_pct_min / risk_pct_max: the risk per trade would be {risk_pct:g}%, "
+                f"outside the new bounds [{low}, {high}] (set it within them first)"
+            ]
 
         def apply() -> None:
             if sizer is not running:
@@ -631,6 +691,7 @@ class RuntimeControl:
         rebuilt: dict[str, RiskRule] = {}
         refused: list[str] = []
         for was, use in zip(old.risk, new.risk, strict=True):
+            # The file's rules are the running ones: nothing else changes them.
             if was.params == use.params:
                 continue
             current = stages.get(use.name)
