@@ -182,7 +182,15 @@ def install_plugin(site: Path) -> None:
 
 
 def profile_text(
-    socket_path: Path, journal: Path, files: list[Path], *, beta_every: int = 40, extra: str = ""
+    socket_path: Path,
+    journal: Path,
+    files: list[Path],
+    *,
+    beta_every: int = 40,
+    extra: str = "",
+    gamma: bool = False,
+    risk_pct: float = 0.5,
+    max_pct: float = 100.0,
 ) -> str:
     paths = ", ".join(json.dumps(str(f)) for f in files)
     return textwrap.dedent(
@@ -224,6 +232,13 @@ def profile_text(
         symbols = ["ETHUSDT"]
         params = {{ tag = "beta", every = {beta_every} }}
 
+        [[strategies]]
+        use = "ticker"
+        name = "gamma"
+        symbols = ["BTCUSDT"]
+        enabled = {str(gamma).lower()}
+        params = {{ tag = "gamma", every = 11 }}
+
         [[scorers]]
         use = "fixed"
         name = "gate"
@@ -233,7 +248,7 @@ def profile_text(
         [sizer]
         use = "fixed_risk"
         [sizer.params]
-        risk_pct = 0.5
+        risk_pct = {risk_pct}
         fee_rate = 0.0
 
         [[risk]]
@@ -244,7 +259,7 @@ def profile_text(
         use = "exchange_minimums"
         [[risk]]
         use = "stop_distance"
-        params = {{ max_pct = 100.0 }}
+        params = {{ max_pct = {max_pct} }}
         """
     )
 
@@ -379,13 +394,17 @@ def test_status_and_plugins_show_the_strategies(host: Host) -> None:
     assert [(s["name"], s["plugin"], s["enabled"]) for s in status["strategies"]] == [
         ("alpha", "ticker", True),
         ("beta", "ticker", True),
+        # enabled = false in the profile: built and started, never called.
+        ("gamma", "ticker", False),
     ]
     plugins = host.call("plugins")
-    assert [s["name"] for s in plugins["strategies"]] == ["alpha", "beta"]
+    assert [s["name"] for s in plugins["strategies"]] == ["alpha", "beta", "gamma"]
     assert plugins["scorers"][0]["journaled_as"] == "gate"
     helped = host.cli("strategy", "disable", "--help")
     assert helped.returncode == 0
     assert "keep their stops" in helped.stdout
+    wait_for("beta signalling", lambda: signals(host, "beta", 0), host)
+    assert signals(host, "gamma", 0) == []
 
 
 def test_disable_stops_one_strategy_while_the_other_trades_and_enable_restores(
@@ -393,16 +412,16 @@ def test_disable_stops_one_strategy_while_the_other_trades_and_enable_restores(
 ) -> None:
     wait_for("both strategies signalling", lambda: signals(host, "alpha", 0), host)
     wait_for("beta signalling", lambda: signals(host, "beta", 0), host)
-    refused = host.cli("strategy", "disable", "gamma")
+    refused = host.cli("strategy", "disable", "delta")
     assert refused.returncode == 1
-    assert "no strategy use named 'gamma'; this host runs: alpha, beta" in refused.stderr
+    assert "no strategy use named 'delta'; this host runs: alpha, beta, gamma" in refused.stderr
 
     done = host.cli("strategy", "disable", "alpha")
     assert done.returncode == 0, done.stderr
     assert "strategy disable alpha: accepted" in done.stdout
     at, data = wait_applied(host, "strategy_disable", 0)
     assert data["strategy"] == "alpha"
-    assert [s["enabled"] for s in host.call("status")["strategies"]] == [False, True]
+    assert [s["enabled"] for s in host.call("status")["strategies"]] == [False, True, False]
     # Beta goes on signalling well past the change; alpha never again.
     wait_for("beta's signals after the disable", lambda: len(signals(host, "beta", at)) >= 3, host)
     assert signals(host, "alpha", at) == []
@@ -412,7 +431,7 @@ def test_disable_stops_one_strategy_while_the_other_trades_and_enable_restores(
     back, _data = wait_applied(host, "strategy_enable", 0)
     wait_for("alpha's signals after the enable", lambda: signals(host, "alpha", back), host)
     assert signals(host, "alpha", at) == signals(host, "alpha", back)
-    assert all(s["enabled"] for s in host.call("status")["strategies"])
+    assert [s["enabled"] for s in host.call("status")["strategies"]] == [True, True, False]
     journaled = host.rows(
         "SELECT json_extract(data, '$.command') AS c, json_extract(data, '$.uid') AS uid "
         "FROM events WHERE kind = 'control.command' "
@@ -496,15 +515,29 @@ def test_swap_strategy_changes_who_signals(host: Host) -> None:
 
 
 def test_reload_applies_a_changed_param(host: Host) -> None:
-    # Only beta's `every` is edited: alpha, swapped by the operator, stays swapped.
-    host.write_profile(beta_every=5)
+    # Edited: beta's `every`, gamma enabled, the sizer's risk and a risk rule's
+    # limit. Alpha, swapped by the operator and left alone in the file, stays swapped.
+    host.write_profile(beta_every=5, gamma=True, risk_pct=0.4, max_pct=90.0)
     done = host.cli("reload")
     assert done.returncode == 0, done.stderr
     at, data = wait_applied(host, "reload", 0)
-    assert data["changes"] == "strategy beta -> ticker"
-    assert [s["plugin"] for s in host.call("status")["strategies"]] == ["averaging", "ticker"]
+    assert data["changes"] == (
+        "strategy beta -> ticker; strategy gamma enabled; sizer params; risk rules stop_distance"
+    )
+    strategies = host.call("status")["strategies"]
+    assert [(s["plugin"], s["enabled"]) for s in strategies] == [
+        ("averaging", True),
+        ("ticker", True),
+        ("ticker", True),
+    ]
     later = wait_for("beta's signals after the reload", lambda: signals(host, "beta", at), host)
     assert all(" every=5" in r["reason"] for r in later)
+    wait_for("gamma's first signals", lambda: signals(host, "gamma", at), host)
+    assert signals(host, "gamma", 0) == signals(host, "gamma", at)
+    risk = host.call("risk")
+    assert risk["risk_pct"] == 0.4
+    rules = {r["stage"]: r["params"] for r in risk["rules"]}
+    assert rules["stop_distance"]["max_pct"] == 90.0
     nothing = host.cli("reload")
     assert nothing.returncode == 0, nothing.stderr
     assert "nothing to do" in nothing.stdout
@@ -512,12 +545,14 @@ def test_reload_applies_a_changed_param(host: Host) -> None:
 
 def test_reload_refused_on_a_changed_symbol_list_changes_nothing(host: Host) -> None:
     before = host.call("status")["strategies"]
-    host.write_profile(beta_every=99, extra='symbols = ["BTCUSDT"]')
+    host.write_profile(
+        beta_every=99, gamma=True, risk_pct=0.4, max_pct=90.0, extra='symbols = ["BTCUSDT"]'
+    )
     refused = host.cli("reload")
     assert refused.returncode == 1
     assert "cannot change while the host runs: data.symbols" in refused.stderr
     assert "was not reloaded (the running profile is unchanged)" in refused.stderr
-    host.write_profile(beta_every=5)
+    host.write_profile(beta_every=5, gamma=True, risk_pct=0.4, max_pct=90.0)
     assert host.call("status")["strategies"] == before
     assert len(applied(host, "reload")) == 1
     time.sleep(0.5)
@@ -528,7 +563,7 @@ def test_reload_refused_on_a_changed_symbol_list_changes_nothing(host: Host) -> 
 
 def test_reload_of_a_malformed_profile_names_the_key(host: Host) -> None:
     text = host.profile.read_text()
-    host.profile.write_text(text.replace("risk_pct = 0.5", 'risk_pct = "lots"'))
+    host.profile.write_text(text.replace("risk_pct = 0.4", 'risk_pct = "lots"'))
     refused = host.cli("reload")
     assert refused.returncode == 1
     assert "sizer.params.risk_pct" in refused.stderr
@@ -539,4 +574,4 @@ def test_reload_of_a_malformed_profile_names_the_key(host: Host) -> None:
     assert "was not reloaded" in broken.stderr
     host.profile.write_text(text)
     assert len(applied(host, "reload")) == 1
-    assert host.call("risk")["risk_pct"] == 0.5
+    assert host.call("risk")["risk_pct"] == 0.4
