@@ -325,6 +325,11 @@ class RuntimeControl:
     def _prepare_strategy(self, use: ComponentUse) -> _Change:
         """Build, check and start the strategy ``use``; the change puts it in place."""
         parts = self._parts
+        if use.name not in parts.uses:
+            raise CommandError(
+                f"strategy {use.name} is not running (it failed to start, see its plugin.failed "
+                "event); a restart brings it back"
+            )
         strategy: Strategy = self._build("strategy", use)
         storage = self._storage_name("strategy", use.name, use.use)
         services = parts.services("strategy", storage)
@@ -433,8 +438,26 @@ class RuntimeControl:
 
         def act(_ts: int) -> None:
             self._waiting = ""
-            for change in changes:
-                change.apply()
+            done = []
+            try:
+                for change in changes:
+                    change.apply()
+                    done.append(change.what)
+            except Exception as exc:
+                # Checked and built before queuing, a change should not fail here;
+                # if one does, the run goes on and the journal says what applied.
+                self._journal(
+                    what.split(" ", 1)[0],
+                    f"operator {what} failed while applying {change.what}: "
+                    f"{type(exc).__name__}: {exc}; applied before it: {'; '.join(done) or 'none'}",
+                    {**data, "changes": "; ".join(done), "error": str(exc)},
+                )
+                for left in changes[len(done) + 1 :]:
+                    left.discard()
+                driver = parts.driver()
+                if driver is not None:
+                    driver.refresh(force=True)
+                return
             parts.profile = profile
             if file is not None:
                 self._file = file
