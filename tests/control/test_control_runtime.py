@@ -552,6 +552,19 @@ def test_reload_refused_on_a_changed_symbol_list_changes_nothing(host: Host) -> 
     assert refused.returncode == 1
     assert "cannot change while the host runs: data.symbols" in refused.stderr
     assert "was not reloaded (the running profile is unchanged)" in refused.stderr
+    # Every key at fault is named, those that could change live are not applied.
+    text = host.profile.read_text()
+    host.profile.write_text(
+        text.replace("leverage = 100.0", "leverage = 50.0").replace(
+            'symbols = ["ETHUSDT"]', 'symbols = ["ETHUSDT", "BTCUSDT"]'
+        )
+    )
+    refused = host.cli("reload")
+    assert refused.returncode == 1
+    assert (
+        "these cannot change while the host runs: account.leverage; data.symbols; "
+        "strategies.beta.symbols"
+    ) in refused.stderr
     host.write_profile(beta_every=5, gamma=True, risk_pct=0.4, max_pct=90.0)
     assert host.call("status")["strategies"] == before
     assert len(applied(host, "reload")) == 1
