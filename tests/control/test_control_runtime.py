@@ -143,11 +143,43 @@ class Hourly(Ticker):
     timeframes = ("1h",)
 
 
+@attrs.frozen
+class CrossingParams:
+    period: int = 20
+
+
+class Crossing:
+    """Long above its average, out below it: no state but the indicator and the position."""
+
+    Params = CrossingParams
+    timeframes = ("5m",)
+
+    def __init__(self, params=None):
+        self.params = params if params is not None else CrossingParams()
+        self.indicators = {"avg": Sma("close", self.params.period)}
+        self.warmup = self.params.period
+
+    def on_candle(self, candle, ctx):
+        time.sleep(SLEEP)
+        avg = ctx.indicators(candle.symbol)["avg"]
+        if not math.isfinite(avg):
+            return ()
+        held = ctx.position(candle.symbol)
+        if held is None and candle.close > avg * 1.003:
+            return (Signal(candle.symbol, candle.ts, Side.LONG, SignalKind.ENTRY,
+                           entry=candle.close, stop=candle.close * 0.5, reason="cross"),)
+        if held is not None and candle.close < avg:
+            return (Signal(candle.symbol, candle.ts, Side.LONG, SignalKind.EXIT,
+                           entry=candle.close, reason="back"),)
+        return ()
+
+
 @hookimpl
 def garrison_register(registry):
     registry.add_strategy("ticker", Ticker)
     registry.add_strategy("averaging", Averaging)
     registry.add_strategy("hourly", Hourly)
+    registry.add_strategy("crossing", Crossing)
     registry.add_scorer("fixed", Fixed)
     registry.add_scorer("fixed_too", Fixed)
 '''
@@ -588,3 +620,123 @@ def test_reload_of_a_malformed_profile_names_the_key(host: Host) -> None:
     host.profile.write_text(text)
     assert len(applied(host, "reload")) == 1
     assert host.call("risk")["risk_pct"] == 0.4
+
+
+PARITY_PROFILE = """\
+[profile]
+name = "parity-{driver}"
+mode = "replay"
+
+[account]
+starting_balance = 1_000_000_000.0
+leverage = 100.0
+
+[data]
+source = "csv"
+paths = [{path}]
+# About 20,000 candles: long enough to swap in the middle of, short enough to run twice.
+end = "2025-12-01"
+
+[markets]
+snapshot = "bybit_linear"
+
+[journal]
+path = "{journal}"
+
+[control]
+socket = "{socket}"
+
+[[strategies]]
+use = "crossing"
+name = "cross"
+params = {{ period = 24 }}
+
+[sizer]
+use = "fixed_risk"
+[sizer.params]
+risk_pct = 0.5
+fee_rate = 0.0
+"""
+
+
+def _signal_rows(journal: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(
+            "SELECT strategy, symbol, ts, side, kind, reason FROM signals ORDER BY ts, id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("driver", ["replay", "steps"])
+def test_a_strategy_swapped_for_itself_decides_as_if_never_swapped(
+    driver: str, tmp_path: Path
+) -> None:
+    """A stateless strategy swapped mid-run for a fresh instance of itself: the same signals.
+
+    Proves the swapped-in strategy gets its indicators (exact here: a simple
+    average needs no more candles than each series holds) and is called on
+    exactly the bars the old one would have been, in both drivers.
+    """
+    data = BYBIT_5M / "bybit_ETHUSDT_5m.csv"
+    if not data.is_file():
+        pytest.skip(f"real candles not found ({data}); ../shared/data is absent")
+    site = tmp_path / "site"
+    install_plugin(site)
+    env = {**os.environ, "GARRISON_PLUGINS_DIR": str(site), "COLUMNS": "200"}
+    env["GARRISON_CACHE_DIR"] = str(tmp_path / "cache")
+
+    def write(name: str) -> tuple[Path, Path, Path]:
+        journal, sock = tmp_path / f"{name}.sqlite", tmp_path / name / "ctl.sock"
+        profile = tmp_path / f"{name}.toml"
+        profile.write_text(
+            PARITY_PROFILE.format(
+                driver=name, path=json.dumps(str(data)), journal=journal, socket=sock
+            )
+        )
+        return profile, journal, sock
+
+    reference, reference_journal, _ = write("reference")
+    done = subprocess.run(
+        [sys.executable, "-m", "garrison.cli.main", "backtest", str(reference), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = _signal_rows(reference_journal)
+    assert len(expected) > 20
+
+    profile, journal, sock = write("swapped")
+    if driver == "replay":
+        command = ["-m", "garrison.cli.main", "run", str(profile), "--no-progress"]
+    else:
+        command = ["-c", STEPS_LAUNCHER, str(profile)]
+    err = tmp_path / "swapped.err"
+    with err.open("wb") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+        )
+    try:
+        host = Host(proc, sock, journal, profile, [data], env, err)
+        wait_for("signals before the swap", lambda: len(_signal_rows(journal)) >= 3, host)
+        swapped = host.cli("swap", "strategy", "cross", "crossing", "--params", '{"period": 24}')
+        assert swapped.returncode == 0, swapped.stderr
+        at, _data = wait_applied(host, "swap", 0)
+        assert proc.wait(timeout=600) == 0, err.read_text()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    got = _signal_rows(journal)
+    # The swap applied mid-run: signals on both sides of it.
+    assert any(row[2] < at for row in got)
+    assert any(row[2] >= at for row in got)
+    assert got == expected

@@ -173,6 +173,10 @@ class StepDriver:
         ``ctx.candles``, grown from now on to the new strategy's warm-up), and
         it is called once it has seen its warm-up in bars, those included: a
         strategy needing more history than the ring holds waits for new bars.
+        Indicators over a window (highest, simple average) are then exact;
+        ones that remember all history (EMA, Wilder's ATR) start from the
+        ring's candles, so their first values may differ a little from a
+        strategy that ran from the start (the replay driver has no such gap).
         """
         order = [u.name for u in self._strategies]
         if use.name not in order:
