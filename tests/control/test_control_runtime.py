@@ -454,6 +454,10 @@ def test_disable_stops_one_strategy_while_the_other_trades_and_enable_restores(
     at, data = wait_applied(host, "strategy_disable", 0)
     assert data["strategy"] == "alpha"
     assert [s["enabled"] for s in host.call("status")["strategies"]] == [False, True, False]
+    shown = host.cli("status")
+    assert "strategies: alpha (ticker, disabled), beta (ticker), gamma (ticker, disabled)" in (
+        shown.stdout
+    )
     # Beta goes on signalling well past the change; alpha never again.
     wait_for("beta's signals after the disable", lambda: len(signals(host, "beta", at)) >= 3, host)
     assert signals(host, "alpha", at) == []
