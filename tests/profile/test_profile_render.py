@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from garrison.profile.errors import ProfileError
 from garrison.profile.load import parse_profile
 from garrison.profile.model import Profile
 from garrison.profile.render import profile_as_toml
@@ -97,3 +98,22 @@ def test_toml_writer_tables_parse_back() -> None:
     assert tomllib.loads(text) == {
         "root": {"a": 1, "empty": {}, "nested": {"b": [1, 2], "deeper": {"c": "x"}}}
     }
+
+
+def test_a_strategy_may_start_disabled(parse: Callable[[str], Profile], minimal: str) -> None:
+    text = minimal.replace('use = "breakout"', 'use = "breakout"\nenabled = false', 1)
+    assert text != minimal
+    profile = parse(text)
+    assert profile.strategies[0].enabled is False
+    rendered = profile_as_toml(profile, environ={})
+    assert tomllib.loads(rendered)["strategies"][0]["enabled"] is False
+    assert parse(rendered) == profile
+    # Enabled is the default, and is not written.
+    assert (
+        "enabled" not in tomllib.loads(profile_as_toml(parse(minimal), environ={}))["strategies"][0]
+    )
+
+
+def test_enabled_must_be_a_boolean(parse: Callable[[str], Profile], minimal: str) -> None:
+    with pytest.raises(ProfileError, match=r"strategies\[0\]\.enabled"):
+        parse(minimal.replace('use = "breakout"', 'use = "breakout"\nenabled = "yes"', 1))

@@ -116,6 +116,15 @@ def _money(value: Any) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _strategy_text(strategy: dict[str, Any]) -> str:
+    notes = [strategy["plugin"]]
+    if not strategy["enabled"]:
+        notes.append("disabled")
+    if strategy.get("quarantined"):
+        notes.append("quarantined")
+    return f"{strategy['name']} ({', '.join(notes)})"
+
+
 def _status_text(result: dict[str, Any]) -> str:
     status, positions = result["status"], result["positions"]
     lines = [
@@ -127,6 +136,8 @@ def _status_text(result: dict[str, Any]) -> str:
         f"{status['positions']} position(s), {status['open_orders']} open order(s)"
         + (f" · risk per trade {status['risk_pct']:g}%" if status.get("risk_pct") else ""),
     ]
+    if status.get("strategies"):
+        lines.append("strategies: " + ", ".join(_strategy_text(s) for s in status["strategies"]))
     if status.get("quarantined"):
         lines.append(f"quarantined: {', '.join(status['quarantined'])}")
     if status.get("pending"):

@@ -29,11 +29,12 @@ def _add_commands() -> None:
     from garrison.cli.fake_exchange_cmd import fake_exchange
     from garrison.cli.plugins_cmd import plugins
     from garrison.cli.run_cmd import backtest, run
+    from garrison.cli.runtime_cmd import COMMANDS as RUNTIME_COMMANDS
     from garrison.cli.train_cmd import train
 
     for command in (run, backtest, check, plugins, doctor, data, fake_exchange, train):
         cli.add_command(command)
-    for command in CONTROL_COMMANDS:
+    for command in (*CONTROL_COMMANDS, *RUNTIME_COMMANDS):
         cli.add_command(command)
 
 

@@ -28,13 +28,17 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from garrison_api import Event, Level, Sizer, TradingState, Veto
 
 from garrison.control.peer import PeerCredentials
 from garrison.engine.step import StepProcessor
+
+if TYPE_CHECKING:
+    from garrison.control.runtime import RuntimeControl
+    from garrison.profile.model import Profile
 
 #: How long a flatten's confirmation token stays good, in seconds.
 CONFIRM_TTL_S = 60.0
@@ -49,7 +53,21 @@ STREAMABLE = ("status", "positions", "orders", "equity", "risk", "plugins", "sig
 SUBSCRIBE_PERIOD_S = (0.2, 3600.0)
 
 #: Commands that change trading; the rest only read.
-ACTIONS = frozenset({"pause", "reducing", "resume", "halt", "flatten", "risk_set"})
+ACTIONS = frozenset(
+    {
+        "pause",
+        "reducing",
+        "resume",
+        "halt",
+        "flatten",
+        "risk_set",
+        # garrison.control.runtime's:
+        "strategy_enable",
+        "strategy_disable",
+        "swap",
+        "reload",
+    }
+)
 
 
 class CommandError(ValueError):
@@ -152,6 +170,7 @@ class HostControl:
         plugins: list[dict[str, Any]],
         sizer: SizerRebuild | None,
         monotonic: Callable[[], float] = time.monotonic,
+        runtime: RuntimeControl | None = None,
     ) -> None:
         self._proc = processor
         self._profile = profile_name
@@ -183,6 +202,32 @@ class HostControl:
             "risk_set": self._risk_set,
             "help": lambda _a: {"commands": sorted([*self._handlers, "subscribe"])},
         }
+        self._runtime = runtime
+        if runtime is not None:
+            self._attach_runtime(runtime)
+
+    def _attach_runtime(self, runtime: RuntimeControl) -> None:
+        """Add the runtime commands (enable, disable, swap, reload: garrison.control.runtime)."""
+
+        def on_sizer(sizer: Sizer, profile: Profile) -> None:
+            # risk_set rebuilds from the reloaded params, within the reloaded bounds.
+            rebuild = self._sizer
+            if rebuild is not None:
+                self._sizer = sizer_rebuild(
+                    rebuild.factory,
+                    getattr(sizer, "params", rebuild.params),
+                    profile.control.risk_pct_min,
+                    profile.control.risk_pct_max,
+                )
+
+        self._handlers.update(
+            runtime.attach(
+                queue=self._queue,
+                applied=self._applied,
+                components=self._components,
+                on_sizer=on_sizer,
+            )
+        )
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -254,6 +299,7 @@ class HostControl:
             "quarantined": sorted(proc.bus.guard.quarantined),
             "risk_pct": self._risk_pct(),
             "pending": list(self._pending),
+            "strategies": [] if self._runtime is None else self._runtime.strategies(),
         }
 
     def _positions(self, _args: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -399,7 +445,11 @@ class HostControl:
             }
             for name, kind in sorted(self._components.items())
         ]
-        return {"components": components, "plugins": self._plugins}
+        result: dict[str, Any] = {"components": components, "plugins": self._plugins}
+        if self._runtime is not None:
+            result["strategies"] = self._runtime.strategies()
+            result["scorers"] = self._runtime.scorers()
+        return result
 
     def _risk_pct(self) -> float | None:
         rebuild = self._sizer

@@ -32,6 +32,7 @@ from garrison.engine.replay import (
     check_context,
     release_views,
     run_stats,
+    unbindable_reason,
 )
 from garrison.engine.step import StepProcessor
 from garrison.indicators.incremental import IncrementalIndicators
@@ -55,17 +56,29 @@ class CandleRing:
         held = self._candles
         return list(held)[-n:] if n < len(held) else list(held)
 
+    def grow(self, size: int) -> None:
+        """Hold up to ``size`` candles from now on (never fewer than now)."""
+        held = self._candles
+        if held.maxlen is not None and size > held.maxlen:
+            self._candles = deque(held, maxlen=size)
+
+    def __len__(self) -> int:
+        return len(self._candles)
+
 
 class _Feeding:
     """What one series updates when its next candle closes, and who decides on it."""
 
-    __slots__ = ("bars", "deciders", "executes", "providers", "ring")
+    __slots__ = ("bars", "deciders", "executes", "provider_of", "providers", "ring")
 
     def __init__(self, executes: bool, ring: CandleRing) -> None:
         self.executes = executes
         self.ring = ring
         self.providers: list[IndicatorProvider] = []
-        #: (name, on_candle, ctx, warm-up) of each strategy deciding on the series.
+        #: The provider of each strategy use reading the series (to swap one out).
+        self.provider_of: dict[str, IndicatorProvider] = {}
+        #: (name, on_candle, ctx, warm-up) of each strategy deciding on the series;
+        #: it is called once the series has taken more than warm-up bars.
         self.deciders: list[tuple[str, Callable[..., Any], Any, int]] = []
         #: Bars taken so far, history included (the warm-up rule counts them).
         self.bars = 0
@@ -135,6 +148,7 @@ class StepDriver:
             for use in readers:
                 provider = self._indicators(use.specs_for(symbol, timeframe))
                 feeding.providers.append(provider)
+                feeding.provider_of[use.name] = provider
                 if binder.bind(use, symbol, timeframe, provider.values, feeding.ring):
                     feeding.deciders.append(
                         (use.name, use.strategy.on_candle, use.ctx, int(use.strategy.warmup or 0))
@@ -142,6 +156,57 @@ class StepDriver:
             self._series[(symbol, timeframe)] = feeding
             for candle in self._feed.history(symbol, timeframe):
                 feeding.take(candle)
+
+    # -- operator changes (control channel) ------------------------------------------
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Nothing to rebuild: every step reads the disabled and quarantined sets afresh."""
+
+    def unbindable(self, use: StrategyUse) -> str:
+        """Why ``use`` cannot be swapped into this run ("" when it can)."""
+        return unbindable_reason(use, list(self._series or self._feed.series()))
+
+    def rebind(self, use: StrategyUse) -> None:
+        """Put ``use`` in the place of the strategy use of the same name, from the next step.
+
+        Its indicators are fed the candles each series still holds (its ring:
+        ``ctx.candles``, grown from now on to the new strategy's warm-up), and
+        it is called once it has seen its warm-up in bars, those included: a
+        strategy needing more history than the ring holds waits for new bars.
+        Indicators over a window (highest, simple average) are then exact;
+        ones that remember all history (EMA, Wilder's ATR) start from the
+        ring's candles, so their first values may differ a little from a
+        strategy that ran from the start (the replay driver has no such gap).
+        """
+        order = [u.name for u in self._strategies]
+        if use.name not in order:
+            raise ValueError(f"no strategy use named {use.name!r} in this run")
+        old = self._strategies[order.index(use.name)]
+        self._strategies[order.index(use.name)] = use
+        release_views([old])
+        keys = list(self._series)
+        binder = ViewBinder([use], keys)
+        rank = {name: k for k, name in enumerate(order)}
+        warmup = int(use.strategy.warmup or 0)
+        for (symbol, timeframe), feeding in self._series.items():
+            feeding.deciders = [d for d in feeding.deciders if d[0] != use.name]
+            gone = feeding.provider_of.pop(use.name, None)
+            if gone is not None:
+                feeding.providers = [p for p in feeding.providers if p is not gone]
+            if not use.reads_series(symbol, timeframe):
+                continue
+            feeding.ring.grow(use.ctx.history_limit)
+            provider = self._indicators(use.specs_for(symbol, timeframe))
+            seen = feeding.ring.recent(len(feeding.ring))
+            for candle in seen:
+                provider.update(candle)
+            feeding.providers.append(provider)
+            feeding.provider_of[use.name] = provider
+            if binder.bind(use, symbol, timeframe, provider.values, feeding.ring):
+                # Called once it has seen `warmup` bars: the ring's, then new ones.
+                threshold = feeding.bars - len(seen) + warmup
+                feeding.deciders.append((use.name, use.strategy.on_candle, use.ctx, threshold))
+                feeding.deciders.sort(key=lambda d: rank[d[0]])
 
     async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats:
         """Run every step the feed yields."""
@@ -156,6 +221,7 @@ class StepDriver:
             proc.restore(dict(resume))
         by_key = self._series
         quarantined = proc.bus.guard.quarantined
+        disabled = proc.disabled
         bus = proc.bus
         candles = calls = 0
         next_chunk = self._chunk
@@ -188,7 +254,7 @@ class StepDriver:
                     proc.apply_controls()
                 for feeding, candle in deciding:
                     for name, on_candle, ctx, warmup in feeding.deciders:
-                        if feeding.bars <= warmup or name in quarantined:
+                        if feeding.bars <= warmup or name in quarantined or name in disabled:
                             continue
                         ctx.current_tf = candle.timeframe
                         calls += 1

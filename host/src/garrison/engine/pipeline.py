@@ -688,6 +688,31 @@ class Pipeline:
         """Size entries from now on with ``sizer`` (same name: an operator changed its risk)."""
         self._sizer = sizer
 
+    @property
+    def scorers(self) -> tuple[ScorerBinding, ...]:
+        """The scorer bindings rating signals now, in the profile's order."""
+        return self._scorers
+
+    def replace_scorers(self, bindings: Sequence[ScorerBinding]) -> None:
+        """Rate signals with ``bindings`` from now on (an operator's swap or reload)."""
+        self._scorers = tuple(bindings)
+        self._scorers_for.clear()
+        self._scorer_ctxs.clear()
+        self.learns = self.learns or bool(self._scorers)
+
+    def set_outcome_hook(self, strategy: str, hook: Callable[[Outcome], None] | None) -> None:
+        """Hand ``strategy``'s outcomes to ``hook`` from now on (None: to no strategy)."""
+        if hook is None:
+            self._outcome_hooks.pop(strategy, None)
+        else:
+            self._outcome_hooks[strategy] = hook
+            # Entry scores are kept from now on; earlier entries' outcomes carry none.
+            self.learns = True
+
+    def replace_chain(self, chain: RiskChain) -> None:
+        """Judge intents with ``chain`` from now on (a reloaded profile's risk rules)."""
+        self._chain = chain
+
     def halt(self, veto: Veto, ts: int) -> None:
         """Halt trading because of ``veto`` (a rule asked), with a critical event if it changed."""
         if self._ledger.halt(veto.halt_until):

@@ -129,6 +129,22 @@ def check_context(strategies: Sequence[StrategyUse], have: set[tuple[str, str]])
                 )
 
 
+def unbindable_reason(use: StrategyUse, keys: Sequence[tuple[str, str]]) -> str:
+    """Why ``use`` cannot be bound to a run whose series are ``keys`` ("" when it can)."""
+    try:
+        check_context([use], set(keys))
+    except ContextError as exc:
+        return str(exc)
+    if not any(use.decides(symbol, timeframe) for symbol, timeframe in keys):
+        series = ", ".join(f"{symbol} {timeframe}" for symbol, timeframe in sorted(keys))
+        declared = ", ".join(use.strategy.timeframes or ()) or "any timeframe"
+        return (
+            f"strategy {use.name} decides on {declared} and would decide on none of this "
+            f"run's series ({series}); a running host cannot load other data"
+        )
+    return ""
+
+
 class ViewBinder:
     """Hands each strategy's context the views of the series it reads (both drivers).
 
@@ -230,6 +246,10 @@ class _SeriesState:
     #: flat) and its entry price: what the driver's equity estimate reads.
     held: float = 0.0
     basis: float = 0.0
+    #: Every binding of the series with its wake flags, the ones left out of
+    #: :attr:`bindings` (quarantined, disabled) included: what
+    #: :meth:`ReplayEngine.refresh` rebuilds ``bindings`` and ``wake`` from.
+    every: list[tuple[_Binding, BarMask]] = attrs.Factory(list)
 
     def recent(self, n: int) -> list[Candle]:
         """The last ``n`` closed candles of the series, oldest first (``ctx.candles``)."""
@@ -471,9 +491,9 @@ class ReplayEngine:
                 if binder.bind(use, s.symbol, s.timeframe, view, state):
                     wake = self._wake(use, s, columns)
                     any_wake |= wake
-                    state.bindings.append(
-                        _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name)
-                    )
+                    binding = _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name)
+                    state.bindings.append(binding)
+                    state.every.append((binding, wake))
                     window = len(s) - self._first_rows[index]
                     warm = max(0, int(use.strategy.warmup or 0) - self._first_rows[index])
                     self._calls_unscreened += max(0, window - warm)
@@ -484,11 +504,68 @@ class ReplayEngine:
     def _drop_quarantined(self) -> None:
         quarantined = self._proc.bus.guard.quarantined
         for state in self._states:
-            if not any(b.name in quarantined for b in state.bindings):
+            if any(b.name in quarantined for b in state.bindings):
+                self.refresh()
+                return
+
+    # -- operator changes (control channel) ------------------------------------------
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Call from the next step on only the strategies neither quarantined nor disabled.
+
+        Rebuilds each series' bindings and wake flags from all of its
+        bindings (:attr:`_SeriesState.every`), so a strategy enabled again
+        is called again on exactly the bars it would have been.
+        """
+        proc = self._proc
+        left_out = proc.bus.guard.quarantined | proc.disabled
+        for state in self._states:
+            kept = [(b, w) for b, w in state.every if b.name not in left_out]
+            if not force and [b for b, _ in kept] == state.bindings:
                 continue
-            state.bindings = [b for b in state.bindings if b.name not in quarantined]
-            flags = zip(*(b.wake for b in state.bindings), strict=True)
-            state.wake = [any(bar) for bar in flags] if state.bindings else [False] * len(state.ts)
+            state.bindings = [b for b, _ in kept]
+            if kept:
+                state.wake = np.logical_or.reduce([w for _, w in kept]).tolist()
+            else:
+                state.wake = [False] * len(state.ts)
+
+    def unbindable(self, use: StrategyUse) -> str:
+        """Why ``use`` cannot be swapped into this replay ("" when it can)."""
+        return unbindable_reason(use, [(s.symbol, s.timeframe) for s in self._series])
+
+    def rebind(self, use: StrategyUse) -> None:
+        """Put ``use`` in the place of the strategy use of the same name, from the next step.
+
+        Its indicators are computed over the whole of each series it reads,
+        as every strategy's are when the replay starts (a view reads only the
+        bar the series is on, so nothing ahead is seen); it is called where it
+        would have been called from the start (its warm-up and screen).
+        """
+        old = next((u for u in self._strategies if u.name == use.name), None)
+        if old is None:
+            raise ValueError(f"no strategy use named {use.name!r} in this run")
+        order = [u.name for u in self._strategies]
+        self._strategies[order.index(use.name)] = use
+        release_views([old])
+        keys = [(s.symbol, s.timeframe) for s in self._series]
+        binder = ViewBinder([use], keys)
+        rank = {name: k for k, name in enumerate(order)}
+        for s, state in zip(self._series, self._states, strict=True):
+            state.every = [(b, w) for b, w in state.every if b.name != use.name]
+            if not use.reads(s):
+                continue
+            columns = {
+                name: compute(spec, s.columns)
+                for name, spec in use.specs_for(s.symbol, s.timeframe).items()
+            }
+            view = SeriesView({name: _with_nan_tail(a) for name, a in columns.items()}, state)
+            if binder.bind(use, s.symbol, s.timeframe, view, state):
+                wake = self._wake(use, s, columns)
+                binding = _Binding(use.strategy.on_candle, use.ctx, wake.tolist(), use.name)
+                state.every.append((binding, wake))
+                # Strategies decide in the profile's order, the new one in its place.
+                state.every.sort(key=lambda bw: rank[bw[0].name])
+        self.refresh(force=True)
 
     def _hold(self, st: _SeriesState) -> None:
         """After fills in ``st``'s symbol: what the driver's equity estimate counts there.
@@ -563,6 +640,8 @@ class ReplayEngine:
         """Replay the timeline (from ``resume``'s checkpoint when given)."""
         self._proc.policy.start()
         self._states = self._prepare()
+        if self._proc.disabled:
+            self.refresh()
         start = 0 if resume is None else self._resume_at(resume)
         # The prepared series (hundreds of thousands of tuples and floats) live
         # for the whole run; frozen, the cyclic collector stops walking them on

@@ -34,6 +34,7 @@ from garrison_api import (
 
 from garrison.control.host import HostControl, sizer_rebuild
 from garrison.control.paths import ControlPathError, socket_for
+from garrison.control.runtime import RunParts, RuntimeControl
 from garrison.control.server import ControlServer
 from garrison.engine.broker import SimulatedBroker
 from garrison.engine.bus import PLUGIN_ERRORS, EventBus
@@ -64,6 +65,7 @@ from garrison.journal import Journal
 from garrison.journal.records import RunRow
 from garrison.markets.snapshot import apply_overrides, load_snapshot
 from garrison.plugins.manager import PluginSet
+from garrison.profile.load import load_profile
 from garrison.profile.model import ComponentUse, Mode, Profile
 from garrison.profile.render import profile_as_toml
 from garrison.profile.timeframes import timeframe_ms
@@ -215,6 +217,26 @@ class _Lifecycles:
             self._started.append((name, component))
         return True
 
+    def retire(self, name: str, component: Any) -> None:
+        """Stop one component now (an operator swapped it out), with an event if it raised."""
+        kept = [(n, c) for n, c in self._started if c is not component]
+        if len(kept) == len(self._started):
+            return
+        self._started = kept
+        try:
+            component.stop()
+        except PLUGIN_ERRORS as exc:
+            self._emit(
+                Event(
+                    ts=self._clock.now_ms(),
+                    kind="plugin.failed",
+                    level=Level.ERROR,
+                    source=name,
+                    message=f"{name} failed to stop: {type(exc).__name__}: {exc}",
+                    data={"component": name, "call": "stop", "error": str(exc)},
+                )
+            )
+
     def stop_all(self) -> None:
         for name, component in reversed(self._started):
             try:
@@ -241,6 +263,13 @@ class EngineDriver(Protocol):
     def driver_state(self) -> dict[str, Any]: ...
 
     async def run(self, resume: Mapping[str, Any] | None = None) -> ReplayStats: ...
+
+    # What the control channel's runtime commands need (garrison.control.runtime).
+    def refresh(self, *, force: bool = False) -> None: ...
+
+    def unbindable(self, use: StrategyUse) -> str: ...
+
+    def rebind(self, use: StrategyUse) -> None: ...
 
 
 class RunSource(Protocol):
@@ -611,19 +640,25 @@ async def run_profile(
         )
         strategies = []
         outcome_hooks = {}
-        for use, strategy in strategies_built:
-            strategy_services = services("strategy", use.name)
-            if not lifecycles.start(use.name, strategy, strategy_services):
-                continue
+
+        def strategy_use(
+            name: str, strategy: Strategy, own: HostServices, symbols: Sequence[str]
+        ) -> StrategyUse:
             ctx = HostContext(
                 clock=clock,
-                storage=strategy_services.storage,
+                storage=own.storage,
                 positions=ledger.positions,
                 markets=markets,
                 emit=emit,
                 history_limit=int(strategy.warmup or 0),
             )
-            strategies.append(StrategyUse(use.name, strategy, ctx, frozenset(use.symbols)))
+            return StrategyUse(name, strategy, ctx, frozenset(symbols))
+
+        for use, strategy in strategies_built:
+            strategy_services = services("strategy", use.name)
+            if not lifecycles.start(use.name, strategy, strategy_services):
+                continue
+            strategies.append(strategy_use(use.name, strategy, strategy_services, use.symbols))
             hook = getattr(strategy, "on_outcome", None)
             if callable(hook):
                 outcome_hooks[use.name] = hook
@@ -717,6 +752,8 @@ async def run_profile(
             driver_state=lambda: engine_ref[0].driver_state(),
         )
         engine_emit.attach(processor.inbox, asyncio.get_running_loop(), processor.serve_inbox)
+        # The profile's `enabled = false` strategies wait for an operator to enable them.
+        processor.disabled.update(u.name for u in profile.strategies if not u.enabled)
         engine = source.driver(strategies, processor, progress)
         engine_ref.append(engine)
         symbols = source.symbols
@@ -743,8 +780,22 @@ async def run_profile(
                 )
             )
         if control and profile.control.enabled:
+            runtime = RuntimeControl(
+                RunParts(
+                    profile=profile,
+                    registry=plugins.registry,
+                    processor=processor,
+                    driver=lambda: engine_ref[0] if engine_ref else None,
+                    lifecycles=lifecycles,
+                    services=services,
+                    make_use=strategy_use,
+                    uses={u.name: u for u in strategies},
+                    rule_failed=rule_failed,
+                    reread=lambda: load_profile(profile.source, plugins.registry),
+                )
+            )
             server = _control_server(
-                profile, plugins, processor, pipeline, mode, run_id, path, strategies
+                profile, plugins, processor, pipeline, mode, run_id, path, strategies, runtime
             )
             try:
                 await server.start()
@@ -890,6 +941,7 @@ def _control_server(
     run_id: str,
     journal_path: Path,
     strategies: Sequence[StrategyUse],
+    runtime: RuntimeControl | None = None,
 ) -> ControlServer:
     """The control server of this run, on the profile's ``[control]`` socket."""
     components = {use.name: "strategy" for use in strategies}
@@ -924,6 +976,7 @@ def _control_server(
             for info in plugins.plugins
         ],
         sizer=rebuild,
+        runtime=runtime,
     )
     path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
     return ControlServer(path, host, processor, tighten=own_dir)

@@ -91,6 +91,10 @@ class StepProcessor:
         #: pairs the engine runs on its own thread, at its next step or loop
         #: turn (:meth:`serve_inbox`). A deque: appended to from that thread.
         self.inbox: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        #: Strategy uses an operator (or the profile's ``enabled = false``) keeps
+        #: out of the decisions: the drivers call none of them, while their
+        #: positions stay with the venue's stops and the host's exits.
+        self.disabled: set[str] = set()
         #: Close time of the step being handled (or the last one), -1 before the first.
         self.step_close = -1
         #: Close time at or after which the next periodic equity row is due.
@@ -233,6 +237,13 @@ class StepProcessor:
             except IndexError:
                 break
         return taken
+
+    def replace_kill_switches(self, kill_switches: Sequence[tuple[str, KillSwitch]]) -> None:
+        """Judge these kill switches from now on (a reloaded risk chain's)."""
+        self._kill_switches = tuple(kill_switches)
+        # Forces _refloor at the next settle: the floor is the new switches'.
+        self._floor_peak = math.nan
+        self._floor = -math.inf
 
     def margin(self) -> float:
         """How far an equity estimate may be from the ledger's (see :meth:`settle`)."""

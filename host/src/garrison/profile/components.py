@@ -43,6 +43,7 @@ class StrategyTable:
     name: str | None = None
     symbols: tuple[str, ...] = ()
     params: dict[str, Any] = attrs.Factory(dict)
+    enabled: bool = True
 
 
 @attrs.frozen
@@ -114,7 +115,10 @@ class ComponentBuilder:
         if params is None or name is None:
             return None
         symbols = table.symbols if isinstance(table, StrategyTable) else ()
-        return ComponentUse(use=table.use, name=name, params=params, symbols=symbols)
+        enabled = table.enabled if isinstance(table, StrategyTable) else True
+        return ComponentUse(
+            use=table.use, name=name, params=params, symbols=symbols, enabled=enabled
+        )
 
     def scorer(self, raw: object, parts: tuple[PathPart, ...] = ("scorer",)) -> ScorerUse | None:
         """One scorer table (``[scorer]`` or ``[[scorers]]`` item), or None when broken."""

@@ -223,13 +223,16 @@ class ComponentUse:
 
     ``name`` tells two uses of the same component apart (it defaults to
     ``use``) and is what the journal records. ``symbols`` narrows a strategy
-    to some symbols (empty: all).
+    to some symbols (empty: all). ``enabled = false`` (strategies only) keeps
+    a strategy out of the decisions: it is built and started, never called,
+    until an operator enables it (``garrison strategy enable``, or a reload).
     """
 
     use: str
     name: str
     params: Any
     symbols: tuple[str, ...] = ()
+    enabled: bool = True
 
 
 @attrs.frozen

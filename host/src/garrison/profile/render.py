@@ -54,6 +54,8 @@ def profile_as_toml(profile: Profile, *, environ: Mapping[str, str] | None = Non
     for strategy in profile.strategies:
         table = _use_table(strategy)
         table["symbols"] = list(strategy.symbols)
+        if not strategy.enabled:
+            table["enabled"] = False
         blocks.append(_use_lines("strategies", table, converter, strategy, annotate, True))
     for scorer in profile.scorers:
         table = _use_table(scorer.component)
