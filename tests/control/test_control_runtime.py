@@ -139,6 +139,13 @@ class Fixed:
         return None
 
 
+class FixedBatch(Fixed):
+    """Fixed with score_batch: swapped in, it makes the host hold each step's signals."""
+
+    def score_batch(self, signals, ctx):
+        return [self.score(s, ctx) for s in signals]
+
+
 class Hourly(Ticker):
     timeframes = ("1h",)
 
@@ -181,7 +188,7 @@ def garrison_register(registry):
     registry.add_strategy("hourly", Hourly)
     registry.add_strategy("crossing", Crossing)
     registry.add_scorer("fixed", Fixed)
-    registry.add_scorer("fixed_too", Fixed)
+    registry.add_scorer("fixed_too", FixedBatch)
 '''
 
 

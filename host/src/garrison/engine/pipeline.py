@@ -699,6 +699,9 @@ class Pipeline:
         self._scorers_for.clear()
         self._scorer_ctxs.clear()
         self.learns = self.learns or bool(self._scorers)
+        # Applied between steps, when nothing is held: a swapped-in batch
+        # scorer holds the next step's signals, a swapped-out one stops it.
+        self.holds = any(hasattr(b.scorer, "score_batch") for b in self._scorers)
 
     def set_outcome_hook(self, strategy: str, hook: Callable[[Outcome], None] | None) -> None:
         """Hand ``strategy``'s outcomes to ``hook`` from now on (None: to no strategy)."""
