@@ -33,7 +33,9 @@ from typing import Any
 import attrs
 from garrison_api import Event, Level, Sizer, TradingState, Veto
 
+from garrison.control import console_queries
 from garrison.control.peer import PeerCredentials
+from garrison.engine.context import CandleHistory
 from garrison.engine.step import StepProcessor
 
 #: How long a flatten's confirmation token stays good, in seconds.
@@ -152,6 +154,7 @@ class HostControl:
         plugins: list[dict[str, Any]],
         sizer: SizerRebuild | None,
         monotonic: Callable[[], float] = time.monotonic,
+        candle_histories: Callable[[], Mapping[tuple[str, str], CandleHistory]] | None = None,
     ) -> None:
         self._proc = processor
         self._profile = profile_name
@@ -183,6 +186,9 @@ class HostControl:
             "risk_set": self._risk_set,
             "help": lambda _a: {"commands": sorted([*self._handlers, "subscribe"])},
         }
+        #: The engine's candle histories by (symbol, timeframe), for ``candles``.
+        self._candle_histories = candle_histories
+        self._handlers.update(self._console_handlers())
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -471,6 +477,32 @@ class HostControl:
             (self._run_id, limit),
         )
         return [dict(row) for row in reversed(rows)]
+
+    # -- the console's read-only queries (garrison.control.console_queries) ------------
+
+    def _console_handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+        def guarded(
+            query: Callable[[Mapping[str, Any]], Any],
+        ) -> Callable[[Mapping[str, Any]], Any]:
+            def answer(args: Mapping[str, Any]) -> Any:
+                try:
+                    return query(args)
+                except console_queries.QueryError as exc:
+                    raise CommandError(str(exc)) from None
+
+            return answer
+
+        return {
+            "candles": guarded(self._candles),
+            "trades": guarded(lambda a: console_queries.trades(self._read, self._run_id, a)),
+            "equity_history": guarded(
+                lambda a: console_queries.equity_history(self._read, self._run_id, a)
+            ),
+        }
+
+    def _candles(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        histories = {} if self._candle_histories is None else self._candle_histories()
+        return console_queries.candles(histories, args)
 
     # -- actions -------------------------------------------------------------------
 
