@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from garrison.console.connection import HostConnection, HostRefusedError, HostUnavailableError
@@ -135,7 +136,12 @@ class ConsoleApp(App[None]):
 
     async def _poll_forever(self) -> None:
         while True:
-            await self.refresh_host()
+            try:
+                await self.refresh_host()
+            except NoMatches:
+                return  # the app is closing: its widgets are gone
+            except Exception as exc:  # a bad answer must not end the console
+                self.notify(f"could not show the host's answer: {exc!r}", severity="error")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.period_s)
@@ -345,6 +351,7 @@ class ConsoleApp(App[None]):
                 "candle): COMPONENT NEW",
                 placeholder="turtle pullback",
                 value=f"{name} " if name else "",
+                replace=False,
             )
         )
         if answer is None:

@@ -46,16 +46,25 @@ class Ask(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, placeholder: str = "", value: str = "") -> None:
+    def __init__(
+        self, question: str, placeholder: str = "", value: str = "", *, replace: bool = True
+    ) -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder
         self.value = value
+        #: Typing replaces the given value (True), or goes on after it (False).
+        self.replace = replace
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.question, id="question")
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            yield Input(
+                value=self.value,
+                placeholder=self.placeholder,
+                select_on_focus=self.replace,
+                id="answer",
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
