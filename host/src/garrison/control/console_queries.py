@@ -109,7 +109,7 @@ def trades(read: JournalRead, run_id: str, args: Mapping[str, Any]) -> list[dict
 
 
 def equity_history(read: JournalRead, run_id: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """The journaled equity points of the run (at most ``n``, evenly thinned, last kept).
+    """The journaled equity points of the run, thinned to every k-th to about ``n``, last kept.
 
     Each point is ``[ts, equity, balance]``; the running peak and the
     drawdown from it are the caller's to compute.
