@@ -43,10 +43,6 @@ class HostConnection:
         #: Why the last request could not reach the host ("" while it answers).
         self.problem = ""
 
-    @property
-    def connected(self) -> bool:
-        return self._writer is not None and not self.problem
-
     async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """Send ``cmd`` and return its result; HostRefusedError with the host's error."""
         async with self._lock:
@@ -59,6 +55,12 @@ class HostConnection:
                 raise HostUnavailableError(self.problem) from None
             except HostUnavailableError as exc:
                 await self._drop(str(exc))
+                raise
+            except BaseException:
+                # Cancelled mid-request (the console closing, a worker cancelled): the
+                # answer may still come on this connection and would be taken for the
+                # next request's, so the connection goes.
+                self._forget()
                 raise
         self.problem = ""
         if not response.get("ok"):
@@ -106,6 +108,11 @@ class HostConnection:
             raise HostUnavailableError(
                 f"cannot connect to {self.path}: {exc or 'timed out'}"
             ) from None
+
+    def _forget(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
 
     async def _drop(self, why: str) -> None:
         self.problem = why
