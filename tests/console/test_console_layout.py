@@ -135,15 +135,25 @@ async def test_risk_set_and_swap_ask_for_values(fake: Any) -> None:
         await pilot.pause()
         await pilot.press(*"0.25", "enter")  # the current value is selected: typing replaces it
         await pilot.pause(0.2)
+        await pilot.press("w")  # not on the plugins screen: nothing asked, nothing sent
+        await pilot.pause()
+        assert type(app.screen).__name__ != "Ask"
         await pilot.press("4")
         await pilot.pause()
+        await pilot.press("w")  # bad_scorer (a scorer) is under the cursor
+        await pilot.pause()
+        await pilot.press(*"river", "enter")
+        await pilot.pause(0.2)
+        table = app.query_one("#components-table", DataTable)
+        table.move_cursor(row=1)  # fixed_risk: a sizer does not swap
         await pilot.press("w")
         await pilot.pause()
-        # The component under the cursor is filled in; the operator names its replacement.
-        await pilot.press(*"other", "enter")
-        await pilot.pause(0.2)
+        assert type(app.screen).__name__ != "Ask"
     sent = {r["cmd"]: r["args"] for r in fake.received if r["cmd"] in ("risk_set", "swap")}
-    assert sent == {"risk_set": {"risk_pct": 0.25}, "swap": {"name": "bad_scorer", "use": "other"}}
+    assert sent == {
+        "risk_set": {"risk_pct": 0.25},
+        "swap": {"kind": "scorer", "use": "bad_scorer", "plugin": "river"},
+    }
 
 
 @in_loop

@@ -296,10 +296,19 @@ async def test_every_action_changes_the_hosts_state(replay_host: Any) -> None:
         await pilot.pause()
         await pilot.press(*"0.3", "enter")
         await until(pilot, "the new risk", lambda: host.call("status")["risk_pct"] == 0.3)
-        # Swap goes to the host; a host without the command says so, journaled.
-        await pilot.press("4", "w")
+        # Swap the strategy under the cursor: the host's answer is shown. (A host
+        # without swap says it does not know the command; one with it, that no
+        # such plugin is installed: either way nothing changes.)
+        await pilot.press("4")
         await pilot.pause()
-        await pilot.press(*"other_strategy", "enter")
+        components = app.query_one("#components-table", DataTable)
+        components.move_cursor(row=components.get_row_index("slow_turtle"))
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*"no_such_strategy", "enter")
+        await until(pilot, "the host's answer to swap", lambda: app.reply.startswith("swap"))
+        assert app.reply.startswith("swap refused: ")
+        assert "swap" in app.reply[len("swap refused: ") :] or "no_such_strategy" in app.reply
         await until(
             pilot,
             "the swap journaled",

@@ -104,6 +104,8 @@ class ConsoleApp(App[None]):
         self._wake = asyncio.Event()
         #: Polls done since start (tests wait on it).
         self.polls = 0
+        #: What the host answered to the last action, as the notification said it.
+        self.reply = ""
 
     # -- layout --------------------------------------------------------------------
 
@@ -245,13 +247,17 @@ class ConsoleApp(App[None]):
         try:
             result = await self.connection.call(cmd, args)
         except HostRefusedError as exc:
-            self.notify(f"{cmd} refused: {exc}", severity="error", timeout=8)
+            self.reply = f"{cmd} refused: {exc}"
+            self.notify(self.reply, severity="error", timeout=8)
             return None
         except HostUnavailableError as exc:
-            self.notify(f"{cmd} not sent: {exc}", severity="error", timeout=8)
+            self.reply = f"{cmd} not sent: {exc}"
+            self.notify(self.reply, severity="error", timeout=8)
             return None
+        self.reply = f"{cmd}: ok"
         if isinstance(result, dict) and "queued" in result:
-            self.notify(f"{result['queued']}: accepted, applies {result['applies']}")
+            self.reply = f"{result['queued']}: accepted, applies {result['applies']}"
+            self.notify(self.reply)
         self.wake()
         return result
 
@@ -340,26 +346,27 @@ class ConsoleApp(App[None]):
 
     @work(group="action")
     async def action_swap(self) -> None:
-        name = ""
-        if self.query_one(TabbedContent).active == "plugins":
-            table = self.query_one("#components-table", DataTable)
-            if table.row_count:
-                name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        answer = await self.push_screen_wait(
+        """Swap the strategy or scorer under the cursor on the plugins screen."""
+        if self.query_one(TabbedContent).active != "plugins":
+            self.notify("swap: pick the strategy or scorer on the plugins screen (4), then w")
+            return
+        table = self.query_one("#components-table", DataTable)
+        if not table.row_count:
+            self.notify("swap: the host lists no components", severity="warning")
+            return
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        kinds = {c["name"]: c["kind"] for c in self.snapshot.plugins.get("components", [])}
+        kind = kinds.get(name)
+        if kind not in ("strategy", "scorer"):
+            self.notify(f"swap: {name} is a {kind}; only strategies and scorers swap")
+            return
+        plugin = await self.push_screen_wait(
             Ask(
-                "Swap a strategy or scorer for another installed one (applies at the next "
-                "candle): COMPONENT NEW",
-                placeholder="turtle pullback",
-                value=f"{name} " if name else "",
-                replace=False,
+                f"Swap {kind} {name} for another installed {kind} (from the next step on); "
+                "its plugin name:",
+                placeholder="pullback",
             )
         )
-        if answer is None:
+        if plugin is None:
             return
-        parts = answer.split()
-        if len(parts) != 2:
-            self.notify(
-                "give the component to replace and the one to use instead", severity="error"
-            )
-            return
-        await self._send("swap", {"name": parts[0], "use": parts[1]})
+        await self._send("swap", {"kind": kind, "use": name, "plugin": plugin})
