@@ -59,6 +59,9 @@ class ConsoleApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     #hostbar { height: 1; background: $boost; padding: 0 1; }
+    #tabs { height: 1fr; }
+    TabPane { height: 1fr; padding: 0; }
+    HostView { height: 1fr; }
     .title { height: 1; margin: 1 0 0 0; }
     #overview-summary, #risk-summary { height: auto; padding: 1 1 0 1; }
     DataTable { height: 1fr; }
