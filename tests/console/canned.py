@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import select
 import socket
 import socketserver
 import threading
@@ -337,14 +338,30 @@ class FakeHost:
                 for line in self.rfile:
                     request = json.loads(line)
                     fake.received.append(request)
-                    self.wfile.write((json.dumps(fake.answer(request)) + "\n").encode())
+                    if request["cmd"] == "subscribe":
+                        self.stream(request.get("args", {}))
+                        return
+                    self.send(fake.answer(request))
+
+            def send(self, message: dict[str, Any]) -> None:
+                self.wfile.write((json.dumps(message) + "\n").encode())
+
+            def stream(self, args: dict[str, Any]) -> None:
+                """As the host does: an ack, then the topics every every_s until a line or EOF."""
+                topics, every = args["topics"], args["every_s"]
+                self.send({"v": 1, "ok": True, "result": {"subscribed": topics, "every_s": every}})
+                while True:
+                    answers = {t: fake.answer({"cmd": t})["result"] for t in topics}
+                    self.send({"v": 1, "ok": True, "result": answers, "stream": "subscribe"})
+                    if select.select([self.request], [], [], every)[0]:
+                        return
 
         self._server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        cmd, args = request["cmd"], request.get("args", {})
+        cmd, args = request["cmd"], request.get("args") or {}
         if cmd in self._answers:
             return {"v": 1, "ok": True, "result": self._answers[cmd]}
         if cmd in ("pause", "reducing", "resume", "halt", "risk_set"):

@@ -1,19 +1,24 @@
 """The console app: attaches to hosts, polls them, shows the screens, sends the actions.
 
-One worker polls the current host every ``period_s`` (and at once after an
-action or a switch of host); the screens only ever show its last snapshot.
-Requests run on the app's own asyncio loop over :class:`HostConnection`,
-which never blocks it. Destructive actions (halt, flatten) ask first in a
-modal; flatten also goes through the host's own two-step confirmation.
+One worker follows the current host's subscription (the host pushes its
+state every ``period_s``) and shows each snapshot; on losing the host it
+says so and tries again every second. Actions and the charts' queries go
+over a second connection. Everything runs on the app's own asyncio loop
+over :class:`HostConnection`, which never blocks it. Destructive actions
+(halt, flatten) ask first in a modal; flatten also goes through the host's
+own two-step confirmation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import attrs
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -23,7 +28,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from garrison.console.connection import HostConnection, HostRefusedError, HostUnavailableError
 from garrison.console.modals import Ask, Confirm
-from garrison.console.model import HostTarget, Snapshot, poll
+from garrison.console.model import TOPICS, HostTarget, Snapshot, received
 from garrison.console.screens.base import HostView, state_text
 from garrison.console.screens.charts import ChartData, ChartsView
 from garrison.console.screens.logs import LogsView
@@ -47,6 +52,12 @@ SCREENS: tuple[tuple[str, str, type[HostView]], ...] = (
 #: Candles the chart asks for, and equity points.
 CHART_CANDLES = 120
 CHART_EQUITY_POINTS = 400
+
+#: Seconds between two fetches of the charts' data while the charts screen is shown.
+CHART_PERIOD_S = 5.0
+
+#: Seconds before following a lost host again.
+RETRY_S = 1.0
 
 #: The reason journaled with the console's actions.
 REASON = "console"
@@ -104,9 +115,10 @@ class ConsoleApp(App[None]):
         self.current = 0
         self.chart_symbol: str | None = None
         self.chart_data = ChartData()
-        self._wake = asyncio.Event()
-        #: Polls done since start (tests wait on it).
+        self._charts_at = -math.inf
+        #: Snapshots shown and chart fetches done since start (tests wait on them).
         self.polls = 0
+        self.chart_fetches = 0
         #: What the host answered to the last action, as the notification said it.
         self.reply = ""
 
@@ -122,14 +134,14 @@ class ConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self._show_hostbar()
-        self.run_worker(self._poll_forever(), name="poll", group="poll")
+        self._follow_current()
 
     async def on_unmount(self) -> None:
         for connection in self.connections:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    # -- polling -------------------------------------------------------------------
+    # -- following the host --------------------------------------------------------
 
     @property
     def connection(self) -> HostConnection:
@@ -139,29 +151,43 @@ class ConsoleApp(App[None]):
     def snapshot(self) -> Snapshot:
         return self.snapshots[self.current]
 
-    async def _poll_forever(self) -> None:
-        while True:
-            try:
-                await self.refresh_host()
-            except NoMatches:
-                return  # the app is closing: its widgets are gone
-            except Exception as exc:  # a bad answer must not end the console
-                self.notify(f"could not show the host's answer: {exc!r}", severity="error")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.period_s)
+    def _follow_current(self) -> None:
+        self.workers.cancel_group(self, "follow")
+        self.run_worker(self._follow(self.current), name="follow", group="follow")
 
-    async def refresh_host(self) -> None:
-        """Poll the current host once and show what it answered (or that it is gone)."""
-        index = self.current
-        snapshot = await poll(self.connections[index], self.snapshots[index])
+    async def _follow(self, index: int) -> None:
+        """Show the host's subscription as it comes; on losing it, say so and try again."""
+        connection = self.connections[index]
+        with contextlib.suppress(NoMatches):  # the app is closing: its widgets are gone
+            while True:
+                try:
+                    async for message in connection.stream(TOPICS, self.period_s):
+                        self._received(index, received(self.snapshots[index], message))
+                except HostUnavailableError as exc:
+                    self._lost(index, str(exc))
+                except HostRefusedError as exc:
+                    self._lost(index, f"the host refused to stream: {exc}")
+                await asyncio.sleep(RETRY_S)
+
+    def _received(self, index: int, snapshot: Snapshot) -> None:
         self.snapshots[index] = snapshot
         if index != self.current:
             return
-        if self.query_one(TabbedContent).active == "charts" and snapshot.connected:
-            await self._fetch_charts()
-        self._show(snapshot)
+        try:
+            self._show(snapshot)
+        except NoMatches:
+            raise
+        except Exception as exc:  # a strange answer must not end the console
+            self.notify(f"could not show the host's answer: {exc!r}", severity="error")
         self.polls += 1
+        due = time.monotonic() - self._charts_at >= CHART_PERIOD_S
+        if due and self.query_one(TabbedContent).active == "charts":
+            self.refresh_charts()
+
+    def _lost(self, index: int, why: str) -> None:
+        self.snapshots[index] = attrs.evolve(self.snapshots[index], problem=why)
+        if index == self.current:
+            self._show_hostbar()
 
     def _show(self, snapshot: Snapshot) -> None:
         self._show_hostbar()
@@ -185,16 +211,28 @@ class ConsoleApp(App[None]):
             bar.append_text(state_text(str(snapshot.status.get("state", ""))))
         self.query_one("#hostbar", Static).update(bar)
 
+    def refresh_charts(self) -> None:
+        """Fetch the charts' data again (a newer fetch replaces one under way)."""
+        self._charts_at = time.monotonic()
+        self.run_worker(self._charts_guarded(), name="charts", group="charts", exclusive=True)
+
+    async def _charts_guarded(self) -> None:
+        try:
+            await self._fetch_charts()
+        except NoMatches:
+            return  # the app is closing
+        except Exception as exc:  # a strange answer must not end the console
+            self.notify(f"could not draw the charts: {exc!r}", severity="error")
+
     async def _fetch_charts(self) -> None:
-        connection, problems = self.connection, {}
+        index, connection, problems = self.current, self.connection, {}
         equity: list[list[float]] = []
         candles: dict[str, Any] = {}
         trades: list[dict[str, Any]] = []
         try:
             try:
-                equity = (await connection.call("equity_history", {"n": CHART_EQUITY_POINTS}))[
-                    "points"
-                ]
+                answer = await connection.call("equity_history", {"n": CHART_EQUITY_POINTS})
+                equity = answer["points"]
             except HostRefusedError as exc:
                 problems["equity_history"] = f"no equity history: {exc}"
             args: dict[str, Any] = {"n": CHART_CANDLES}
@@ -209,22 +247,25 @@ class ConsoleApp(App[None]):
                 )
             except HostRefusedError as exc:
                 problems["candles"] = f"no candles: {exc}"
+                self.chart_symbol = None  # no longer held: the host's first symbol next time
         except HostUnavailableError:
-            return  # the next poll says so
+            return  # the subscription says so
+        if index != self.current:
+            return
         self.chart_data = ChartData(equity, candles, trades, problems)
-
-    def wake(self) -> None:
-        """Poll again now (after an action, a switch of host or of screen)."""
-        self._wake.set()
+        self.chart_fetches += 1
+        self.query_one("#view-charts", ChartsView).show_charts(
+            self.chart_data, self.snapshot.positions
+        )
 
     # -- navigation ----------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.wake()
 
-    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
-        self.wake()
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "charts":
+            self.refresh_charts()
 
     def action_next_host(self) -> None:
         if len(self.targets) == 1:
@@ -233,7 +274,9 @@ class ConsoleApp(App[None]):
         self.current = (self.current + 1) % len(self.targets)
         self.chart_symbol, self.chart_data = None, ChartData()
         self._show(self.snapshot)
-        self.wake()
+        self._follow_current()
+        if self.query_one(TabbedContent).active == "charts":
+            self.refresh_charts()
 
     def action_symbol(self, step: int) -> None:
         symbols = list(self.chart_data.candles.get("symbols", []))
@@ -241,7 +284,7 @@ class ConsoleApp(App[None]):
             return
         now = self.chart_symbol if self.chart_symbol in symbols else symbols[0]
         self.chart_symbol = symbols[(symbols.index(now) + step) % len(symbols)]
-        self.wake()
+        self.refresh_charts()
 
     # -- actions -------------------------------------------------------------------
 
@@ -261,7 +304,6 @@ class ConsoleApp(App[None]):
         if isinstance(result, dict) and "queued" in result:
             self.reply = f"{result['queued']}: accepted, applies {result['applies']}"
             self.notify(self.reply)
-        self.wake()
         return result
 
     @work(group="action")

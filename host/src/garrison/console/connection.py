@@ -1,16 +1,26 @@
 """An asyncio client of one host's control socket that never blocks the UI loop.
 
-Requests go one at a time over a persistent connection (the protocol
-answers in order). A connection that fails is dropped; the next request
-connects again, so a host that restarts is picked up without the operator
-doing anything. Every failure becomes :class:`HostUnavailableError` (no host,
-lost, timed out) or :class:`HostRefusedError` (the host answered with an error).
+Two kinds of use, on separate connections:
+
+- :meth:`HostConnection.call`: one request at a time over a persistent
+  connection (the protocol answers in order), for actions and the charts'
+  queries. A connection that fails is dropped; the next request connects
+  again, so a host that restarts is picked up without the operator doing
+  anything.
+- :meth:`HostConnection.stream`: the host's ``subscribe``, on a connection
+  of its own: the host pushes the topics' answers every period. One
+  subscription is journaled once by the host, where polling would journal
+  every query of every poll.
+
+Every failure becomes :class:`HostUnavailableError` (no host, lost, timed
+out) or :class:`HostRefusedError` (the host answered with an error).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,10 @@ REQUEST_TIMEOUT_S = 40.0
 #: Seconds a connection attempt may take.
 CONNECT_TIMEOUT_S = 3.0
 
+#: The longest answer line the console reads (the host's answers are not bounded by
+#: the request limit: a signals feed with its scores can be long).
+MAX_ANSWER = 64 * MAX_LINE
+
 
 class HostUnavailableError(ConnectionError):
     """No host answers at the socket (gone, restarting, never started); says why."""
@@ -31,17 +45,63 @@ class HostRefusedError(RuntimeError):
     """The host answered with an error; the message is the host's."""
 
 
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _open(path: Path) -> Streams:
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_unix_connection(str(path), limit=MAX_ANSWER), CONNECT_TIMEOUT_S
+        )
+    except FileNotFoundError:
+        raise HostUnavailableError(
+            f"no host is running with its control socket at {path}"
+        ) from None
+    except ConnectionRefusedError:
+        raise HostUnavailableError(f"nothing listens at {path}: the host is gone") from None
+    except PermissionError:
+        raise HostUnavailableError(
+            f"permission denied on {path}: the host runs as another user"
+        ) from None
+    except (OSError, TimeoutError) as exc:
+        raise HostUnavailableError(f"cannot connect to {path}: {exc or 'timed out'}") from None
+
+
+async def _send(path: Path, writer: asyncio.StreamWriter, line: bytes) -> None:
+    try:
+        writer.write(line)
+        await writer.drain()
+    except OSError as exc:
+        raise HostUnavailableError(f"lost the host at {path}: {exc}") from None
+
+
+async def _receive(path: Path, reader: asyncio.StreamReader) -> dict[str, Any]:
+    try:
+        line = await reader.readline()
+    except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
+        raise HostUnavailableError(f"lost the host at {path}: {exc}") from None
+    if not line.endswith(b"\n"):
+        raise HostUnavailableError(f"the host at {path} closed the connection")
+    try:
+        return decode_response(line)
+    except ProtocolError as exc:
+        raise HostUnavailableError(str(exc)) from None
+
+
+def _result(response: dict[str, Any]) -> Any:
+    if not response.get("ok"):
+        raise HostRefusedError(str(response.get("error")))
+    return response.get("result")
+
+
 class HostConnection:
     """One host's control socket, used from one asyncio loop (the console's)."""
 
     def __init__(self, path: Path, *, timeout_s: float = REQUEST_TIMEOUT_S) -> None:
         self.path = path
         self._timeout = timeout_s
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._streams: Streams | None = None
         self._lock = asyncio.Lock()
-        #: Why the last request could not reach the host ("" while it answers).
-        self.problem = ""
 
     async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """Send ``cmd`` and return its result; HostRefusedError with the host's error."""
@@ -49,80 +109,64 @@ class HostConnection:
             try:
                 response = await asyncio.wait_for(self._exchange(cmd, args), self._timeout)
             except TimeoutError:
-                await self._drop(
+                self._forget()
+                raise HostUnavailableError(
                     f"the host at {self.path} did not answer within {self._timeout:g} s"
-                )
-                raise HostUnavailableError(self.problem) from None
-            except HostUnavailableError as exc:
-                await self._drop(str(exc))
-                raise
+                ) from None
             except BaseException:
-                # Cancelled mid-request (the console closing, a worker cancelled): the
-                # answer may still come on this connection and would be taken for the
+                # Lost, or cancelled mid-request (the console closing, a worker
+                # cancelled): a late answer on this connection would be taken for the
                 # next request's, so the connection goes.
                 self._forget()
                 raise
-        self.problem = ""
-        if not response.get("ok"):
-            raise HostRefusedError(str(response.get("error")))
-        return response.get("result")
+        return _result(response)
 
     async def _exchange(self, cmd: str, args: dict[str, Any] | None) -> dict[str, Any]:
-        if self._writer is None:
-            await self._connect()
-        reader, writer = self._reader, self._writer
-        assert reader is not None
-        assert writer is not None
-        try:
-            writer.write(request_line(cmd, args))
-            await writer.drain()
-            line = await reader.readline()
-        except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
-            raise HostUnavailableError(f"lost the host at {self.path}: {exc}") from None
-        if not line.endswith(b"\n"):
-            raise HostUnavailableError(f"the host at {self.path} closed the connection")
-        try:
-            return decode_response(line)
-        except ProtocolError as exc:
-            raise HostUnavailableError(str(exc)) from None
+        if self._streams is None:
+            self._streams = await _open(self.path)
+        reader, writer = self._streams
+        await _send(self.path, writer, request_line(cmd, args))
+        return await _receive(self.path, reader)
 
-    async def _connect(self) -> None:
+    async def stream(self, topics: Sequence[str], every_s: float) -> AsyncIterator[dict[str, Any]]:
+        """The host's answers to ``topics`` every ``every_s`` seconds, until closed or lost.
+
+        The first is sent at once. Leaving the iteration closes the
+        subscription's connection, which ends it on the host's side.
+        """
+        reader, writer = await _open(self.path)
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.path), limit=MAX_LINE * 64),
-                CONNECT_TIMEOUT_S,
+            await _send(
+                self.path,
+                writer,
+                request_line("subscribe", {"topics": list(topics), "every_s": every_s}),
             )
-        except FileNotFoundError:
-            raise HostUnavailableError(
-                f"no host is running with its control socket at {self.path}"
-            ) from None
-        except ConnectionRefusedError:
-            raise HostUnavailableError(
-                f"nothing listens at {self.path}: the host is gone"
-            ) from None
-        except PermissionError:
-            raise HostUnavailableError(
-                f"permission denied on {self.path}: the host runs as another user"
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            raise HostUnavailableError(
-                f"cannot connect to {self.path}: {exc or 'timed out'}"
-            ) from None
+            ack = _result(await _receive(self.path, reader))
+            if not isinstance(ack, dict) or "subscribed" not in ack:
+                raise HostUnavailableError(f"the host at {self.path} did not subscribe: {ack!r}")
+            # A host that stops answering (but keeps the connection) counts as lost.
+            patience = max(3 * every_s, self._timeout)
+            while True:
+                try:
+                    response = await asyncio.wait_for(_receive(self.path, reader), patience)
+                except TimeoutError:
+                    raise HostUnavailableError(
+                        f"the host at {self.path} sent nothing for {patience:g} s"
+                    ) from None
+                yield _result(response)
+        finally:
+            writer.close()
 
     def _forget(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-
-    async def _drop(self, why: str) -> None:
-        self.problem = why
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        streams, self._streams = self._streams, None
+        if streams is not None:
+            streams[1].close()
 
     async def close(self) -> None:
-        """Close the connection (the host sees a client leave; nothing more)."""
+        """Close the request connection (the host sees a client leave; nothing more)."""
         async with self._lock:
-            await self._drop("closed")
+            streams, self._streams = self._streams, None
+        if streams is not None:
+            streams[1].close()
+            with contextlib.suppress(Exception):
+                await streams[1].wait_closed()

@@ -7,12 +7,6 @@ from typing import Any
 
 import attrs
 
-from garrison.console.connection import HostConnection, HostRefusedError, HostUnavailableError
-
-#: Rows of the signals feed and the log tail each poll asks for.
-SIGNAL_ROWS = 60
-LOG_ROWS = 200
-
 
 @attrs.frozen
 class HostTarget:
@@ -40,37 +34,27 @@ class Snapshot:
     equity: dict[str, Any] = attrs.field(factory=dict)
     logs: list[dict[str, Any]] = attrs.field(factory=list)
     problem: str = ""
-    #: Per query the host refused (an older host without it...): its error.
-    refused: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def connected(self) -> bool:
         return not self.problem and bool(self.status)
 
 
-#: Each snapshot field and the query (with arguments) that fills it.
-QUERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("status", "status", {}),
-    ("positions", "positions", {}),
-    ("orders", "orders", {}),
-    ("signals", "signals", {"limit": SIGNAL_ROWS}),
-    ("plugins", "plugins", {}),
-    ("risk", "risk", {}),
-    ("equity", "equity", {}),
-    ("logs", "logs", {"limit": LOG_ROWS}),
+#: The topics the console follows; each fills the snapshot's field of that name. The
+#: host answers them without arguments: the newest 20 signals and 50 events.
+TOPICS: tuple[str, ...] = (
+    "status",
+    "positions",
+    "orders",
+    "signals",
+    "plugins",
+    "risk",
+    "equity",
+    "logs",
 )
 
 
-async def poll(connection: HostConnection, last: Snapshot) -> Snapshot:
-    """A fresh snapshot of the host; on a lost host, ``last`` with the problem set."""
-    found: dict[str, Any] = {}
-    refused: dict[str, str] = {}
-    try:
-        for field, cmd, args in QUERIES:
-            try:
-                found[field] = await connection.call(cmd, args)
-            except HostRefusedError as exc:
-                refused[cmd] = str(exc)
-    except HostUnavailableError as exc:
-        return attrs.evolve(last, problem=str(exc))
-    return attrs.evolve(last, **found, problem="", refused=refused)
+def received(last: Snapshot, message: dict[str, Any]) -> Snapshot:
+    """The snapshot after one message of the host's subscription."""
+    found = {topic: message[topic] for topic in TOPICS if topic in message}
+    return attrs.evolve(last, **found, problem="")

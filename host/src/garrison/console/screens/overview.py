@@ -14,7 +14,7 @@ from garrison.console.screens.positions import POSITION_COLUMNS, position_rows
 
 
 def health_text(snapshot: Snapshot) -> Text:
-    """``ok``, or what is wrong: quarantined or failing components, queries the host refused."""
+    """``ok``, or what is wrong: quarantined or failing components."""
     plugins = snapshot.plugins.get("components", [])
     quarantined = [c["name"] for c in plugins if c.get("quarantined")]
     failing = [c["name"] for c in plugins if c.get("health") == "failing"]
@@ -23,8 +23,6 @@ def health_text(snapshot: Snapshot) -> Text:
         problems.append(f"quarantined: {', '.join(quarantined)}")
     if failing:
         problems.append(f"failing: {', '.join(failing)}")
-    if snapshot.refused:
-        problems.append("the host refused: " + ", ".join(sorted(snapshot.refused)))
     if not problems:
         return Text("ok", style="green")
     return Text("; ".join(problems), style="bold red")
