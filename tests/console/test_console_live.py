@@ -129,6 +129,10 @@ async def test_every_screen_shows_the_hosts_live_data(replay_host: Any) -> None:
             pilot, "the next symbol's candles", lambda: app.chart_data.candles["symbol"] != first
         )
         assert "Equity (USDT)" in str(app.query_one("#equity-chart", Chart).render())
+        await pilot.press("q")
+    # The console quit; the host serves on.
+    host.alive()
+    assert host.call("status")["profile"] == "control-test"
 
 
 # -- the console's process in a terminal of its own ------------------------------------

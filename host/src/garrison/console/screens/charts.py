@@ -59,6 +59,9 @@ class Chart(Widget):
 class ChartsView(HostView):
     """Equity and drawdown side by side, the symbol's candles below ([ and ] change symbol)."""
 
+    #: What the charts show now: the data, and the symbol's positions' entries and stops.
+    _shown: tuple[ChartData, list[tuple[Any, Any, Any]]] | None = None
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="charts-top"):
             yield Chart("no equity points journaled yet", id="equity-chart")
@@ -71,6 +74,15 @@ class ChartsView(HostView):
         """The charts are drawn from :meth:`show_charts`; the snapshot adds nothing here."""
 
     def show_charts(self, data: ChartData, positions: list[dict[str, Any]]) -> None:
+        candles = data.candles
+        symbol = str(candles.get("symbol", ""))
+        held = [p for p in positions if p.get("symbol") == symbol]
+        # Drawn again only when what they show changed (not on every mark of a
+        # position): plotext takes a while per chart.
+        shown = (data, [(p.get("entry_ts"), p.get("stop"), p.get("side")) for p in held])
+        if shown == self._shown:
+            return
+        self._shown = shown
         ts = [int(p[0]) for p in data.equity]
         values = [float(p[1]) for p in data.equity]
         problem = data.problems.get("equity_history")
@@ -83,10 +95,7 @@ class ChartsView(HostView):
             lambda w, h: plots.line_chart(ts, falls, "Drawdown from peak (%)", width=w, height=h),
             problem,
         )
-        candles = data.candles
-        symbol = str(candles.get("symbol", ""))
         rows = candles.get("candles", [])
-        held = [p for p in positions if p.get("symbol") == symbol]
         title = (
             Text(f"{symbol} {candles.get('timeframe', '')}", style="bold") if symbol else Text("")
         )
