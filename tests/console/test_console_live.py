@@ -16,6 +16,7 @@ import functools
 import io
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -209,7 +210,8 @@ def attached(host: Any, control_tests: Any) -> TerminalConsole:
         if term.proc.poll() is not None:
             pytest.fail(f"the console exited ({term.proc.returncode}): {term.output[-2000:]!r}")
         # Its subscription journaled, and its screen drawn with the host's state.
-        return console_commands(host, term.proc.pid) >= 1 and b"connected" in term.output
+        drawn = re.search(rb"(?<!dis)connected", term.output) is not None
+        return console_commands(host, term.proc.pid) >= 1 and drawn
 
     control_tests.wait_for("the console to follow the host", following, host)
     return term
