@@ -23,6 +23,7 @@ def cli() -> None:
 def _add_commands() -> None:
     # Imported here, not at module top, so `import garrison.cli.main` stays cheap.
     from garrison.cli.check_cmd import check
+    from garrison.cli.console_cmd import console
     from garrison.cli.control_cmd import COMMANDS as CONTROL_COMMANDS
     from garrison.cli.data_cmd import data
     from garrison.cli.doctor_cmd import doctor
@@ -32,7 +33,7 @@ def _add_commands() -> None:
     from garrison.cli.runtime_cmd import COMMANDS as RUNTIME_COMMANDS
     from garrison.cli.train_cmd import train
 
-    for command in (run, backtest, check, plugins, doctor, data, fake_exchange, train):
+    for command in (run, backtest, check, plugins, doctor, data, fake_exchange, train, console):
         cli.add_command(command)
     for command in (*CONTROL_COMMANDS, *RUNTIME_COMMANDS):
         cli.add_command(command)

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from garrison_api import Event, Level, Sizer, TradingState, Veto
 
+from garrison.control import console_queries
 from garrison.control.peer import PeerCredentials
+from garrison.engine.context import CandleHistory
 from garrison.engine.step import StepProcessor
 
 if TYPE_CHECKING:
@@ -171,6 +173,7 @@ class HostControl:
         sizer: SizerRebuild | None,
         monotonic: Callable[[], float] = time.monotonic,
         runtime: RuntimeControl | None = None,
+        candle_histories: Callable[[], Mapping[tuple[str, str], CandleHistory]] | None = None,
     ) -> None:
         self._proc = processor
         self._profile = profile_name
@@ -205,6 +208,9 @@ class HostControl:
         self._runtime = runtime
         if runtime is not None:
             self._attach_runtime(runtime)
+        #: The engine's candle histories by (symbol, timeframe), for ``candles``.
+        self._candle_histories = candle_histories
+        self._handlers.update(self._console_handlers())
 
     def _attach_runtime(self, runtime: RuntimeControl) -> None:
         """Add the runtime commands (enable, disable, swap, reload: garrison.control.runtime)."""
@@ -521,6 +527,32 @@ class HostControl:
             (self._run_id, limit),
         )
         return [dict(row) for row in reversed(rows)]
+
+    # -- the console's read-only queries (garrison.control.console_queries) ------------
+
+    def _console_handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+        def guarded(
+            query: Callable[[Mapping[str, Any]], Any],
+        ) -> Callable[[Mapping[str, Any]], Any]:
+            def answer(args: Mapping[str, Any]) -> Any:
+                try:
+                    return query(args)
+                except console_queries.QueryError as exc:
+                    raise CommandError(str(exc)) from None
+
+            return answer
+
+        return {
+            "candles": guarded(self._candles),
+            "trades": guarded(lambda a: console_queries.trades(self._read, self._run_id, a)),
+            "equity_history": guarded(
+                lambda a: console_queries.equity_history(self._read, self._run_id, a)
+            ),
+        }
+
+    def _candles(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        histories = {} if self._candle_histories is None else self._candle_histories()
+        return console_queries.candles(histories, args)
 
     # -- actions -------------------------------------------------------------------
 

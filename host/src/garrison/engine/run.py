@@ -41,7 +41,7 @@ from garrison.engine.bus import PLUGIN_ERRORS, EventBus
 from garrison.engine.cache import CandleCache
 from garrison.engine.clock import SimulatedClock, WallClock
 from garrison.engine.commit import policy_for
-from garrison.engine.context import HostContext
+from garrison.engine.context import CandleHistory, HostContext
 from garrison.engine.driver import StepDriver
 from garrison.engine.execution import BarVenue
 from garrison.engine.feed import Series, Timeline, merge
@@ -977,9 +977,21 @@ def _control_server(
         ],
         sizer=rebuild,
         runtime=runtime,
+        candle_histories=lambda: _candle_histories(strategies),
     )
     path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
     return ControlServer(path, host, processor, tighten=own_dir)
+
+
+def _candle_histories(
+    strategies: Sequence[StrategyUse],
+) -> dict[tuple[str, str], CandleHistory]:
+    """Every series' candle history the strategies' contexts hold (the console's charts)."""
+    held: dict[tuple[str, str], CandleHistory] = {}
+    for use in strategies:
+        for key, history in use.ctx.history.items():
+            held.setdefault(key, history)
+    return held
 
 
 def _first_bar_ms(series: Sequence[Series], timeline: Timeline) -> int:
