@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -160,6 +161,23 @@ def _unprotected(fake: FakeExchange) -> list[str]:
     return bad
 
 
+def _keep_evidence(keep: Path, label: str, journal: Path, fake: FakeExchange) -> None:
+    """Copy the journal and the fake's orders and positions under ``keep/label``."""
+    target = keep / label
+    target.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{journal}{suffix}")
+        if source.exists():
+            shutil.copy2(source, target / source.name)
+    account = fake.account
+    dump = {
+        "now_ms": fake.now_ms(),
+        "positions": [repr(p) for p in account.positions()],
+        "orders": [repr(o) for o in account.orders()],
+    }
+    (target / "exchange.json").write_text(json.dumps(dump, indent=1), encoding="utf-8")
+
+
 async def _host(
     profile: Path, env: dict[str, str], until_ms: int | None, on_start: Callable[[int], None]
 ) -> asyncio.subprocess.Process:
@@ -196,8 +214,13 @@ async def run_sigkill(
     work_dir: Path,
     restart_bars: int = 15,
     crash_timeout_s: float = 60.0,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
-    """Kill and restart the host ``times`` times at each of ``points``; the figures."""
+    """Kill and restart the host ``times`` times at each of ``points``; the figures.
+
+    With ``keep``, each restart that ends with a difference leaves a copy of
+    the journal and the exchange's orders and positions there.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     journal = work_dir / "sigkill.sqlite"
     tape = MarketTape.from_paths(DEMO, exchange=None)
@@ -305,6 +328,8 @@ async def run_sigkill(
                         f"{point}: unprotected {bad}, lost {lost}, doubled {doubled}, "
                         f"refused {refused}"
                     )
+                if keep is not None and (bad or lost or doubled or refused or mine != theirs):
+                    _keep_evidence(keep, f"{point}-{counts['kills']:02d}", journal, fake)
                 await fake.pause()
                 fake.run(speed)
             figures["by_point"][point] = counts
@@ -322,11 +347,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=int, default=20, help="kills per point (20)")
     parser.add_argument("--speed", type=float, default=300.0, help="market s per wall s")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sigkill.json")
+    parser.add_argument(
+        "--points", nargs="+", choices=POINTS, default=list(POINTS), help="kill points (all six)"
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="copy the journal and exchange state of each difference here"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="garrison-sigkill-") as tmp:
         figures = asyncio.run(
             run_sigkill(
-                exchange=args.exchange, times=args.times, speed=args.speed, work_dir=Path(tmp)
+                exchange=args.exchange,
+                times=args.times,
+                speed=args.speed,
+                work_dir=Path(tmp),
+                points=tuple(args.points),
+                keep=args.keep,
             )
         )
     out = {"sigkill": figures, "exchange": args.exchange, "times": args.times}
