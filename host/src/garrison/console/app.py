@@ -436,6 +436,11 @@ class ConsoleApp(App[None]):
         )
         if plugin is None:
             return
+        if kind == "scorer":
+            # A swapped scorer is listed under its journaled name (``<use>/<plugin>``);
+            # swap names the profile's use.
+            uses = self.snapshot.plugins.get("scorers", [])
+            name = next((s["name"] for s in uses if s.get("journaled_as") == name), name)
         await self._send("swap", {"kind": kind, "use": name, "plugin": plugin})
 
     @work(group="action")

@@ -53,7 +53,10 @@ class PluginsView(HostView):
     def show(self, snapshot: Snapshot) -> None:
         components = snapshot.plugins.get("components", [])
         strategies = {s["name"]: s for s in snapshot.plugins.get("strategies", [])}
-        scorers = {s["name"]: s for s in snapshot.plugins.get("scorers", [])}
+        # A swapped scorer is listed under the name its scores are journaled as.
+        scorers = {
+            s.get("journaled_as") or s["name"]: s for s in snapshot.plugins.get("scorers", [])
+        }
 
         def plugin(name: str) -> str:
             found = strategies.get(name) or scorers.get(name) or {}
