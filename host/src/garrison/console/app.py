@@ -416,7 +416,8 @@ class ConsoleApp(App[None]):
         found = {c["name"]: c["kind"] for c in self.snapshot.plugins.get("components", [])}
         kind = found.get(name)
         if kind not in kinds:
-            self.notify(f"{action}: {name} is a {kind}; only a {' or '.join(kinds)} can {action}")
+            acts_on = " or ".join(kinds)
+            self.notify(f"{action}: {name} is a {kind}; {action} acts on a {acts_on} only")
             return None
         return name, str(kind)
 
