@@ -37,6 +37,28 @@ def _candles(n: int = 120) -> list[list[float]]:
 
 CANDLES = _candles()
 
+#: The strategy uses (as ``status`` and ``plugins`` carry them): pullback disabled.
+STRATEGIES = [
+    {"name": "pullback", "plugin": "pullback", "enabled": False, "quarantined": False},
+    {"name": "turtle", "plugin": "turtle", "enabled": True, "quarantined": False},
+]
+
+SCORERS = [
+    {
+        "name": "bad_scorer",
+        "plugin": "river",
+        "journaled_as": "bad_scorer",
+        "mode": "gate",
+        "threshold": 0.55,
+    }
+]
+
+#: What the fake host answers a reload with: refused, naming the keys at fault.
+RELOAD_REFUSED = (
+    "configs/demo.toml was not reloaded (the running profile is unchanged); these cannot "
+    "change while the host runs: account.leverage; data.symbols"
+)
+
 STATUS = {
     "profile": "demo",
     "mode": "paper",
@@ -52,6 +74,7 @@ STATUS = {
     "quarantined": ["bad_scorer"],
     "risk_pct": 0.5,
     "pending": [],
+    "strategies": STRATEGIES,
 }
 
 POSITIONS = [
@@ -154,6 +177,8 @@ SIGNALS = [
 ]
 
 PLUGINS = {
+    "strategies": STRATEGIES,
+    "scorers": SCORERS,
     "components": [
         {
             "name": "bad_scorer",
@@ -364,7 +389,11 @@ class FakeHost:
         cmd, args = request["cmd"], request.get("args") or {}
         if cmd in self._answers:
             return {"v": 1, "ok": True, "result": self._answers[cmd]}
-        if cmd in ("pause", "reducing", "resume", "halt", "risk_set"):
+        if cmd == "reload":
+            return {"v": 1, "ok": False, "error": RELOAD_REFUSED}
+        if cmd in ("pause", "reducing", "resume", "halt", "risk_set", "swap") or cmd.startswith(
+            "strategy_"
+        ):
             return {
                 "v": 1,
                 "ok": True,

@@ -160,6 +160,72 @@ async def test_risk_set_and_swap_ask_for_values(fake: Any) -> None:
 
 
 @in_loop
+async def test_enable_and_disable_act_on_the_strategy_under_the_cursor(fake: Any) -> None:
+    app = console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await polled(pilot)
+        await pilot.press("d")  # not on the plugins screen: nothing sent
+        await pilot.press("4")
+        await pilot.pause()
+        # Each strategy's plugin and whether it is enabled; other kinds leave them empty.
+        table = app.query_one("#components-table", DataTable)
+        shown = {
+            str(table.get_row_at(r)[0]): [str(c) for c in table.get_row_at(r)[2:4]]
+            for r in range(table.row_count)
+        }
+        assert shown == {
+            "bad_scorer": ["river", ""],
+            "fixed_risk": ["", ""],
+            "max_drawdown": ["", ""],
+            "pullback": ["pullback", "no"],
+            "turtle": ["turtle", "yes"],
+        }
+        await pilot.press("e")  # bad_scorer is under the cursor: a scorer is not enabled
+        await pilot.pause(0.2)
+        table.move_cursor(row=table.get_row_index("pullback"))
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        assert app.reply == "strategy_enable: accepted, applies at the host's next step"
+        table.move_cursor(row=table.get_row_index("turtle"))
+        await pilot.press("d")
+        await pilot.pause(0.2)
+    sent = [(r["cmd"], r["args"]) for r in fake.received if r["cmd"].startswith("strategy_")]
+    assert sent == [
+        ("strategy_enable", {"name": "pullback"}),
+        ("strategy_disable", {"name": "turtle"}),
+    ]
+
+
+@in_loop
+async def test_reload_asks_first_and_shows_the_hosts_refusal_in_full(
+    fake: Any, canned: ModuleType
+) -> None:
+    app = console(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await polled(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "Confirm"
+        await pilot.press("enter")  # the focus is on "No"
+        await pilot.pause()
+        assert "reload" not in fake.commands()
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(100):
+            if type(app.screen).__name__ == "Notice":
+                break
+            await pilot.pause(0.02)
+        assert type(app.screen).__name__ == "Notice"
+        assert app.reply == f"reload refused: {canned.RELOAD_REFUSED}"
+        assert canned.RELOAD_REFUSED in str(app.screen.query_one("#notice", Static).content)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "Notice"
+    assert fake.commands().count("reload") == 1
+
+
+@in_loop
 async def test_a_host_that_goes_shows_disconnected_and_is_picked_up_again(
     canned: ModuleType, tmp_path: Path
 ) -> None:

@@ -36,6 +36,8 @@ from textual.widgets import DataTable, Static
 
 SIZE = (160, 48)
 
+SYMBOLS = ("ADAUSDT", "AVAXUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT")
+
 pytestmark = pytest.mark.slow
 
 
@@ -308,27 +310,11 @@ async def test_every_action_changes_the_hosts_state(replay_host: Any) -> None:
         await pilot.pause()
         await pilot.press(*"0.3", "enter")
         await until(pilot, "the new risk", lambda: host.call("status")["risk_pct"] == 0.3)
-        # Swap the strategy under the cursor: the host's answer is shown. (A host
-        # without swap says it does not know the command; one with it, that no
-        # such plugin is installed: either way nothing changes.)
+        # The plugins screen: enable and disable, swap, all on the row under the cursor.
         await pilot.press("4")
         await pilot.pause()
-        components = app.query_one("#components-table", DataTable)
-        components.move_cursor(row=components.get_row_index("slow_turtle"))
-        await pilot.press("w")
-        await pilot.pause()
-        await pilot.press(*"no_such_strategy", "enter")
-        await until(pilot, "the host's answer to swap", lambda: app.reply.startswith("swap"))
-        assert app.reply.startswith("swap refused: ")
-        assert "swap" in app.reply[len("swap refused: ") :] or "no_such_strategy" in app.reply
-        await until(
-            pilot,
-            "the swap journaled",
-            lambda: host.rows(
-                "SELECT 1 FROM events WHERE kind = 'control.command' "
-                "AND json_extract(data, '$.command') = 'swap'"
-            ),
-        )
+        await plugins_actions(pilot, app, host)
+        await reload_actions(pilot, app, host)
         # Flatten the selected position: the host's token, confirmed in the modal.
         await pilot.press("2")
         before = len(applied(host, "flatten"))
@@ -371,7 +357,18 @@ async def test_every_action_changes_the_hosts_state(replay_host: Any) -> None:
             "the console to show halted",
             lambda: "halted" in text_of(app, "#hostbar"),
         )
-        wanted = {"pause", "reducing", "resume", "risk_set", "flatten", "halt", "swap"}
+        wanted = {
+            "pause",
+            "reducing",
+            "resume",
+            "risk_set",
+            "flatten",
+            "halt",
+            "swap",
+            "strategy_enable",
+            "strategy_disable",
+            "reload",
+        }
         await until(pilot, "every action journaled", lambda: wanted <= journaled_commands(host))
 
 
@@ -380,3 +377,162 @@ def journaled_commands(host: Any) -> set[str]:
         json.loads(r["data"])["command"]
         for r in host.rows("SELECT data FROM events WHERE kind = 'control.command'")
     }
+
+
+def applied_at(host: Any, action: str) -> list[tuple[int, dict[str, Any]]]:
+    """(step close, data) of every ``control.applied`` event of ``action``, in order."""
+    return [
+        (int(r["ts"]), json.loads(r["data"]))
+        for r in host.rows(
+            "SELECT ts, data FROM events WHERE kind = 'control.applied' "
+            "AND json_extract(data, '$.action') = ? ORDER BY seq",
+            (action,),
+        )
+    ]
+
+
+def shown(app: ConsoleApp, name: str) -> list[str]:
+    """The cells of component ``name``'s row on the plugins screen."""
+    return [str(cell) for cell in app.query_one("#components-table", DataTable).get_row(name)]
+
+
+def running(host: Any, kind: str, name: str) -> dict[str, Any]:
+    """The host's strategy or scorer use ``name``, as its ``plugins`` answer says."""
+    uses = host.call("plugins")["strategies" if kind == "strategy" else "scorers"]
+    return next(u for u in uses if u["name"] == name)  # type: ignore[no-any-return]
+
+
+async def plugins_actions(pilot: Pilot[None], app: ConsoleApp, host: Any) -> None:
+    """Disable, enable and swap the host's strategy, and swap its scorer, from the console."""
+    components = app.query_one("#components-table", DataTable)
+
+    def select(name: str) -> None:
+        components.move_cursor(row=components.get_row_index(name))
+
+    await until(
+        pilot, "the strategy listed", lambda: "slow_turtle" in cells(app, "#components-table")
+    )
+    assert shown(app, "slow_turtle")[1:4] == ["strategy", "slow_turtle", "yes"]
+    assert shown(app, "shadow")[1:4] == ["scorer", "steady", ""]
+    select("slow_turtle")
+    await pilot.press("d")
+    await until(
+        pilot,
+        "the strategy disabled",
+        lambda: not running(host, "strategy", "slow_turtle")["enabled"],
+    )
+    journaled = await until(
+        pilot, "the disable journaled", lambda: applied(host, "strategy_disable")
+    )
+    assert journaled[-1]["strategy"] == "slow_turtle"
+    await until(pilot, "'no' on the screen", lambda: shown(app, "slow_turtle")[3] == "no")
+    select("slow_turtle")
+    await pilot.press("e")
+    await until(
+        pilot, "the strategy enabled", lambda: running(host, "strategy", "slow_turtle")["enabled"]
+    )
+    journaled = await until(pilot, "the enable journaled", lambda: applied(host, "strategy_enable"))
+    assert journaled[-1]["strategy"] == "slow_turtle"
+    await until(pilot, "'yes' on the screen", lambda: shown(app, "slow_turtle")[3] == "yes")
+    # A plugin that is not installed: refused, naming the installed ones; nothing changes.
+    select("slow_turtle")
+    await pilot.press("w")
+    await pilot.pause()
+    await pilot.press(*"no_such_strategy", "enter")
+    await until(pilot, "the host's answer to swap", lambda: app.reply.startswith("swap"))
+    assert app.reply.startswith("swap refused: ")
+    assert "no_such_strategy" in app.reply
+    assert "slow_turtle_too" in app.reply
+    assert applied(host, "swap") == []
+    # An installed strategy: it decides under the use's name from the next step.
+    select("slow_turtle")
+    await pilot.press("w")
+    await pilot.pause()
+    await pilot.press(*"slow_turtle_too", "enter")
+    swaps = await until(pilot, "the strategy swap applied", lambda: applied_at(host, "swap"))
+    swapped_at, data = swaps[-1]
+    assert data == {**data, "kind": "strategy", "use": "slow_turtle", "plugin": "slow_turtle_too"}
+    assert running(host, "strategy", "slow_turtle") == {
+        "name": "slow_turtle",
+        "plugin": "slow_turtle_too",
+        "enabled": True,
+        "quarantined": False,
+    }
+    await until(
+        pilot,
+        "the new plugin on the screen",
+        lambda: shown(app, "slow_turtle")[2] == "slow_turtle_too",
+    )
+    # The scorer under the cursor likewise; swapped, it is listed under the name its
+    # scores are journaled as, and swapping it back from that row names the use.
+    for plugin, listed in (("steady_too", "shadow/steady_too"), ("steady", "shadow")):
+        seen = len(applied(host, "swap"))
+        select("shadow" if plugin == "steady_too" else "shadow/steady_too")
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*plugin, "enter")
+        await until(
+            pilot, f"the scorer swap to {plugin}", lambda n=seen: len(applied(host, "swap")) > n
+        )
+        data = applied(host, "swap")[-1]
+        assert data == {**data, "kind": "scorer", "use": "shadow", "plugin": plugin}
+        assert running(host, "scorer", "shadow")["plugin"] == plugin
+        assert running(host, "scorer", "shadow")["journaled_as"] == listed
+        await until(
+            pilot,
+            f"{listed} on the screen",
+            lambda p=plugin, n=listed: (
+                n in cells(app, "#components-table") and shown(app, n)[1:3] == ["scorer", p]
+            ),
+        )
+    # The charts still read the swapped-in strategy's series as the replay goes on
+    # (the pacer reads BTCUSDT only: the other four are the slow Turtle's alone).
+    await pilot.press("7")
+    await until(
+        pilot,
+        "candles after the swap",
+        lambda: (
+            app.chart_data.candles.get("candles")
+            and app.chart_data.candles["candles"][-1][0] >= swapped_at
+        ),
+    )
+    assert app.chart_data.candles["symbols"] == sorted(SYMBOLS)
+    assert app.chart_data.candles["symbol"] != "BTCUSDT"
+    await pilot.press("4")
+    await pilot.pause()
+
+
+async def reload_actions(pilot: Pilot[None], app: ConsoleApp, host: Any) -> None:
+    """Reload, confirmed: nothing to do, an edit applied, then an edit refused and shown."""
+    await pilot.press("R")
+    await pilot.pause(0.3)
+    await pilot.press("y")
+    await until(pilot, "the host's answer to reload", lambda: app.reply.startswith("reload"))
+    assert app.reply == "reload: nothing: the profile file has not changed since it was last read"
+    text = host.profile.read_text()
+    host.profile.write_text(text.replace("max_pct = 100.0", "max_pct = 90.0"))
+    app.reply = ""
+    await pilot.press("R")
+    await pilot.pause(0.3)
+    await pilot.press("y")
+    await until(pilot, "the reload applied", lambda: applied(host, "reload"))
+    assert applied(host, "reload")[-1]["changes"] == "risk rules stop_distance"
+    rules = {r["stage"]: r["params"] for r in host.call("risk")["rules"]}
+    assert rules["stop_distance"]["max_pct"] == 90.0
+    # The operator's own risk per trade stays: the file's sizer params did not change.
+    assert host.call("status")["risk_pct"] == 0.3
+    host.profile.write_text(
+        text.replace("max_pct = 100.0", "max_pct = 90.0").replace(
+            "leverage = 100.0", "leverage = 50.0"
+        )
+    )
+    await pilot.press("R")
+    await pilot.pause(0.3)
+    await pilot.press("y")
+    await until(pilot, "the refusal shown", lambda: type(app.screen).__name__ == "Notice")
+    assert app.reply.startswith("reload refused: ")
+    assert "cannot change while the host runs: account.leverage" in app.reply
+    await pilot.press("enter")
+    await until(pilot, "the refusal dismissed", lambda: type(app.screen).__name__ != "Notice")
+    assert len(applied(host, "reload")) == 1
+    host.profile.write_text(text.replace("max_pct = 100.0", "max_pct = 90.0"))

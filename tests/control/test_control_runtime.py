@@ -633,6 +633,28 @@ def test_reload_of_a_malformed_profile_names_the_key(host: Host) -> None:
     assert host.call("risk")["risk_pct"] == 0.4
 
 
+def test_candles_answer_for_the_swapped_in_strategies_series(host: Host) -> None:
+    # Alpha (BTCUSDT) was swapped by the operator, beta (ETHUSDT, read by no
+    # other strategy) by the reload: the console's charts read the candles of
+    # the strategies deciding now, and those candles move on with the run.
+    swapped = applied(host, "reload")[0][0]
+    assert [s["plugin"] for s in host.call("status")["strategies"]][:2] == ["averaging", "ticker"]
+    for symbol in SYMBOLS:
+        answer = host.call("candles", {"symbol": symbol, "n": 5})
+        assert answer["symbol"] == symbol
+        assert answer["symbols"] == list(SYMBOLS)
+        assert answer["timeframes"] == ["5m"]
+        first = answer["candles"][-1][0]
+        assert first >= swapped
+        wait_for(
+            f"{symbol}'s candles to move on",
+            lambda s=symbol, f=first: (
+                host.call("candles", {"symbol": s, "n": 1})["candles"][-1][0] > f
+            ),
+            host,
+        )
+
+
 PARITY_PROFILE = """\
 [profile]
 name = "parity-{driver}"

@@ -5,8 +5,9 @@ state every ``period_s``) and shows each snapshot; on losing the host it
 says so and tries again every second. Actions and the charts' queries go
 over a second connection. Everything runs on the app's own asyncio loop
 over :class:`HostConnection`, which never blocks it. Destructive actions
-(halt, flatten) ask first in a modal; flatten also goes through the host's
-own two-step confirmation.
+(halt, flatten, reload) ask first in a modal; flatten also goes through the
+host's own two-step confirmation. Enable, disable and swap act on the
+strategy or scorer under the cursor on the plugins screen.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from garrison.console.connection import HostConnection, HostRefusedError, HostUnavailableError
-from garrison.console.modals import Ask, Confirm
+from garrison.console.modals import Ask, Confirm, Notice
 from garrison.console.model import TOPICS, HostTarget, Snapshot, received
 from garrison.console.screens.base import HostView, state_text
 from garrison.console.screens.charts import ChartData, ChartsView
@@ -79,8 +80,9 @@ class ConsoleApp(App[None]):
     #charts-top { height: 1fr; }
     #charts-bottom { height: 1fr; }
     #candles-title { height: 1; }
-    Confirm, Ask { align: center middle; }
+    Confirm, Ask, Notice { align: center middle; }
     #dialog { width: 64; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    Notice #dialog { width: 96; max-width: 100%; }
     #buttons { height: auto; margin-top: 1; }
     #buttons Button { margin-right: 2; }
     """
@@ -91,13 +93,16 @@ class ConsoleApp(App[None]):
             for i, (tab, title, _view) in enumerate(SCREENS)
         ],
         Binding("p", "pause", "Pause"),
-        Binding("r", "reducing", "Reducing-only"),
+        Binding("r", "reducing", "Reducing"),
         Binding("u", "resume", "Resume"),
         Binding("h", "halt", "Halt"),
-        Binding("f", "flatten", "Flatten sel."),
+        Binding("f", "flatten", "Flatten"),
         Binding("F", "flatten_all", "Flatten all"),
         Binding("s", "risk_set", "Risk %"),
         Binding("w", "swap", "Swap"),
+        Binding("e", "strategy('enable')", "Enable"),
+        Binding("d", "strategy('disable')", "Disable"),
+        Binding("R", "reload", "Reload"),
         Binding("n", "next_host", "Next host"),
         Binding("left_square_bracket", "symbol(-1)", "Prev symbol", show=False),
         Binding("right_square_bracket", "symbol(1)", "Next symbol", show=False),
@@ -302,7 +307,10 @@ class ConsoleApp(App[None]):
             return None
         self.reply = f"{cmd}: ok"
         if isinstance(result, dict) and "queued" in result:
-            self.reply = f"{result['queued']}: accepted, applies {result['applies']}"
+            if result["queued"]:
+                self.reply = f"{result['queued']}: accepted, applies {result['applies']}"
+            else:  # nothing to do (a reload of an unchanged file)
+                self.reply = f"{cmd}: {result['applies']}"
             self.notify(self.reply)
         return result
 
@@ -389,22 +397,37 @@ class ConsoleApp(App[None]):
             return
         await self._send("risk_set", {"risk_pct": value})
 
+    def selected_component(self, action: str, kinds: tuple[str, ...]) -> tuple[str, str] | None:
+        """The component under the cursor on the plugins screen, if of one of ``kinds``.
+
+        None (and a notification saying why) when another screen is shown,
+        the host lists no components or the one selected is of another kind.
+        """
+        key = {"swap": "w", "enable": "e", "disable": "d"}.get(action, "")
+        if self.query_one(TabbedContent).active != "plugins":
+            what = " or ".join(kinds)
+            self.notify(f"{action}: pick the {what} on the plugins screen (4), then {key}")
+            return None
+        table = self.query_one("#components-table", DataTable)
+        if not table.row_count:
+            self.notify(f"{action}: the host lists no components", severity="warning")
+            return None
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        found = {c["name"]: c["kind"] for c in self.snapshot.plugins.get("components", [])}
+        kind = found.get(name)
+        if kind not in kinds:
+            acts_on = " or ".join(kinds)
+            self.notify(f"{action}: {name} is a {kind}; {action} acts on a {acts_on} only")
+            return None
+        return name, str(kind)
+
     @work(group="action")
     async def action_swap(self) -> None:
         """Swap the strategy or scorer under the cursor on the plugins screen."""
-        if self.query_one(TabbedContent).active != "plugins":
-            self.notify("swap: pick the strategy or scorer on the plugins screen (4), then w")
+        selected = self.selected_component("swap", ("strategy", "scorer"))
+        if selected is None:
             return
-        table = self.query_one("#components-table", DataTable)
-        if not table.row_count:
-            self.notify("swap: the host lists no components", severity="warning")
-            return
-        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        kinds = {c["name"]: c["kind"] for c in self.snapshot.plugins.get("components", [])}
-        kind = kinds.get(name)
-        if kind not in ("strategy", "scorer"):
-            self.notify(f"swap: {name} is a {kind}; only strategies and scorers swap")
-            return
+        name, kind = selected
         plugin = await self.push_screen_wait(
             Ask(
                 f"Swap {kind} {name} for another installed {kind} (from the next step on); "
@@ -414,4 +437,46 @@ class ConsoleApp(App[None]):
         )
         if plugin is None:
             return
+        if kind == "scorer":
+            # A swapped scorer is listed under its journaled name (``<use>/<plugin>``);
+            # swap names the profile's use.
+            uses = self.snapshot.plugins.get("scorers", [])
+            name = next((s["name"] for s in uses if s.get("journaled_as") == name), name)
         await self._send("swap", {"kind": kind, "use": name, "plugin": plugin})
+
+    @work(group="action")
+    async def action_strategy(self, verb: str) -> None:
+        """Enable or disable the strategy under the cursor on the plugins screen.
+
+        Neither asks first: disabling only stops new signals (open positions
+        keep their stops and take-profits) and enabling undoes it.
+        """
+        selected = self.selected_component(verb, ("strategy",))
+        if selected is None:
+            return
+        await self._send(f"strategy_{verb}", {"name": selected[0]})
+
+    @work(group="action")
+    async def action_reload(self) -> None:
+        """Have the host read its profile file again, once confirmed; show a refusal in full."""
+        label = self.targets[self.current].label
+        if not await self.push_screen_wait(
+            Confirm(
+                f"RELOAD the profile file of {label}? What was edited in it since it was "
+                "last read applies at the host's next step."
+            )
+        ):
+            self.notify("reload: not confirmed, nothing done")
+            return
+        try:
+            result = await self.connection.call("reload", {})
+        except (HostRefusedError, HostUnavailableError) as exc:
+            verb = "refused" if isinstance(exc, HostRefusedError) else "not sent"
+            self.reply = f"reload {verb}: {exc}"
+            await self.push_screen_wait(Notice(self.reply))
+            return
+        if result.get("queued"):
+            self.reply = f"{result['queued']}: accepted, applies {result['applies']}"
+        else:
+            self.reply = f"reload: {result.get('applies', 'ok')}"
+        self.notify(self.reply)

@@ -1,4 +1,4 @@
-"""The console's modal questions: confirm a destructive action, or ask for a value."""
+"""The console's modals: confirm a destructive action, ask for a value, show a refusal."""
 
 from __future__ import annotations
 
@@ -70,4 +70,29 @@ class Ask(ModalScreen[str | None]):
         self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Notice(ModalScreen[None]):
+    """Show a long answer of the host (a refused reload names every key) until dismissed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,o", "close", "OK")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.text, id="notice")
+            with Horizontal(id="buttons"):
+                yield Button("OK (enter)", variant="primary", id="ok")
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
         self.dismiss(None)

@@ -780,6 +780,9 @@ async def run_profile(
                 )
             )
         if control and profile.control.enabled:
+            # The strategy uses deciding now, by name: a swap replaces one here
+            # (and releases the old one's views), so the console's charts read these.
+            running = {u.name: u for u in strategies}
             runtime = RuntimeControl(
                 RunParts(
                     profile=profile,
@@ -789,13 +792,13 @@ async def run_profile(
                     lifecycles=lifecycles,
                     services=services,
                     make_use=strategy_use,
-                    uses={u.name: u for u in strategies},
+                    uses=running,
                     rule_failed=rule_failed,
                     reread=lambda: load_profile(profile.source, plugins.registry),
                 )
             )
             server = _control_server(
-                profile, plugins, processor, pipeline, mode, run_id, path, strategies, runtime
+                profile, plugins, processor, pipeline, mode, run_id, path, running, runtime
             )
             try:
                 await server.start()
@@ -940,11 +943,15 @@ def _control_server(
     mode: str,
     run_id: str,
     journal_path: Path,
-    strategies: Sequence[StrategyUse],
+    strategies: Mapping[str, StrategyUse],
     runtime: RuntimeControl | None = None,
 ) -> ControlServer:
-    """The control server of this run, on the profile's ``[control]`` socket."""
-    components = {use.name: "strategy" for use in strategies}
+    """The control server of this run, on the profile's ``[control]`` socket.
+
+    ``strategies`` holds the uses deciding now, by name; a swap replaces one
+    in it, so the ``candles`` query reads the swapped-in strategy's series.
+    """
+    components = {name: "strategy" for name in strategies}
     components[profile.sizer.name] = "sizer"
     for use in profile.risk:
         components[use.name] = "risk_rule"
@@ -977,7 +984,7 @@ def _control_server(
         ],
         sizer=rebuild,
         runtime=runtime,
-        candle_histories=lambda: _candle_histories(strategies),
+        candle_histories=lambda: _candle_histories(list(strategies.values())),
     )
     path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
     return ControlServer(path, host, processor, tighten=own_dir)
