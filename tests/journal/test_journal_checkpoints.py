@@ -64,6 +64,30 @@ def test_checkpoints_belong_to_their_run(journal: Journal) -> None:
     assert journal.count("checkpoints", first) == 1
 
 
+def test_the_profiles_newest_checkpoint_skips_a_run_killed_before_its_first(
+    journal: Journal,
+) -> None:
+    """A live run killed before its first commit wrote no checkpoint: a restart
+    carries on from the run before it, never from an empty account."""
+    first = journal.start_run(profile_name="p", mode="live", profile_toml="", started_ms=T0)
+    journal.record_checkpoint(1, {"run": "first", "n": 1})
+    journal.record_checkpoint(2, {"run": "first", "n": 2})
+    journal.finish_run(status="completed", finished_ms=T0, summary={})
+    other = journal.start_run(profile_name="q", mode="live", profile_toml="", started_ms=T0)
+    journal.record_checkpoint(3, {"run": "other profile"})
+    journal.finish_run(status="completed", finished_ms=T0, summary={})
+    replayed = journal.start_run(profile_name="p", mode="replay", profile_toml="", started_ms=T0)
+    journal.record_checkpoint(4, {"run": "replay"})
+    journal.finish_run(status="completed", finished_ms=T0, summary={})
+    killed = journal.start_run(profile_name="p", mode="live", profile_toml="", started_ms=T0)
+    journal.finish_run(status="interrupted", finished_ms=T0, summary={})
+    assert journal.last_checkpoint(killed) is None
+    assert journal.last_profile_checkpoint("p", "live") == (first, 2, {"run": "first", "n": 2})
+    assert journal.last_profile_checkpoint("q", "live") == (other, 3, {"run": "other profile"})
+    assert journal.last_profile_checkpoint("p", "replay") == (replayed, 4, {"run": "replay"})
+    assert journal.last_profile_checkpoint("p", "paper") is None
+
+
 def test_a_failed_commit_takes_its_checkpoint_with_it(
     running: Journal, journal_path: Path, samples
 ) -> None:

@@ -146,6 +146,25 @@ class JournalReader:
         ).fetchone()
         return None if row is None else codec.checkpoint_from(row)
 
+    def last_profile_checkpoint(
+        self, profile_name: str, mode: str
+    ) -> tuple[str, int, dict[str, Any]] | None:
+        """The newest committed checkpoint of any run of ``profile_name`` in ``mode``.
+
+        (run id, ts, state), or None. A run killed before its first commit
+        wrote none; the account it carried on is in an earlier run's.
+        """
+        cur = self._cursor()
+        row = cur.execute(
+            "SELECT c.run_id, c.ts, c.state FROM checkpoints c JOIN runs r ON r.id = c.run_id "
+            "WHERE r.profile_name = ? AND r.mode = ? ORDER BY c.seq DESC LIMIT 1",
+            (profile_name, mode),
+        ).fetchone()
+        if row is None:
+            return None
+        ts, state = codec.checkpoint_from(row)
+        return str(row["run_id"]), ts, state
+
     def checkpoints(self, run_id: str) -> list[tuple[int, dict[str, Any]]]:
         """Every committed checkpoint of ``run_id`` as (ts, state), oldest first."""
         return self._select("checkpoints", run_id, codec.checkpoint_from)

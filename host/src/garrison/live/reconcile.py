@@ -11,7 +11,9 @@ start, so nothing of the host's is in flight). Every difference is an event
 - a position the host holds without its stop on the exchange: the stop is
   placed again (the venue flattens it if that fails);
 - a position the host holds that the exchange does not (or smaller): booked
-  at the next sync, reported here when it is not.
+  at the next sync, reported here when it is not;
+- a position the exchange holds on the other side than the journal's: no
+  fill explains it, so trading halts (``halt``) for an operator.
 """
 
 from __future__ import annotations
@@ -75,6 +77,21 @@ class Reconciler:
             mine = ledger.positions.get(symbol)
             if mine is None and symbol not in venue.held:
                 await self._unknown(symbol, side, contracts, position)
+                continue
+            if mine is not None and mine.side.value != side:
+                # Not a late fill: the journal's position is gone and another
+                # one is there. Neither can be booked safely; stop trading.
+                self._difference(
+                    symbol,
+                    f"the journal holds {mine.side.value} {mine.qty:g}, the exchange {side} "
+                    f"{contracts:g}; trading halts for an operator",
+                    {"journal": mine.qty, "exchange": contracts, "side": side},
+                )
+                if self.halt is not None:
+                    self.halt(
+                        f"{symbol}: the journal holds a {mine.side.value} position, the "
+                        f"exchange a {side} one"
+                    )
                 continue
             if mine is not None and abs(mine.qty - contracts) > 1e-9 * max(1.0, contracts):
                 self._difference(

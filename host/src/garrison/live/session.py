@@ -414,7 +414,9 @@ def carry_on(
     stops, orders sent but not answered), so a restart, even after a kill,
     neither forgets a position nor sends an order twice. An interrupted run
     (Ctrl-C, SIGTERM, a killed process) is resumed as the same run; after a
-    completed one a new run starts from its state. Refused while another
+    completed one a new run starts from its state; after one killed before
+    its first checkpoint, a new run starts from the newest checkpoint of the
+    profile's earlier runs. Refused while another
     live process still runs the profile in this journal.
     """
     if not path.is_file():
@@ -432,7 +434,14 @@ def carry_on(
             )
         found = journal.last_checkpoint(last.id)
         if found is None:
-            return journal, None, None
+            # Killed before its first commit (it sent nothing): the account it
+            # carried on is in an earlier run's last checkpoint. Starting empty
+            # would forget every position and stop that run knew of.
+            earlier = journal.last_profile_checkpoint(profile.profile.name, mode)
+            if earlier is None:
+                return journal, None, None
+            run_id, _ts, earlier_state = earlier
+            return journal, None, {**earlier_state, "run_id": run_id}
         state = dict(found[1])
         state["run_id"] = last.id
         return journal, (last if last.status == "interrupted" else None), state
