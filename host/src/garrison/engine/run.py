@@ -223,6 +223,15 @@ class _Lifecycles:
         if len(kept) == len(self._started):
             return
         self._started = kept
+        self._stop(name, component)
+
+    def stop_all(self) -> None:
+        for name, component in reversed(self._started):
+            self._stop(name, component)
+        self._started.clear()
+
+    def _stop(self, name: str, component: Any) -> None:
+        """``component.stop()``; a failure is an event, never the caller's exception."""
         try:
             component.stop()
         except PLUGIN_ERRORS as exc:
@@ -236,23 +245,6 @@ class _Lifecycles:
                     data={"component": name, "call": "stop", "error": str(exc)},
                 )
             )
-
-    def stop_all(self) -> None:
-        for name, component in reversed(self._started):
-            try:
-                component.stop()
-            except PLUGIN_ERRORS as exc:
-                self._emit(
-                    Event(
-                        ts=self._clock.now_ms(),
-                        kind="plugin.failed",
-                        level=Level.ERROR,
-                        source=name,
-                        message=f"{name} failed to stop: {type(exc).__name__}: {exc}",
-                        data={"component": name, "call": "stop", "error": str(exc)},
-                    )
-                )
-        self._started.clear()
 
 
 class EngineDriver(Protocol):
