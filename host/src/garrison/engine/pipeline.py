@@ -121,6 +121,11 @@ class HeldCall:
     tf: str | None
 
 
+def _any_batch_scorer(bindings: Sequence[ScorerBinding]) -> bool:
+    """Whether a bound scorer rates in batches (then a step's signals are held)."""
+    return any(hasattr(b.scorer, "score_batch") for b in bindings)
+
+
 def _checked_score(score: object) -> Score:
     """``score`` if it is a Score with a value in [0, 1]; TypeError or ValueError otherwise."""
     if not isinstance(score, Score):
@@ -241,7 +246,7 @@ class Pipeline:
         self._batched: dict[str, dict[int, Score | None]] | None = None
         #: A batch scorer is in the profile: strategy calls' signals are held
         #: until the step's decisions are over (:meth:`handle_held`).
-        self.holds = any(hasattr(b.scorer, "score_batch") for b in self._scorers)
+        self.holds = _any_batch_scorer(self._scorers)
         #: The step's held strategy calls, in the order they were made.
         self.held: list[HeldCall] = []
         self._outcome_hooks = dict(outcome_hooks or {})
@@ -701,7 +706,7 @@ class Pipeline:
         self.learns = self.learns or bool(self._scorers)
         # Applied between steps, when nothing is held: a swapped-in batch
         # scorer holds the next step's signals, a swapped-out one stops it.
-        self.holds = any(hasattr(b.scorer, "score_batch") for b in self._scorers)
+        self.holds = _any_batch_scorer(self._scorers)
 
     def set_outcome_hook(self, strategy: str, hook: Callable[[Outcome], None] | None) -> None:
         """Hand ``strategy``'s outcomes to ``hook`` from now on (None: to no strategy)."""
