@@ -46,7 +46,7 @@ figures therefore do not depend on how fast the machine is; ``wall_s`` does.
   before, and calls on a bar the market had left ``stale_after`` = 1.5 bars
   behind), ``late_decisions`` (calls on a bar whose successor had already
   closed).
-- ``sigkill`` (full: 20 kills at each of six points): bench/sigkill.py, the
+- ``sigkill`` (full: 20 kills at each of seven points): bench/sigkill.py, the
   host as a separate ``garrison run`` process killed by SIGKILL in its order
   path and restarted. Counts: ``kills``, ``duplicates``, ``unprotected``,
   ``lost_rows``, ``mismatched``.
@@ -621,7 +621,7 @@ class Plan:
 
 
 async def sigkill(exchange: str, count: int, work: Path) -> dict[str, Any]:
-    """``count`` SIGKILLs of a ``garrison run`` process at each of six points, then restarts.
+    """``count`` SIGKILLs of a ``garrison run`` process at each of seven points, then restarts.
 
     The scenario lives in bench/sigkill.py (it runs the host as a separate
     process); see its docstring for what is counted.

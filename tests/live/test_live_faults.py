@@ -119,16 +119,17 @@ def test_ws_drops_bring_no_decision_on_a_stale_candle(figures: Figures, exchange
 def test_sigkill_in_the_order_path_then_restart_loses_and_doubles_nothing(
     figures: Figures, exchange: str
 ) -> None:
-    # A real `garrison run` process killed by SIGKILL once at each of the six points of
+    # A real `garrison run` process killed by SIGKILL once at each of the seven points of
     # the order path, then restarted (it carries on from its last checkpoint).
     f = figures("sigkill", exchange)
-    assert f["kills"] == 6, f["details"]
+    assert f["kills"] == 7, f["details"]
     assert set(f["by_point"]) == {
         "before_intent",
         "after_intent",
         "after_send",
         "after_reply",
         "placing_stop",
+        "after_stop",
         "exiting",
     }
     assert f["restarts_failed"] == 0, f["details"]

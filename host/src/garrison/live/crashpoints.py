@@ -13,6 +13,7 @@ Points, in the order an entry goes through them:
 - ``after_intent``: journaled and committed, not yet sent;
 - ``after_reply``: the exchange answered the create, the fill not yet booked;
 - ``placing_stop``: an entry filled, its stop not yet on the exchange;
+- ``after_stop``: the stop is on the exchange, no checkpoint knows it yet;
 - ``exiting``: an exit order is about to be sent.
 
 ("After send, before the reply" is the exchange's side: the fake exchange's
@@ -31,7 +32,14 @@ from garrison.engine.execution import CommittedOrder
 #: The environment variable naming the crash point.
 ENV = "GARRISON_CRASH_AT"
 
-POINTS = ("before_intent", "after_intent", "after_reply", "placing_stop", "exiting")
+POINTS = (
+    "before_intent",
+    "after_intent",
+    "after_reply",
+    "placing_stop",
+    "after_stop",
+    "exiting",
+)
 
 
 class CrashPoints:

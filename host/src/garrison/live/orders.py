@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import functools
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -50,11 +51,23 @@ from garrison.live.retry import with_retries
 #: (kind, level, message, data) of something worth an event.
 VenueEvent = Callable[[str, str, str, dict[str, Any]], None]
 
+#: "This client order id was used already" in a venue's error body (Binance -4116,
+#: Bybit 110072): ccxt raises both as InvalidOrder, not DuplicateOrderId.
+DUPLICATE_ID = re.compile(r'"(?:code|retCode)"\s*:\s*(?:-4116|110072)\b')
 #: Pauses before each lookup of an order whose create had no answer.
 LOOKUP_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
 #: Up to this many symbols whose stops a step may have reached are read one by one;
 #: more, and every position is listed instead.
 FEW_SYMBOLS = 5
+
+
+def is_duplicate_id(exc: BaseException) -> bool:
+    """Whether the venue refused a create because its client order id was used already."""
+    if isinstance(exc, ccxt.DuplicateOrderId):
+        return True
+    if not isinstance(exc, ccxt.InvalidOrder):
+        return False
+    return DUPLICATE_ID.search(str(exc)) is not None
 
 
 @attrs.define
@@ -233,7 +246,7 @@ class ExchangeVenue:
         self.halted = set(state.get("halted") or ())
         for order in pending:
             self._open[order.order.id] = order
-            task = asyncio.ensure_future(self._resolve(order, "the host restarted"))
+            task = asyncio.ensure_future(self._resolve(order, "the host restarted", restarted=True))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -358,14 +371,18 @@ class ExchangeVenue:
                 )
                 await asyncio.sleep(pause)
                 pause = min(10.0, pause * 2)
-            except (ccxt.NetworkError, ccxt.DuplicateOrderId) as exc:
-                # Timeout, 5xx, dropped connection, or "already have this id":
-                # booked or not, only a lookup can tell.
+            except ccxt.NetworkError as exc:
+                # Timeout, 5xx, dropped connection: booked or not, only a lookup can tell.
                 self.unknown_outcomes += 1
                 await self._resolve(order, f"{type(exc).__name__}: {exc}")
                 return
             except ccxt.BaseError as exc:
-                self._reject(order, f"{type(exc).__name__}: {exc}")
+                if is_duplicate_id(exc):
+                    # "Already have this id": the earlier send was booked after all.
+                    self.unknown_outcomes += 1
+                    await self._resolve(order, f"{type(exc).__name__}: {exc}")
+                else:
+                    self._reject(order, f"{type(exc).__name__}: {exc}")
                 return
         self._crash("after_reply")
         await self._settle_order(order, reply)
@@ -396,8 +413,12 @@ class ExchangeVenue:
                 return dict(found)
         return None
 
-    async def _resolve(self, order: CommittedOrder, why: str) -> None:
-        """Settle an order whose create went unanswered, by its client id; never resend."""
+    async def _resolve(self, order: CommittedOrder, why: str, *, restarted: bool = False) -> None:
+        """Settle an order whose create went unanswered, by its client id; never resend.
+
+        ``restarted``: the order was sent by an earlier life of the host, which
+        may have placed its stop too before it died.
+        """
         cid = order.order.client_order_id
         self._emit(
             "order.unknown",
@@ -414,12 +435,14 @@ class ExchangeVenue:
                 continue
             if found is not None:
                 self.resolved += 1
-                await self._settle_order(order, found)
+                await self._settle_order(order, found, restarted=restarted)
                 return
         self.resolved += 1
         self._reject(order, f"the exchange has no order {cid}: it never arrived ({why})")
 
-    async def _settle_order(self, order: CommittedOrder, reply: Mapping[str, Any]) -> None:
+    async def _settle_order(
+        self, order: CommittedOrder, reply: Mapping[str, Any], *, restarted: bool = False
+    ) -> None:
         """Wait for a market order to fill, then report the fill (and protect an entry)."""
         symbol = order.intent.symbol
         ccxt_symbol = self._ccxt[symbol]
@@ -498,7 +521,7 @@ class ExchangeVenue:
                 if intent.take_profit is None
                 else self._level(symbol, intent.take_profit, long),
             )
-        await self._protect(symbol, held, stop, take_profit, attached)
+        await self._protect(symbol, held, stop, take_profit, attached, look_first=restarted)
 
     async def _order_state(self, order_id: str, ccxt_symbol: str) -> Mapping[str, Any]:
         """The exchange's order ``order_id`` as ccxt describes it."""
@@ -531,21 +554,31 @@ class ExchangeVenue:
         stop: float | None,
         take_profit: float | None,
         attached: tuple[float | None, float | None] | None = None,
+        *,
+        look_first: bool = False,
     ) -> None:
-        """Put the position's stop (and take-profit) on the exchange; flatten when that fails."""
+        """Put the position's stop (and take-profit) on the exchange; flatten when that fails.
+
+        ``look_first``: an earlier life of the host may have placed them already
+        (its checkpoint does not say so); those are kept, not placed again.
+        """
         held.stop, held.take_profit = stop, take_profit
         if stop is None and take_profit is None:
             return
         self._crash("placing_stop")
-        if attached == (stop, take_profit):
-            return  # the entry carried these very levels (Bybit): nothing to move
-        try:
-            if self._exchange == "bybit":
-                await self._bybit_trading_stop(symbol, stop, take_profit)
-            else:
-                await self._binance_conditionals(symbol, held, stop, take_profit)
-        except ccxt.BaseError as exc:
-            await self._flatten_unprotected(symbol, held, f"{type(exc).__name__}: {exc}")
+        # On Bybit the entry may carry these very levels already: nothing to move.
+        if attached != (stop, take_profit):
+            try:
+                if self._exchange == "bybit":
+                    await self._bybit_trading_stop(symbol, stop, take_profit)
+                else:
+                    await self._binance_conditionals(
+                        symbol, held, stop, take_profit, look_first=look_first
+                    )
+            except ccxt.BaseError as exc:
+                await self._flatten_unprotected(symbol, held, f"{type(exc).__name__}: {exc}")
+                return
+        self._crash("after_stop")
 
     async def _bybit_trading_stop(
         self, symbol: str, stop: float | None, take_profit: float | None
@@ -567,14 +600,80 @@ class ExchangeVenue:
         )
 
     async def _binance_conditionals(
-        self, symbol: str, held: Held, stop: float | None, take_profit: float | None
+        self,
+        symbol: str,
+        held: Held,
+        stop: float | None,
+        take_profit: float | None,
+        *,
+        look_first: bool = False,
     ) -> None:
+        standing: dict[str, str] = {}
+        if look_first:
+            if await self._open_qty(symbol) < held.qty * (1 - 1e-9):
+                # Closed (or cut) on the exchange while the host was down: its stop
+                # fired. The next sync books that exit; nothing is left to protect.
+                self.request_full_sync()
+                return
+            standing = await self._earlier_protection(symbol, held)
         for tag, kind, level in (
             ("s", "STOP_MARKET", stop),
             ("t", "TAKE_PROFIT_MARKET", take_profit),
         ):
-            if level is not None:
-                held.protection.append(await self._conditional(symbol, held, tag, kind, level))
+            if level is None:
+                continue
+            found = standing.get(tag)
+            if found is not None:
+                held.protection.append(found)
+                self._emit(
+                    "protection.kept",
+                    "info",
+                    f"{symbol}: kept the {kind} order placed before the host restarted",
+                    {"symbol": symbol, "order_id": found},
+                )
+                continue
+            held.protection.append(await self._conditional(symbol, held, tag, kind, level))
+
+    async def _earlier_protection(self, symbol: str, held: Held) -> dict[str, str]:
+        """The standing protective orders of ``held`` by tag, from every life of the host.
+
+        A checkpoint may count fewer placements than were made (the host died
+        in between): every conditional order of the symbol since the position
+        opened is read, the placement count moves past each id of this
+        position's found there (so none is sent again), and the ones still
+        standing are returned ``{tag: exchange id}``.
+        """
+        listing = functools.partial(
+            self._client.fetch_orders,
+            self._ccxt[symbol],
+            held.opened_ms,
+            None,
+            {"trigger": True},
+        )
+        orders = await with_retries(listing, what=f"conditional orders {symbol}")
+        base = (held.client_id or f"g{held.intent_id}")[1:]
+        standing: dict[str, str] = {}
+        for order in orders:
+            cid = str(order.get("clientOrderId") or "")
+            placement = self._placement_of(cid, base)
+            if placement is None:
+                continue
+            held.placements = max(held.placements, placement)
+            if order.get("status") == "open":
+                standing[cid[0]] = str(order.get("id"))
+        return standing
+
+    @staticmethod
+    def _placement_of(cid: str, base: str) -> int | None:
+        """Which placement of a position ``cid`` is (see :meth:`_protection_id`), or None."""
+        for cut in range(1, min(len(cid), 4)):
+            head, rest = cid[:cut], cid[cut:]
+            if rest != base[: len(rest)] or len(rest) < min(len(base), 36 - cut):
+                continue
+            if head[0] not in "stf" or not (head[1:].isdigit() or head[1:] == ""):
+                continue
+            return int(head[1:]) if head[1:] else 1
+        return None
 
     def _protection_id(self, held: Held, tag: str) -> str:
         """Client id of a protective order: the entry's, its first letter the tag (and a count).
@@ -590,35 +689,54 @@ class ExchangeVenue:
     async def _conditional(self, symbol: str, held: Held, tag: str, kind: str, level: float) -> str:
         """Place one reduce-only conditional order and return its exchange id.
 
-        An unanswered create is looked up by its client id before anything else.
+        An unanswered create is looked up by its client id before anything
+        else, and goes again under the same id when absent (the venue refuses
+        it should it have been booked after all). A create refused as a
+        repeated id is looked up too; found on no standing order (it
+        triggered, or was canceled), the id is not reused: the order goes
+        again under the next one.
         """
         ccxt_symbol = self._ccxt[symbol]
-        cid = self._protection_id(held, tag)
         close_side = "sell" if held.side is Side.LONG else "buy"
-        create = functools.partial(
-            self._client.create_order,
-            ccxt_symbol,
-            kind,
-            close_side,
-            held.qty,
-            None,
-            {
-                "triggerPrice": level,
-                "reduceOnly": True,
-                "clientOrderId": cid,
-                "workingType": "CONTRACT_PRICE",
-            },
+        cid = ""
+        for _attempt in range(3):
+            cid = cid or self._protection_id(held, tag)
+            create = functools.partial(
+                self._client.create_order,
+                ccxt_symbol,
+                kind,
+                close_side,
+                held.qty,
+                None,
+                {
+                    "triggerPrice": level,
+                    "reduceOnly": True,
+                    "clientOrderId": cid,
+                    "workingType": "CONTRACT_PRICE",
+                },
+            )
+            try:
+                placed = await create()
+            except ccxt.NetworkError:
+                # Booked or not, only a lookup can tell.
+                self.unknown_outcomes += 1
+                found = await self._find_conditional(symbol, cid)
+                self.resolved += 1
+                if found is None:
+                    continue
+                placed = found
+            except ccxt.BaseError as exc:
+                if not is_duplicate_id(exc):
+                    raise
+                found = await self._find_conditional(symbol, cid)
+                if found is None:
+                    cid = ""  # used up: the next attempt takes a fresh id
+                    continue
+                placed = found
+            return str(placed.get("id"))
+        raise ccxt.ExchangeError(
+            f"{symbol}: the {kind} order could not be placed in three attempts"
         )
-        try:
-            placed = await create()
-        except ccxt.NetworkError:
-            # Booked or not, only a lookup can tell; an absent one goes again under
-            # the same id, which the venue refuses should it have been booked after all.
-            self.unknown_outcomes += 1
-            found = await self._find_conditional(symbol, cid)
-            self.resolved += 1
-            placed = found if found is not None else await create()
-        return str(placed.get("id"))
 
     async def _find_conditional(self, symbol: str, cid: str) -> Mapping[str, Any] | None:
         listing = functools.partial(
@@ -810,7 +928,8 @@ class ExchangeVenue:
         if held is None:
             return
         held.protection.clear()
-        await self._protect(symbol, held, held.stop, held.take_profit)
+        # Its orders may stand under ids a checkpoint did not know (placed, then died).
+        await self._protect(symbol, held, held.stop, held.take_profit, look_first=True)
 
     async def open_positions(self) -> dict[str, tuple[str, float, Mapping[str, Any]]]:
         """``{symbol id: (side, contracts, ccxt position)}`` of every open position.
