@@ -4,12 +4,13 @@
 
 The fake exchange runs here, its clock at ``--speed``; the host runs as a
 real ``garrison run`` process on a live profile (Turtle with short
-breakouts on three symbols, so it trades every few bars). For each of six
+breakouts on three symbols, so it trades every few bars). For each of seven
 points of the order path, ``--times`` times:
 
 1. the host is started with the point armed and dies there by SIGKILL —
-   ``before_intent``, ``after_intent``, ``after_reply``, ``placing_stop``
-   and ``exiting`` through ``GARRISON_CRASH_AT`` (garrison.live.crashpoints);
+   ``before_intent``, ``after_intent``, ``after_reply``, ``placing_stop``,
+   ``after_stop`` (the stop placed, no checkpoint knows it yet) and
+   ``exiting`` through ``GARRISON_CRASH_AT`` (garrison.live.crashpoints);
    ``after_send`` from the exchange's side: the fake kills the host when it
    has booked an order, before it answers;
 2. the journal's committed rows are noted;
@@ -55,6 +56,7 @@ POINTS = (
     "after_send",
     "after_reply",
     "placing_stop",
+    "after_stop",
     "exiting",
 )
 TABLES = ("signals", "intents", "orders", "fills", "positions", "trades", "events", "checkpoints")
@@ -77,6 +79,7 @@ step_wait_s = 1.0
 reconcile_s = 2.0
 unknown_positions = "flatten"
 request_timeout_ms = 3000
+quiet_s = 5.0
 
 [credentials]
 api_key_env = "SIGKILL_KEY"
@@ -174,6 +177,7 @@ def _keep_evidence(keep: Path, label: str, journal: Path, fake: FakeExchange) ->
         "now_ms": fake.now_ms(),
         "positions": [repr(p) for p in account.positions()],
         "orders": [repr(o) for o in account.orders()],
+        "refused_duplicates": list(account.refused_duplicates),
     }
     (target / "exchange.json").write_text(json.dumps(dump, indent=1), encoding="utf-8")
 
@@ -348,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=300.0, help="market s per wall s")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sigkill.json")
     parser.add_argument(
-        "--points", nargs="+", choices=POINTS, default=list(POINTS), help="kill points (all six)"
+        "--points", nargs="+", choices=POINTS, default=list(POINTS), help="kill points (all seven)"
     )
     parser.add_argument(
         "--keep", type=Path, help="copy the journal and exchange state of each difference here"

@@ -160,7 +160,7 @@ def _trade(profile: Profile, plugins: PluginSet, request: _Request) -> RunResult
     from garrison.live.session import ExchangeSource, carry_on
 
     until = iso_to_ms(request.until) if request.until else None
-    source = ExchangeSource(profile, until_ms=until)
+    source = ExchangeSource(profile, until_ms=until, say=lambda line: click.echo(line, err=True))
     path = request.journal or profile.resolve(profile.journal.path)
     journal, resuming, checkpoint = carry_on(path, profile)
     if checkpoint is not None:

@@ -21,6 +21,11 @@ of paper and live trading:
 - Staleness: a symbol whose execution series has no closed candle for
   ``stale_after`` of its timeframes is stale; :attr:`stale` feeds the risk
   chain's refusal of entries on it.
+- Silence: when no kline message at all has come for ``quiet_s`` (wall), the
+  websockets may be stalled, or a bar closed between the warm-up and the
+  subscription (no later message reveals the hole while nothing comes):
+  every series is checked through REST, and closed candles found there
+  enter as if streamed.
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ class FeedStats:
     steps: int = 0
     #: Steps where some due series had no candle (it was late or missing).
     incomplete_steps: int = 0
+    #: Times the websockets were silent for ``quiet_s`` and REST was asked.
+    quiet_checks: int = 0
+    #: Closed candles those checks found (the websockets never delivered them).
+    caught_up: int = 0
 
 
 @attrs.define
@@ -94,6 +103,7 @@ class ExchangeFeed:
         history_bars: Callable[[str, str], int],
         step_wait_s: float = 3.0,
         stale_after: float = 1.5,
+        quiet_s: float = 20.0,
         until_ms: int | None = None,
         on_event: FeedEvent | None = None,
     ) -> None:
@@ -116,6 +126,9 @@ class ExchangeFeed:
         self._history: dict[tuple[str, str], list[Candle]] = {}
         self._wait_s = step_wait_s
         self._stale_after = stale_after
+        self._quiet_s = quiet_s
+        #: Wall time of the last kline message (or of the last silence check).
+        self._heard_at = time.monotonic()
         self._until = until_ms
         self._emit = on_event or (lambda _kind, _message, _data: None)
         self._queue: asyncio.Queue[KlineUpdate] = asyncio.Queue()
@@ -260,6 +273,7 @@ class ExchangeFeed:
     def take(self, update: KlineUpdate) -> None:
         """The tap's sink: queue one kline update for :meth:`steps`."""
         self._queue.put_nowait(update)
+        self._heard_at = time.monotonic()
         if not self.ready.is_set():
             self._heard.add((update.symbol, update.timeframe))
             if self._heard.issuperset(self._series):
@@ -288,13 +302,19 @@ class ExchangeFeed:
                 if self._until is not None and step.close_ms >= self._until:
                     return
                 continue
-            timeout = None
-            if self._deadline:
-                timeout = max(0.0, min(self._deadline.values()) - time.monotonic())
-            try:
-                update = await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                continue
+            if queue.empty():
+                wake = self._heard_at + self._quiet_s
+                if self._deadline:
+                    wake = min(wake, min(self._deadline.values()))
+                try:
+                    update = await asyncio.wait_for(queue.get(), max(0.0, wake - time.monotonic()))
+                except TimeoutError:
+                    if time.monotonic() >= self._heard_at + self._quiet_s:
+                        await self._catch_up()
+                    continue
+            else:
+                # wait_for with no time left gives up before even a ready get() runs.
+                update = queue.get_nowait()
             await self._on_update(update)
             # Take whatever else already arrived before judging steps again.
             while not queue.empty():
@@ -338,6 +358,33 @@ class ExchangeFeed:
                 update.volume,
             ),
         )
+
+    async def _catch_up(self) -> None:
+        """The websockets were silent for ``quiet_s``: closed candles they missed, via REST."""
+        self._heard_at = time.monotonic()
+        self.stats.quiet_checks += 1
+        found = 0
+        for s in self._series.values():
+            try:
+                in_progress = await self._newest_open(s)
+                first = s.last_ts + s.tf_ms if s.last_ts >= 0 else in_progress - s.tf_ms
+                bars = await self._closed_bars(s, first, in_progress) if first < in_progress else []
+            except ccxt.BaseError:
+                continue  # the next silence asks again
+            for candle in bars:
+                if candle.ts > s.last_ts:
+                    # Only the latest closed bar is decided on, as after a backfill.
+                    self._close(s, candle, decide=candle.ts + s.tf_ms >= in_progress)
+                    found += 1
+        self._heard_at = time.monotonic()
+        if found:
+            self.stats.caught_up += found
+            self._emit(
+                "feed.quiet",
+                f"no candle from the websockets for {self._quiet_s:g}s; {found} closed "
+                "candle(s) they never delivered were read through REST",
+                {"candles": found, "quiet_s": self._quiet_s},
+            )
 
     async def _backfill(self, s: _Series, first: int, upto: int, present: int) -> None:
         """Close every bar of ``s`` from open time ``first`` up to (not incl.) ``upto`` via REST.

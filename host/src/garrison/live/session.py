@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from garrison.live.connect import make_client
 from garrison.live.crashpoints import CrashingCommits, CrashPoints
 from garrison.live.feed import DEFAULT_PER_CONNECTION, ExchangeFeed
 from garrison.live.guards import SymbolGuard
+from garrison.live.history import iso
 from garrison.live.klines import tap_klines
 from garrison.live.orders import ExchangeVenue
 from garrison.live.reconcile import Reconciler
@@ -108,6 +109,7 @@ class ExchangeSource:
         *,
         until_ms: int | None = None,
         environ: Mapping[str, str] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         mode = profile.profile.mode
         if mode not in (Mode.PAPER, Mode.LIVE):
@@ -122,6 +124,8 @@ class ExchangeSource:
         self._until = until_ms
         self._env = os.environ if environ is None else environ
         self._crash = CrashPoints.from_env(self._env)
+        # Start-up progress for the operator (the CLI prints it to stderr).
+        self._say = say or (lambda _line: None)
         self.markets: dict[str, Market] = {}
         self.symbols: tuple[str, ...] = tuple(sorted(profile.exchange.symbols))
         self.first_ts = 0
@@ -199,6 +203,7 @@ class ExchangeSource:
         p = self._profile
         rest = self._rest = self._client()
         await with_retries(rest.load_markets, what="markets")
+        self._say(f"{p.profile.exchange}: {len(rest.markets)} markets listed")
         ccxt_symbols: dict[str, str] = {}
         markets: dict[str, Market] = {}
         unknown: list[str] = []
@@ -230,11 +235,16 @@ class ExchangeSource:
             history_bars=history,
             step_wait_s=p.exchange.step_wait_s,
             stale_after=p.exchange.stale_after,
+            quiet_s=p.exchange.quiet_s,
             until_ms=self._until,
             on_event=lambda kind, message, data: self.event(kind, "warning", message, data),
         )
         await feed.warm_up()
         self.first_ts = feed.market_ms
+        self._say(
+            f"warm-up: {len(feed.series())} series through REST, closed bars up to "
+            f"{iso(feed.market_ms)}"
+        )
         per = p.exchange.symbols_per_connection or DEFAULT_PER_CONNECTION[p.profile.exchange]
         for shard in feed.shards(per):
             stream = self._client()
@@ -269,6 +279,10 @@ class ExchangeSource:
                 crash=self._crash,
             )
             await self._venue.prepare(self.symbols)
+            self._say(
+                f"account ready: {self._balance:,.2f} USDT; margin mode and leverage set on "
+                f"{len(self.symbols)} symbols"
+            )
             self._reconciler = Reconciler(
                 client=account,
                 venue=self._venue,

@@ -189,6 +189,7 @@ def check_exchange(file: str, exchange: ExchangeConfig) -> list[Problem]:
             "history_bars": _Bound(0),
             "step_wait_s": _Bound(0, strict=True),
             "stale_after": _Bound(1),
+            "quiet_s": _Bound(0, strict=True),
             "reconcile_s": _Bound(1),
             "request_timeout_ms": _Bound(100),
             "symbols_per_connection": _Bound(0),

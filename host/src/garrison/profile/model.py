@@ -170,7 +170,9 @@ class ExchangeConfig:
     ``step_wait_s`` wall seconds for every candle closing at its instant; a
     candle later than that is booked but decided on by nobody. A symbol with
     no closed candle for ``stale_after`` of its timeframes is stale: the risk
-    chain refuses entries on it. Every ``reconcile_s`` seconds the journal is
+    chain refuses entries on it. When the websockets send nothing at all for
+    ``quiet_s`` wall seconds, every series is checked through REST and the
+    closed candles they missed enter as if streamed. Every ``reconcile_s`` seconds the journal is
     compared with the exchange; a position the host does not know is
     taken over (``"adopt"``: booked at the exchange's entry price and
     protected by the stop the exchange holds for it, else one
@@ -187,6 +189,7 @@ class ExchangeConfig:
     history_bars: int = 0
     step_wait_s: float = 3.0
     stale_after: float = 1.5
+    quiet_s: float = 20.0
     reconcile_s: float = 30.0
     unknown_positions: UnknownPositions = "halt"
     adopt_stop_pct: float = 2.0

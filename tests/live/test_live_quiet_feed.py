@@ -1,0 +1,72 @@
+"""A websocket that goes silent: the closed candles it never sends are read through REST.
+
+The fake stalls its candle websockets for an hour of market time (the
+connections stay up and answer pings, so ccxt sees nothing wrong). A bar
+closes, and nothing more comes: no later message reveals the hole. With
+``quiet_s = 0.5`` the host asks REST after half a second of silence, finds
+the closed bar of every symbol and decides on it, as if it had streamed.
+(The same silence ends a restart begun while a bar closed between its
+warm-up and its subscription, on a market that then stands still.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("garrison_bench_faults_quiet", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("exchange", ["bybit", "binance"])
+def test_a_silent_websocket_is_caught_up_through_rest(
+    bench: ModuleType, exchange: str, tmp_path: Path
+) -> None:
+    async def run() -> dict[str, Any]:
+        async with bench.live_run(
+            exchange,
+            tmp_path,
+            strategy=lambda log: bench.recorder(log, 3),
+            bars=6,
+            exchange_extra="quiet_s = 0.5",
+        ) as run:
+            await run.bars(1)  # streamed as usual
+            streamed = run.source.feed.stats.closed
+            run.fake.faults.ws_stall_s = 3600.0
+            await run.bars(1)  # the fake sends nothing for this close, nor after it
+            close = run.fake.now_ms()
+            stats = run.source.feed.stats
+            return {
+                "decided": close in run.log.closes,
+                "timeouts": run.timeouts,
+                "quiet_checks": stats.quiet_checks,
+                "caught_up": stats.caught_up,
+                "closed_after": stats.closed - streamed,
+                "stalled": run.fake.faults.injected.get("ws_stall_bar_closes", 0),
+                "symbols": len(run.source.symbols),
+            }
+
+    out = asyncio.run(run())
+    print(f"quiet websocket {exchange}: {out}")
+    assert out["stalled"] >= 1  # the fake really sent nothing for that close
+    assert out["decided"], out
+    assert out["timeouts"] == 0
+    assert out["quiet_checks"] >= 1
+    # One closed bar per symbol, read through REST and decided on.
+    assert out["caught_up"] == out["closed_after"] == out["symbols"]
