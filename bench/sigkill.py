@@ -12,7 +12,9 @@ points of the order path, ``--times`` times:
    ``after_stop`` (the stop placed, no checkpoint knows it yet) and
    ``exiting`` through ``GARRISON_CRASH_AT`` (garrison.live.crashpoints);
    ``after_send`` from the exchange's side: the fake kills the host when it
-   has booked an order, before it answers;
+   has booked an order, before it answers; ``anywhere`` (not in the default
+   set) at a random instant 2-20 s after the start (seeded, reproducible),
+   wherever the host happens to be;
 2. the journal's committed rows are noted;
 3. the host is started again, unarmed, and runs a few bars (it carries on
    from its last checkpoint: unanswered orders looked up by client id,
@@ -32,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -59,6 +63,8 @@ POINTS = (
     "after_stop",
     "exiting",
 )
+#: Not in the default set: a kill at a random instant instead of a named point.
+ANYWHERE = "anywhere"
 TABLES = ("signals", "intents", "orders", "fills", "positions", "trades", "events", "checkpoints")
 
 PROFILE = """\
@@ -199,6 +205,12 @@ async def _host(
     return process
 
 
+def _kill_quietly(pid: int) -> None:
+    # The host may have ended by itself already.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 async def _wait(process: asyncio.subprocess.Process, timeout_s: float) -> int | None:
     try:
         await asyncio.wait_for(process.wait(), timeout_s)
@@ -219,6 +231,7 @@ async def run_sigkill(
     restart_bars: int = 15,
     crash_timeout_s: float = 60.0,
     keep: Path | None = None,
+    seed: int = 1,
 ) -> dict[str, Any]:
     """Kill and restart the host ``times`` times at each of ``points``; the figures.
 
@@ -270,6 +283,7 @@ async def run_sigkill(
         }
         base_env.pop("GARRISON_CRASH_AT", None)
         fake.run(speed)
+        chance = random.Random(seed)
         started = time.perf_counter()
         for point in points:
             counts = {"kills": 0, "not_reached": 0}
@@ -284,10 +298,15 @@ async def run_sigkill(
                             fake.after_booking = None
 
                     fake.after_booking = kill_on_booking
+                elif point == ANYWHERE:
+                    pass  # killed from here once started, below
                 else:
                     env["GARRISON_CRASH_AT"] = f"{point}:1"
                 refused_before = len(fake.account.refused_duplicates)
                 host = await _host(profile, env, None, pid.append)
+                if point == ANYWHERE:
+                    delay = chance.uniform(2.0, 20.0)
+                    asyncio.get_running_loop().call_later(delay, _kill_quietly, host.pid)
                 code = await _wait(host, crash_timeout_s)
                 fake.after_booking = None
                 if code != -signal.SIGKILL:
@@ -352,8 +371,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=300.0, help="market s per wall s")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sigkill.json")
     parser.add_argument(
-        "--points", nargs="+", choices=POINTS, default=list(POINTS), help="kill points (all seven)"
+        "--points",
+        nargs="+",
+        choices=[*POINTS, ANYWHERE],
+        default=list(POINTS),
+        help=f"kill points (the seven named ones; {ANYWHERE!r}: a random instant)",
     )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the 'anywhere' instants")
     parser.add_argument(
         "--keep", type=Path, help="copy the journal and exchange state of each difference here"
     )
@@ -367,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=Path(tmp),
                 points=tuple(args.points),
                 keep=args.keep,
+                seed=args.seed,
             )
         )
     out = {"sigkill": figures, "exchange": args.exchange, "times": args.times}
