@@ -34,10 +34,12 @@ def bench() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("exchange", ["bybit", "binance"])
+@pytest.mark.parametrize(("exchange", "silent_bars"), [("bybit", 1), ("binance", 1), ("bybit", 3)])
 def test_a_silent_websocket_is_caught_up_through_rest(
-    bench: ModuleType, exchange: str, tmp_path: Path
+    bench: ModuleType, exchange: str, silent_bars: int, tmp_path: Path
 ) -> None:
+    """Every bar it missed is booked; only the latest is decided on (the older are late)."""
+
     async def run() -> dict[str, Any]:
         async with bench.live_run(
             exchange,
@@ -49,15 +51,21 @@ def test_a_silent_websocket_is_caught_up_through_rest(
             await run.bars(1)  # streamed as usual
             streamed = run.source.feed.stats.closed
             run.fake.faults.ws_stall_s = 3600.0
-            await run.bars(1)  # the fake sends nothing for this close, nor after it
+            # The fake sends nothing for these closes, nor after them.
+            await run.fake.advance(silent_bars)
             close = run.fake.now_ms()
+            await run.decided(close)
             stats = run.source.feed.stats
             return {
                 "decided": close in run.log.closes,
+                "decided_older": [
+                    c for c in run.log.closes if close - silent_bars * bench.TF_MS < c < close
+                ],
                 "timeouts": run.timeouts,
                 "quiet_checks": stats.quiet_checks,
                 "caught_up": stats.caught_up,
                 "closed_after": stats.closed - streamed,
+                "late": stats.late,
                 "stalled": run.fake.faults.injected.get("ws_stall_bar_closes", 0),
                 "symbols": len(run.source.symbols),
             }
@@ -68,5 +76,9 @@ def test_a_silent_websocket_is_caught_up_through_rest(
     assert out["decided"], out
     assert out["timeouts"] == 0
     assert out["quiet_checks"] >= 1
-    # One closed bar per symbol, read through REST and decided on.
-    assert out["caught_up"] == out["closed_after"] == out["symbols"]
+    # The newest closed bar of each symbol came through REST; the ones before it
+    # (a longer silence) were backfilled as late: booked, decided on by nobody.
+    assert out["caught_up"] == out["symbols"]
+    assert out["closed_after"] == out["symbols"] * silent_bars
+    assert out["late"] == out["symbols"] * (silent_bars - 1)
+    assert out["decided_older"] == []

@@ -23,9 +23,12 @@ of paper and live trading:
   chain's refusal of entries on it.
 - Silence: when no kline message at all has come for ``quiet_s`` (wall), the
   websockets may be stalled, or a bar closed between the warm-up and the
-  subscription (no later message reveals the hole while nothing comes):
-  every series is checked through REST, and closed candles found there
-  enter as if streamed.
+  subscription (no later message reveals the hole while nothing comes).
+  Beside the steps, REST is asked for the newest closed bar of the series
+  furthest behind (one per timeframe); only if one has a newer bar is every
+  series asked. Each
+  newer bar enters as a closed message would, so a longer hole is
+  backfilled and only the latest bar is decided on.
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class ExchangeFeed:
         self._quiet_s = quiet_s
         #: Wall time of the last kline message (or of the last silence check).
         self._heard_at = time.monotonic()
+        self._catching_up: asyncio.Task[None] | None = None
         self._until = until_ms
         self._emit = on_event or (lambda _kind, _message, _data: None)
         self._queue: asyncio.Queue[KlineUpdate] = asyncio.Queue()
@@ -281,6 +285,9 @@ class ExchangeFeed:
 
     async def close(self) -> None:
         """Stop the watchers."""
+        if self._catching_up is not None:
+            self._watchers.append(self._catching_up)
+            self._catching_up = None
         for task in self._watchers:
             task.cancel()
         for task in self._watchers:
@@ -310,7 +317,9 @@ class ExchangeFeed:
                     update = await asyncio.wait_for(queue.get(), max(0.0, wake - time.monotonic()))
                 except TimeoutError:
                     if time.monotonic() >= self._heard_at + self._quiet_s:
-                        await self._catch_up()
+                        self._heard_at = time.monotonic()
+                        if self._catching_up is None or self._catching_up.done():
+                            self._catching_up = asyncio.ensure_future(self._catch_up())
                     continue
             else:
                 # wait_for with no time left gives up before even a ready get() runs.
@@ -360,31 +369,60 @@ class ExchangeFeed:
         )
 
     async def _catch_up(self) -> None:
-        """The websockets were silent for ``quiet_s``: closed candles they missed, via REST."""
-        self._heard_at = time.monotonic()
+        """The websockets were silent for ``quiet_s``: closed bars they missed, via REST."""
         self.stats.quiet_checks += 1
-        found = 0
+        # One probe per timeframe: its series furthest behind.
+        probes: dict[int, _Series] = {}
         for s in self._series.values():
-            try:
-                in_progress = await self._newest_open(s)
-                first = s.last_ts + s.tf_ms if s.last_ts >= 0 else in_progress - s.tf_ms
-                bars = await self._closed_bars(s, first, in_progress) if first < in_progress else []
-            except ccxt.BaseError:
-                continue  # the next silence asks again
-            for candle in bars:
-                if candle.ts > s.last_ts:
-                    # Only the latest closed bar is decided on, as after a backfill.
-                    self._close(s, candle, decide=candle.ts + s.tf_ms >= in_progress)
-                    found += 1
-        self._heard_at = time.monotonic()
-        if found:
-            self.stats.caught_up += found
-            self._emit(
-                "feed.quiet",
-                f"no candle from the websockets for {self._quiet_s:g}s; {found} closed "
-                "candle(s) they never delivered were read through REST",
-                {"candles": found, "quiet_s": self._quiet_s},
+            if s.tf_ms not in probes or s.last_ts < probes[s.tf_ms].last_ts:
+                probes[s.tf_ms] = s
+        try:
+            probed = await asyncio.gather(*(self._newer_closed(s) for s in probes.values()))
+            if all(u is None for u in probed):
+                return  # nothing was missed
+            asked = {id(s) for s in probes.values()}
+            others = [s for s in self._series.values() if id(s) not in asked]
+            rest = await asyncio.gather(*(self._newer_closed(s) for s in others))
+        except ccxt.BaseError:
+            return  # the next silence asks again
+        found = [u for u in (*probed, *rest) if u is not None]
+        for update in found:
+            self._queue.put_nowait(update)
+        self.stats.caught_up += len(found)
+        self._emit(
+            "feed.quiet",
+            f"no candle from the websockets for {self._quiet_s:g}s; the newest closed bar of "
+            f"{len(found)} series came through REST",
+            {"series": len(found), "quiet_s": self._quiet_s},
+        )
+
+    async def _newer_closed(self, s: _Series) -> KlineUpdate | None:
+        """The venue's newest closed bar of ``s`` as a closed message, if newer than ours."""
+
+        async def last() -> list[list[float]]:
+            rows: list[list[float]] = await self._rest.fetch_ohlcv(
+                s.ccxt_symbol, s.timeframe, limit=2
             )
+            return rows
+
+        rows = await with_retries(last, what=f"klines {s.symbol} {s.timeframe}")
+        if len(rows) < 2:
+            return None
+        # The venue lists the bar in progress last: the one before it is closed.
+        row = sorted(rows, key=lambda r: r[0])[-2]
+        if int(row[0]) <= s.last_ts:
+            return None
+        return KlineUpdate(
+            s.symbol,
+            s.timeframe,
+            int(row[0]),
+            float(row[1]),
+            float(row[2]),
+            float(row[3]),
+            float(row[4]),
+            float(row[5] or 0.0),
+            True,
+        )
 
     async def _backfill(self, s: _Series, first: int, upto: int, present: int) -> None:
         """Close every bar of ``s`` from open time ``first`` up to (not incl.) ``upto`` via REST.

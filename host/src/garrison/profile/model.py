@@ -171,8 +171,8 @@ class ExchangeConfig:
     candle later than that is booked but decided on by nobody. A symbol with
     no closed candle for ``stale_after`` of its timeframes is stale: the risk
     chain refuses entries on it. When the websockets send nothing at all for
-    ``quiet_s`` wall seconds, every series is checked through REST and the
-    closed candles they missed enter as if streamed. Every ``reconcile_s`` seconds the journal is
+    ``quiet_s`` wall seconds, REST is asked whether they missed a closed bar
+    (see :mod:`garrison.live.feed`). Every ``reconcile_s`` seconds the journal is
     compared with the exchange; a position the host does not know is
     taken over (``"adopt"``: booked at the exchange's entry price and
     protected by the stop the exchange holds for it, else one
