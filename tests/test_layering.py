@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,3 +42,23 @@ def test_the_api_does_not_import_the_host() -> None:
 
 def test_every_distribution_keeps_py_typed_where_it_promises_types() -> None:
     assert (ROOT / "plugin_api" / "src" / "garrison_api" / "py.typed").exists()
+
+
+def test_discovering_the_plugins_imports_no_heavy_library() -> None:
+    """Finding every installed plugin must not import what only a started one needs.
+
+    aiogram (with pydantic) cost a live host about 120 MB before the Telegram
+    notifier imported it at start instead; onnxruntime, river and xgboost are
+    the scorers' to load when a profile uses them.
+    """
+    probe = (
+        "import sys, json\n"
+        "from garrison.plugins.manager import load_plugins\n"
+        "load_plugins()\n"
+        "heavy = ('aiogram', 'pydantic', 'onnxruntime', 'river', 'xgboost', 'textual')\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

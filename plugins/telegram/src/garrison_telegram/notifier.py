@@ -8,19 +8,23 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aiogram.types import Update
-from aiogram.utils.token import TokenValidationError, validate_token
 from garrison_api import ComponentServices, Event, Level
 from garrison_api.control import control_request
 
 from garrison_telegram.commands import CommandRouter
 from garrison_telegram.formatting import esc, event_message, suppressed_line, table
 from garrison_telegram.limits import RateLimiter
-from garrison_telegram.link import TelegramLink
 from garrison_telegram.params import TelegramParams
 from garrison_telegram.priority import Priority, priority_of, windows
+
+if TYPE_CHECKING:
+    # aiogram (and pydantic under it) costs a host about 120 MB: imported only
+    # once the notifier starts, never because the plugin was discovered.
+    from aiogram.types import Update
+
+    from garrison_telegram.link import TelegramLink
 
 #: The storage key of the critical latch (kept across restarts).
 LATCH_KEY = "critical_latch"
@@ -77,6 +81,10 @@ class TelegramNotifier:
 
     def start(self, services: ComponentServices) -> None:
         """Read the token, restore the latch and start the plugin's thread."""
+        from aiogram.utils.token import TokenValidationError, validate_token
+
+        from garrison_telegram.link import TelegramLink
+
         name = self.params.token_env
         token = os.environ.get(name, "").strip()
         if not token:
