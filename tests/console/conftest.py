@@ -13,13 +13,13 @@ stays slow while the console disables the slow Turtle.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -125,25 +125,15 @@ def install_swappable_plugin(site: Path) -> None:
     (info / "RECORD").write_text("")
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def canned() -> ModuleType:
+def canned(script_loader: Any) -> ModuleType:
     """The canned answers and the fake host (``tests/console/canned.py``)."""
-    return _load("garrison_console_canned", HERE / "canned.py")
+    return script_loader("garrison_console_canned", HERE / "canned.py")
 
 
 @pytest.fixture(scope="session")
-def control_tests() -> ModuleType:
-    return _load("garrison_console_control_host", CONTROL_TESTS)
+def control_tests(script_loader: Any) -> ModuleType:
+    return script_loader("garrison_console_control_host", CONTROL_TESTS)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ for the cases a replay does not make on demand.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -28,16 +27,8 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def control_tests() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "garrison_console_queries_host", HERE / "test_control_host.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def control_tests(script_loader: Any) -> ModuleType:
+    return script_loader("garrison_console_queries_host", HERE / "test_control_host.py")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ and never exits: positions stay until the operator closes them.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sqlite3
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -21,19 +19,6 @@ from typing import Any, ClassVar
 import pytest
 from garrison.control.client import ControlClient, ControlRefusedError
 from garrison_api import Candle, Side, Signal, StrategyContext
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("garrison_bench_faults_control", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def holder(bench: ModuleType, log: Any) -> type:

@@ -10,27 +10,12 @@ conditional order. The journal then equals the exchange.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sqlite3
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("garrison_bench_faults_adopt", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _open_by_hand(fake: Any) -> None:

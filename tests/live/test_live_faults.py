@@ -12,31 +12,14 @@ drop are booked but not decided on (the market has moved past them).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
-
 Figures = Callable[[str, str], dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    """``bench/faults.py`` as a module (the bench is a script, not part of a package)."""
-    spec = importlib.util.spec_from_file_location("garrison_bench_faults", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

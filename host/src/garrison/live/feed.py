@@ -58,6 +58,18 @@ DEFAULT_PER_CONNECTION = {"bybit": 100, "binance": 200}
 PAGE = 1000
 
 
+def _ohlcv(row: Sequence[Any]) -> tuple[int, float, float, float, float, float]:
+    """Open time and values of a ccxt OHLCV row (a missing volume is 0)."""
+    return (
+        int(row[0]),
+        float(row[1]),
+        float(row[2]),
+        float(row[3]),
+        float(row[4]),
+        float(row[5] or 0.0),
+    )
+
+
 @attrs.define
 class FeedStats:
     """What the feed saw and did; part of the run's figures."""
@@ -180,16 +192,21 @@ class ExchangeFeed:
     async def _newest_open(self, s: _Series) -> int:
         """Open time of the candle in progress on ``s`` (the venue's last one)."""
 
+        rows = await self._last_two(s)
+        if not rows:
+            raise ccxt.ExchangeError(f"{s.symbol} {s.timeframe}: the exchange lists no candles")
+        return int(max(r[0] for r in rows))
+
+    async def _last_two(self, s: _Series) -> list[list[float]]:
+        """The venue's last two candles of ``s`` (the newest is the one in progress)."""
+
         async def last() -> list[list[float]]:
             rows: list[list[float]] = await self._rest.fetch_ohlcv(
                 s.ccxt_symbol, s.timeframe, limit=2
             )
             return rows
 
-        rows = await with_retries(last, what=f"klines {s.symbol} {s.timeframe}")
-        if not rows:
-            raise ccxt.ExchangeError(f"{s.symbol} {s.timeframe}: the exchange lists no candles")
-        return int(max(r[0] for r in rows))
+        return await with_retries(last, what=f"klines {s.symbol} {s.timeframe}")
 
     async def _closed_bars(self, s: _Series, since: int, now: int) -> list[Candle]:
         """Bars of ``s`` opening from ``since`` and closed by ``now`` (ms), via REST."""
@@ -211,18 +228,7 @@ class ExchangeFeed:
             for r in fresh:
                 if out and r[0] <= out[-1].ts:
                     continue
-                out.append(
-                    Candle(
-                        s.symbol,
-                        s.timeframe,
-                        int(r[0]),
-                        float(r[1]),
-                        float(r[2]),
-                        float(r[3]),
-                        float(r[4]),
-                        float(r[5] or 0.0),
-                    )
-                )
+                out.append(Candle(s.symbol, s.timeframe, *_ohlcv(r)))
             cursor = out[-1].ts + s.tf_ms
         return out
 
@@ -399,30 +405,14 @@ class ExchangeFeed:
     async def _newer_closed(self, s: _Series) -> KlineUpdate | None:
         """The venue's newest closed bar of ``s`` as a closed message, if newer than ours."""
 
-        async def last() -> list[list[float]]:
-            rows: list[list[float]] = await self._rest.fetch_ohlcv(
-                s.ccxt_symbol, s.timeframe, limit=2
-            )
-            return rows
-
-        rows = await with_retries(last, what=f"klines {s.symbol} {s.timeframe}")
+        rows = await self._last_two(s)
         if len(rows) < 2:
             return None
         # The venue lists the bar in progress last: the one before it is closed.
         row = sorted(rows, key=lambda r: r[0])[-2]
         if int(row[0]) <= s.last_ts:
             return None
-        return KlineUpdate(
-            s.symbol,
-            s.timeframe,
-            int(row[0]),
-            float(row[1]),
-            float(row[2]),
-            float(row[3]),
-            float(row[4]),
-            float(row[5] or 0.0),
-            True,
-        )
+        return KlineUpdate(s.symbol, s.timeframe, *_ohlcv(row), True)
 
     async def _backfill(self, s: _Series, first: int, upto: int, present: int) -> None:
         """Close every bar of ``s`` from open time ``first`` up to (not incl.) ``upto`` via REST.
