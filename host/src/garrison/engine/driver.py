@@ -90,6 +90,17 @@ class _Feeding:
         self.bars += 1
 
 
+def _ring_size(use: StrategyUse) -> int:
+    """Candles a series keeps for ``use``: its history, and one more than its warm-up.
+
+    A strategy is called once it has seen more than ``warmup`` bars. One
+    swapped in during a step (its candle already taken) is fed the ring; with
+    ``warmup`` + 1 candles there it decides on that very step, as the one it
+    replaced would have (with only ``warmup`` it would wait a bar).
+    """
+    return max(use.ctx.history_limit, int(use.strategy.warmup or 0) + 1)
+
+
 class StepDriver:
     """Drives one run from ``feed``. Build it, then ``await run()`` once.
 
@@ -140,7 +151,7 @@ class StepDriver:
         proc = self._proc
         for symbol, timeframe in keys:
             readers = [u for u in uses if u.reads_series(symbol, timeframe)]
-            size = max([u.ctx.history_limit for u in readers] or [1])
+            size = max([_ring_size(u) for u in readers] or [1])
             executes = timeframe_ms(timeframe) == finest[symbol]
             feeding = _Feeding(executes, CandleRing(size))
             if executes:
@@ -195,7 +206,7 @@ class StepDriver:
                 feeding.providers = [p for p in feeding.providers if p is not gone]
             if not use.reads_series(symbol, timeframe):
                 continue
-            feeding.ring.grow(use.ctx.history_limit)
+            feeding.ring.grow(_ring_size(use))
             provider = self._indicators(use.specs_for(symbol, timeframe))
             seen = feeding.ring.recent(len(feeding.ring))
             for candle in seen:
