@@ -90,6 +90,13 @@ def test_live_host_answers_between_bars_and_acts_at_the_next(
             await call("flatten", {"symbol": "BTCUSDT", "confirm": offer["confirm"]})
             await run.bars(2)
             seen["after_flatten"] = {p["symbol"] for p in await call("positions")}
+            # A symbol halted because its stop could not be placed trades again after
+            # the operator's resume (nothing else lifts such a halt).
+            venue = run.source.exchange_venue
+            venue.halted.add("ETHUSDT")
+            await call("resume", {"reason": "stop fixed"})
+            await run.bars(1)
+            seen["halted_after_resume"] = set(venue.halted)
             # Halt, then flatten everything: nothing reopens.
             await call("halt", {"reason": "live test halt"})
             await run.bars(1)
@@ -107,6 +114,7 @@ def test_live_host_answers_between_bars_and_acts_at_the_next(
 
     seen = asyncio.run(scenario())
     assert seen["after_flatten"] == set(bench.SYMBOLS) - {"BTCUSDT"}
+    assert seen["halted_after_resume"] == set()
     assert seen["after_all"] == []
     assert seen["state"] == "halted"
     assert seen["exchange"] == []
@@ -122,13 +130,19 @@ def test_live_host_answers_between_bars_and_acts_at_the_next(
                 "WHERE kind = 'control.applied' ORDER BY seq"
             )
         ]
+        freed = db.execute(
+            "SELECT message FROM events WHERE kind = 'control.applied' "
+            "AND json_extract(data, '$.action') = 'resume'"
+        ).fetchall()
         operator_exits = db.execute(
             "SELECT s.symbol, i.approved FROM signals s JOIN intents i "
             "ON i.run_id = s.run_id AND i.signal_id = s.id WHERE s.reason = 'operator flatten'"
         ).fetchall()
     # BTCUSDT, flat after the flatten, is refused its next entry while paused.
     assert ("BTCUSDT", "trading state is reducing: exits only") in vetoes
-    assert applied == ["pause", "flatten", "halt", "flatten"]
-    assert sorted(operator_exits) == sorted(
-        [("BTCUSDT", 1)] + [(s, 1) for s in bench.SYMBOLS if s != "BTCUSDT"]
-    )
+    assert applied == ["pause", "flatten", "resume", "halt", "flatten"]
+    assert freed == [
+        ("operator resume: trading state reducing -> running; symbols no longer halted: ETHUSDT",)
+    ]
+    # BTCUSDT twice: flattened alone, re-entered after the resume, flattened with all.
+    assert sorted(operator_exits) == sorted([("BTCUSDT", 1)] + [(s, 1) for s in bench.SYMBOLS])

@@ -147,3 +147,28 @@ def test_a_position_closed_while_the_host_was_down_is_not_protected_again() -> N
     asyncio.run(venue._binance_conditionals("ADAUSDT", held, 0.80, None, look_first=True))
     assert client.created == []
     assert held.protection == []
+
+
+class PastStopBinance(StubBinance):
+    """Refuses the stop as already triggered (-2021); takes the market close."""
+
+    async def create_order(self, *args: Any) -> dict[str, Any]:
+        cid = args[-1]["clientOrderId"]
+        if args[1] == "STOP_MARKET":
+            raise ccxt.OrderImmediatelyFillable(
+                'binanceusdm {"code":-2021,"msg":"Order would immediately trigger."}'
+            )
+        self.created.append(cid)
+        return {"id": f"new-{cid}"}
+
+
+def test_a_stop_the_price_has_passed_closes_the_position_without_halting() -> None:
+    """The stop would have fired: closed at market as it would have; the symbol trades on."""
+    client = PastStopBinance([], contracts=26505.0)
+    events: list[str] = []
+    venue = _venue(client, events)
+    held = _held()
+    asyncio.run(venue._protect("ADAUSDT", held, 0.80, None))
+    assert client.created == ["f2" + BASE[1:]]  # the close, reduce-only
+    assert venue.halted == set()
+    assert events == ["protection.passed"]

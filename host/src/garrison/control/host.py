@@ -580,6 +580,7 @@ class HostControl:
 
         def act(ts: int) -> None:
             before = ledger.state.value
+            freed: list[str] = []
             if what in ("pause", "reducing") and ledger.state is TradingState.HALTED:
                 # A halt came (a kill switch, or an operator) after the request.
                 self._applied(
@@ -593,15 +594,23 @@ class HostControl:
                 pipeline.halt(Veto("operator", reason, True, None), ts)
             elif what == "resume":
                 ledger.resume()
+                # Symbols halted because a position could not be protected trade again.
+                halted = getattr(self._proc.venue, "halted", None)
+                if halted:
+                    freed = sorted(halted)
+                    halted.clear()
             else:
                 # Pause and reducing-only are one state here: every entry is
                 # refused by the trading_state rule, exits pass.
                 ledger.state = TradingState.REDUCING
                 ledger.halted_until = None
+            message = f"operator {what}: trading state {before} -> {ledger.state.value}"
+            if freed:
+                message += f"; symbols no longer halted: {', '.join(freed)}"
             self._applied(
                 what,
-                f"operator {what}: trading state {before} -> {ledger.state.value}",
-                {"before": before, "after": ledger.state.value, "reason": reason},
+                message,
+                {"before": before, "after": ledger.state.value, "reason": reason, "freed": freed},
             )
 
         return self._queue(what, act)

@@ -15,7 +15,9 @@ guarantees, and how:
   conditional order placed right after the fill on Binance. When the stop
   is re-anchored on the fill (``bracket_from_fill``) it is moved there.
   If the stop cannot be placed, the position is closed at market, the
-  symbol is halted and an alert event is raised.
+  symbol is halted (until an operator's resume) and an alert event is
+  raised. A stop the price has passed already closes the position as the
+  stop would have, and the symbol trades on.
 - **What the exchange did, booked in order.** Fills of the host's orders
   arrive as reports; stops and take-profits that triggered on the exchange
   are found at the start of each step (:meth:`sync`) and booked as bracket
@@ -575,6 +577,14 @@ class ExchangeVenue:
                     await self._binance_conditionals(
                         symbol, held, stop, take_profit, look_first=look_first
                     )
+            except ccxt.OrderImmediatelyFillable as exc:
+                # The price is past the level already (it moved while the entry filled,
+                # or while the host was down): closed at market, as the stop would have.
+                # Nothing failed, so the symbol trades on.
+                await self._flatten_unprotected(
+                    symbol, held, f"{type(exc).__name__}: {exc}", halt=False
+                )
+                return
             except ccxt.BaseError as exc:
                 await self._flatten_unprotected(symbol, held, f"{type(exc).__name__}: {exc}")
                 return
@@ -776,7 +786,10 @@ class ExchangeVenue:
                     {"symbol": symbol, "order_id": order_id},
                 )
 
-    async def _flatten_unprotected(self, symbol: str, held: Held, why: str) -> None:
+    async def _flatten_unprotected(
+        self, symbol: str, held: Held, why: str, *, halt: bool = True
+    ) -> None:
+        """Close a position whose stop could not be placed; ``halt``: and stop trading it."""
         try:
             open_qty = await self._open_qty(symbol)
         except ccxt.BaseError:
@@ -786,14 +799,23 @@ class ExchangeVenue:
             # the next sync books the exit.
             self.request_full_sync()
             return
-        self.halted.add(symbol)
-        self._emit(
-            "protection.failed",
-            "critical",
-            f"{symbol}: the stop could not be placed ({why}); closing the position at market "
-            "and halting the symbol",
-            {"symbol": symbol, "stop": held.stop},
-        )
+        if halt:
+            self.halted.add(symbol)
+            self._emit(
+                "protection.failed",
+                "critical",
+                f"{symbol}: the stop could not be placed ({why}); closing the position at "
+                "market and halting the symbol",
+                {"symbol": symbol, "stop": held.stop},
+            )
+        else:
+            self._emit(
+                "protection.passed",
+                "warning",
+                f"{symbol}: the price is past the stop already ({why}); closing the position "
+                "at market, as the stop would have",
+                {"symbol": symbol, "stop": held.stop},
+            )
         side = "sell" if held.side is Side.LONG else "buy"
         # Booked as the position's exit at the next sync, like any close the host did not send.
         self.request_full_sync()
