@@ -26,9 +26,8 @@ of paper and live trading:
   subscription (no later message reveals the hole while nothing comes).
   Beside the steps, REST is asked for the newest closed bar of the series
   furthest behind (one per timeframe); only if one has a newer bar is every
-  series asked. Each
-  newer bar enters as a closed message would, so a longer hole is
-  backfilled and only the latest bar is decided on.
+  series asked. Each newer bar enters as a closed message would, so a
+  longer hole is backfilled and only the latest bar is decided on.
 """
 
 from __future__ import annotations
@@ -191,7 +190,6 @@ class ExchangeFeed:
 
     async def _newest_open(self, s: _Series) -> int:
         """Open time of the candle in progress on ``s`` (the venue's last one)."""
-
         rows = await self._last_two(s)
         if not rows:
             raise ccxt.ExchangeError(f"{s.symbol} {s.timeframe}: the exchange lists no candles")
@@ -404,7 +402,6 @@ class ExchangeFeed:
 
     async def _newer_closed(self, s: _Series) -> KlineUpdate | None:
         """The venue's newest closed bar of ``s`` as a closed message, if newer than ours."""
-
         rows = await self._last_two(s)
         if len(rows) < 2:
             return None

@@ -373,18 +373,15 @@ class ExchangeVenue:
                 )
                 await asyncio.sleep(pause)
                 pause = min(10.0, pause * 2)
-            except ccxt.NetworkError as exc:
-                # Timeout, 5xx, dropped connection: booked or not, only a lookup can tell.
-                self.unknown_outcomes += 1
-                await self._resolve(order, f"{type(exc).__name__}: {exc}")
-                return
             except ccxt.BaseError as exc:
-                if is_duplicate_id(exc):
-                    # "Already have this id": the earlier send was booked after all.
+                why = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, ccxt.NetworkError) or is_duplicate_id(exc):
+                    # Timeout, 5xx, dropped connection, or "already have this id":
+                    # booked or not, only a lookup can tell.
                     self.unknown_outcomes += 1
-                    await self._resolve(order, f"{type(exc).__name__}: {exc}")
+                    await self._resolve(order, why)
                 else:
-                    self._reject(order, f"{type(exc).__name__}: {exc}")
+                    self._reject(order, why)
                 return
         self._crash("after_reply")
         await self._settle_order(order, reply)
@@ -711,22 +708,16 @@ class ExchangeVenue:
         cid = ""
         for _attempt in range(3):
             cid = cid or self._protection_id(held, tag)
-            create = functools.partial(
-                self._client.create_order,
-                ccxt_symbol,
-                kind,
-                close_side,
-                held.qty,
-                None,
-                {
-                    "triggerPrice": level,
-                    "reduceOnly": True,
-                    "clientOrderId": cid,
-                    "workingType": "CONTRACT_PRICE",
-                },
-            )
+            params = {
+                "triggerPrice": level,
+                "reduceOnly": True,
+                "clientOrderId": cid,
+                "workingType": "CONTRACT_PRICE",
+            }
             try:
-                placed = await create()
+                placed = await self._client.create_order(
+                    ccxt_symbol, kind, close_side, held.qty, None, params
+                )
             except ccxt.NetworkError:
                 # Booked or not, only a lookup can tell.
                 self.unknown_outcomes += 1
