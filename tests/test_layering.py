@@ -62,3 +62,17 @@ def test_discovering_the_plugins_imports_no_heavy_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_host_without_redis_never_imports_it() -> None:
+    """redis-py is loaded when a profile's ``[redis]`` is set, not by the run's modules."""
+    probe = (
+        "import sys, json\n"
+        "import garrison.engine.run, garrison.cli.main, garrison.control.server\n"
+        "heavy = ('redis', 'textual')\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -241,7 +241,8 @@ class HostControl:
 
     # -- journaling ----------------------------------------------------------------
 
-    def _emit(self, kind: str, message: str, level: Level, data: Mapping[str, Any]) -> None:
+    def emit(self, kind: str, message: str, level: Level, data: Mapping[str, Any]) -> None:
+        """Journal an event of the control channel (on the engine's thread only)."""
         self._proc.bus.emit(
             Event(
                 ts=self._proc.clock.now_ms(),
@@ -261,7 +262,7 @@ class HostControl:
         if outcome != "ok":
             level = Level.WARNING
         who = "unknown peer" if peer is None else f"uid {peer.uid} pid {peer.pid}"
-        self._emit(
+        self.emit(
             "control.command",
             f"control command {cmd!r} from {who}: {outcome}",
             level,
@@ -568,7 +569,7 @@ class HostControl:
         return {"queued": what, "applies": "at the host's next step"}
 
     def _applied(self, what: str, message: str, data: Mapping[str, Any] | None = None) -> None:
-        self._emit("control.applied", message, Level.WARNING, {"action": what, **dict(data or {})})
+        self.emit("control.applied", message, Level.WARNING, {"action": what, **dict(data or {})})
 
     def _set_state(self, args: Mapping[str, Any], what: str) -> dict[str, Any]:
         reason = _text(args, "reason", "operator")

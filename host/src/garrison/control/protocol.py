@@ -36,20 +36,21 @@ class Request:
     id: Any = None
 
 
-def _plain(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """``value`` with what JSON cannot hold made so: non-finite floats as null, keys as text."""
     # JSON has no NaN or infinity: they go as null rather than as invalid JSON.
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [json_ready(v) for v in value]
     return value
 
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message as a line."""
-    return json.dumps(_plain(message), separators=(",", ":"), default=str).encode() + b"\n"
+    return json.dumps(json_ready(message), separators=(",", ":"), default=str).encode() + b"\n"
 
 
 def request_line(cmd: str, args: dict[str, Any] | None = None) -> bytes:

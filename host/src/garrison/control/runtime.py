@@ -82,6 +82,7 @@ FIXED_SECTIONS = (
     "credentials",
     "exchange",
     "plugins",
+    "redis",
 )
 
 #: Kinds ``swap`` replaces.

@@ -27,9 +27,11 @@ import os
 import socket
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from garrison_api import Level
 
 from garrison.control.host import CommandError, HostControl, subscription
 from garrison.control.paths import ControlPathError, check_length, prepare_directory
@@ -44,6 +46,7 @@ from garrison.control.protocol import (
     ok,
 )
 from garrison.engine.step import StepProcessor
+from garrison.follow.beacon import RedisBeacon
 
 #: How long the server waits for the engine to take a request before saying so.
 ENGINE_WAIT_S = 30.0
@@ -89,8 +92,12 @@ class ControlServer:
         *,
         uid: int | None = None,
         tighten: bool = True,
+        beacon: RedisBeacon | None = None,
     ) -> None:
         self.path = path
+        #: Publishes what this server serves to Redis, on the server's thread (optional).
+        self.beacon = beacon
+        self._beacon_task: asyncio.Task[None] | None = None
         self._control = control
         self._proc = processor
         self._uid = os.getuid() if uid is None else uid
@@ -150,6 +157,8 @@ class ControlServer:
             loop.close()
             return
         started.set_result(None)
+        if self.beacon is not None:
+            self._beacon_task = loop.create_task(self.beacon.run(self._snapshot, self._event))
         try:
             loop.run_forever()
         finally:
@@ -159,6 +168,12 @@ class ControlServer:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._beacon_task is not None:
+            self._beacon_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._beacon_task
+        if self.beacon is not None:
+            await self.beacon.withdraw()
         # Connections accepted just now get their first turn, so they can be cancelled.
         for _ in range(3):
             await asyncio.sleep(0)
@@ -205,6 +220,20 @@ class ControlServer:
             raise CommandError(
                 f"the engine did not take the request within {ENGINE_WAIT_S:g} s (busy?)"
             ) from None
+
+    async def _snapshot(self, topics: Sequence[str]) -> dict[str, Any]:
+        """The answers to ``topics``, read together on the engine's thread."""
+        control = self._control
+        answers: dict[str, Any] = await self._on_engine(
+            lambda: {topic: control.handle(topic, {}) for topic in topics}
+        )
+        return answers
+
+    async def _event(self, kind: str, message: str, level: Level, data: dict[str, Any]) -> None:
+        """Journal an event of the server's own (the beacon's), on the engine's thread."""
+        control = self._control
+        with contextlib.suppress(CommandError):
+            await self._on_engine(lambda: control.emit(kind, message, level, data))
 
     def _record(
         self, cmd: str, args: dict[str, Any], peer: PeerCredentials | None, outcome: str
@@ -306,15 +335,12 @@ class ControlServer:
             await _send(writer, error(str(exc), request.id))
             return
         await self._note("subscribe", request.args, peer, "ok")
-        control = self._control
         await _send(writer, ok({"subscribed": list(topics), "every_s": every}, request.id))
         stop = asyncio.ensure_future(reader.read(1))
         try:
             while not stop.done():
                 try:
-                    snapshot = await self._on_engine(
-                        lambda: {topic: control.handle(topic, {}) for topic in topics}
-                    )
+                    snapshot = await self._snapshot(topics)
                 except CommandError as exc:
                     await _send(writer, error(str(exc), request.id))
                     return

@@ -13,6 +13,7 @@ last checkpoint in the journal, on the same data (see
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ from garrison_api import (
     Trade,
 )
 
-from garrison.control.host import HostControl, sizer_rebuild
+from garrison.control.host import STREAMABLE, HostControl, sizer_rebuild
 from garrison.control.paths import ControlPathError, socket_for
 from garrison.control.runtime import RunParts, RuntimeControl
 from garrison.control.server import ControlServer
@@ -61,6 +62,7 @@ from garrison.engine.sources import DataSelection, load_window
 from garrison.engine.state import StateError
 from garrison.engine.step import StepProcessor
 from garrison.engine.watchdog import CallWatchdog
+from garrison.follow.beacon import RedisBeacon
 from garrison.journal import Journal
 from garrison.journal.records import RunRow
 from garrison.markets.snapshot import apply_overrides, load_snapshot
@@ -979,7 +981,33 @@ def _control_server(
         candle_histories=lambda: _candle_histories(list(strategies.values())),
     )
     path, own_dir = socket_for(profile.profile.name, profile.control.socket, profile.base_dir)
-    return ControlServer(path, host, processor, tighten=own_dir)
+    return ControlServer(
+        path, host, processor, tighten=own_dir, beacon=_redis_beacon(profile, path)
+    )
+
+
+def _redis_beacon(profile: Profile, control_socket: Path) -> RedisBeacon | None:
+    """The publisher of the profile's ``[redis]`` table, or None when it sets no url."""
+    config = profile.redis
+    if not config.url:
+        return None
+    password = None
+    if config.password_env:
+        password = os.environ.get(config.password_env)
+        if not password:
+            raise RunError(
+                f"{profile.source}: redis.password_env names {config.password_env}, "
+                "which is not set in the environment"
+            )
+    return RedisBeacon(
+        config.url,
+        password,
+        prefix=config.prefix,
+        every_s=config.every_s,
+        profile=profile.profile.name,
+        control_socket=str(control_socket),
+        topics=STREAMABLE,
+    )
 
 
 def _candle_histories(

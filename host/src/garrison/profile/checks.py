@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from garrison.follow.address import masked, url_problem
 from garrison.profile.dates import iso_to_ms
 from garrison.profile.describe import describe_value
 from garrison.profile.errors import Problem, format_path
@@ -23,6 +24,7 @@ from garrison.profile.model import (
     Mode,
     PluginsConfig,
     ProfileInfo,
+    RedisConfig,
 )
 from garrison.profile.timeframes import TIMEFRAMES, timeframe_ms
 
@@ -175,6 +177,38 @@ def check_control(file: str, control: ControlConfig) -> list[Problem]:
     if control.socket and "\0" in control.socket:
         problems.append(
             Problem(file, "control.socket", "a file path", describe_value(control.socket))
+        )
+    return problems
+
+
+def check_redis(file: str, redis: RedisConfig) -> list[Problem]:
+    """``[redis]``: a usable address without a password, a key prefix, a sane period.
+
+    The address is shown with any password masked: a password typed into
+    the URL is refused without being echoed.
+    """
+    problems = _bounded(file, "redis", redis, {"every_s": _Bound(0.2)})
+    if redis.url:
+        why = url_problem(redis.url)
+        if why is not None:
+            problems.append(Problem(file, "redis.url", why, describe_value(masked(redis.url))))
+    if not redis.prefix or any(c.isspace() or c == ":" for c in redis.prefix):
+        problems.append(
+            Problem(
+                file,
+                "redis.prefix",
+                "a non-empty key prefix without spaces or ':'",
+                describe_value(redis.prefix),
+            )
+        )
+    if redis.password_env and not redis.url:
+        problems.append(
+            Problem(
+                file,
+                "redis.password_env",
+                "set only together with redis.url",
+                describe_value(redis.password_env),
+            )
         )
     return problems
 

@@ -32,6 +32,7 @@ from garrison.profile.checks import (
     check_mode,
     check_plugins,
     check_profile_info,
+    check_redis,
 )
 from garrison.profile.components import ComponentBuilder, StrategyTable, UseTable
 from garrison.profile.converter import make_converter
@@ -50,6 +51,7 @@ from garrison.profile.model import (
     PluginsConfig,
     Profile,
     ProfileInfo,
+    RedisConfig,
 )
 from garrison.profile.secret_refs import redact_secrets
 from garrison.profile.structuring import structure, unknown_key_problem
@@ -67,6 +69,7 @@ _SECTIONS: dict[str, tuple[type, Callable[[str, Any], list[Problem]]]] = {
     "exchange": (ExchangeConfig, check_exchange),
     "plugins": (PluginsConfig, check_plugins),
     "control": (ControlConfig, check_control),
+    "redis": (RedisConfig, check_redis),
 }
 
 #: Every key a profile may have at its top level.

@@ -273,6 +273,25 @@ class ControlConfig:
 
 
 @attrs.frozen
+class RedisConfig:
+    """``[redis]``: where a running host publishes what its control channel serves.
+
+    With ``url`` set (``redis://HOST:PORT/DB``, ``rediss://`` for TLS or
+    ``unix:///path``), the host writes a snapshot of its state (the
+    console's topics) to Redis every ``every_s`` seconds under
+    ``<prefix>:host:<profile>@<machine>``, so ``garrison console --redis URL``
+    can follow every host that publishes there. The URL holds no password:
+    ``password_env`` names the environment variable holding it. Unset, the
+    host publishes nothing; Redis being away never stops the host.
+    """
+
+    url: str = ""
+    password_env: str = ""
+    prefix: str = "garrison"
+    every_s: float = 1.0
+
+
+@attrs.frozen
 class Profile:
     """A whole, checked profile."""
 
@@ -293,6 +312,7 @@ class Profile:
     exchange: ExchangeConfig = ExchangeConfig()
     plugins: PluginsConfig = PluginsConfig()
     control: ControlConfig = ControlConfig()
+    redis: RedisConfig = RedisConfig()
 
     @property
     def scorer(self) -> ScorerUse | None:

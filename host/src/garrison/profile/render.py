@@ -15,7 +15,7 @@ from typing import Any
 import cattrs
 
 from garrison.profile.converter import make_converter
-from garrison.profile.model import ComponentUse, ControlConfig, Profile
+from garrison.profile.model import ComponentUse, ControlConfig, Profile, RedisConfig
 from garrison.profile.toml_writer import Annotator, table_lines
 
 _ENV_SUFFIX = "_env"
@@ -48,6 +48,8 @@ def profile_as_toml(profile: Profile, *, environ: Mapping[str, str] | None = Non
         # Nones have no TOML form: only the keys that are set are written.
         table = {k: v for k, v in converter.unstructure(profile.control).items() if v is not None}
         blocks.append(table_lines(["control"], table, annotate=annotate))
+    if profile.redis != RedisConfig():
+        section("redis", profile.redis)
     if profile.plugins.allow is not None:
         # Written only when set: TOML has no null, and absent means first-party only.
         section("plugins", profile.plugins)
