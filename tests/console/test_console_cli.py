@@ -35,8 +35,47 @@ def test_no_host_named_is_a_usage_error() -> None:
     assert "name a host: garrison console PROFILE, or --socket PATH" in result.output
 
 
-@pytest.mark.parametrize("word", ["PROFILE", "--socket", "--every"])
+@pytest.mark.parametrize("word", ["PROFILE", "--socket", "--every", "--redis", "read-only"])
 def test_help_names_the_options(word: str) -> None:
     result = CliRunner().invoke(cli, ["console", "--help"])
     assert result.exit_code == 0
     assert word in result.output
+
+
+def test_redis_unreachable_is_a_clear_error_without_the_password(redis: object) -> None:
+    port = redis.port + 1 if redis.port < 65535 else redis.port - 1  # type: ignore[attr-defined]
+    url = f"redis://ops:topsecret@127.0.0.1:{port}/0"
+    result = CliRunner().invoke(cli, ["console", "--redis", url])
+    assert result.exit_code == 1
+    assert f"cannot read Redis at redis://ops:***@127.0.0.1:{port}/0" in result.output
+    assert "topsecret" not in result.output
+
+
+def test_redis_with_no_host_publishing_says_how_hosts_publish(redis: object) -> None:
+    url = redis.url  # type: ignore[attr-defined]
+    result = CliRunner().invoke(cli, ["console", "--redis", url, "--redis-prefix", "nobody"])
+    assert result.exit_code == 1
+    assert f"no host publishes to Redis at {url} under the prefix 'nobody'" in result.output
+    assert "[redis] url" in result.output
+
+
+def test_a_redis_address_of_another_kind_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["console", "--redis", "http://127.0.0.1:6379"])
+    assert result.exit_code == 2
+    assert "redis://" in result.output
+
+
+def test_redis_password_env_must_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GARRISON_TEST_UNSET_PW", raising=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "console",
+            "--redis",
+            "redis://127.0.0.1:1/0",
+            "--redis-password-env",
+            "GARRISON_TEST_UNSET_PW",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "GARRISON_TEST_UNSET_PW is not set" in result.output

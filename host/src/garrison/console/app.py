@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from garrison.console.connection import HostConnection, HostRefusedError, HostUnavailableError
 from garrison.console.modals import Ask, Confirm, Notice
 from garrison.console.model import TOPICS, HostTarget, Snapshot, received
+from garrison.console.redis_connection import RedisHostConnection
 from garrison.console.screens.base import HostView, state_text
 from garrison.console.screens.charts import ChartData, ChartsView
 from garrison.console.screens.logs import LogsView
@@ -38,6 +39,10 @@ from garrison.console.screens.plugins import PluginsView
 from garrison.console.screens.positions import PositionsView
 from garrison.console.screens.risk import RiskView
 from garrison.console.screens.signals import SignalsView
+from garrison.follow.directory import RedisDirectory, RedisUnreachableError
+
+#: How the console reaches a host: its control socket, or Redis.
+Connection = HostConnection | RedisHostConnection
 
 #: The screens: tab id, title, view class. Keys 1..7 pick them in this order.
 SCREENS: tuple[tuple[str, str, type[HostView]], ...] = (
@@ -59,6 +64,9 @@ CHART_PERIOD_S = 5.0
 
 #: Seconds before following a lost host again.
 RETRY_S = 1.0
+
+#: Seconds between two looks for hosts newly publishing to Redis.
+DISCOVER_S = 5.0
 
 #: The reason journaled with the console's actions.
 REASON = "console"
@@ -109,13 +117,22 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, targets: Sequence[HostTarget], *, period_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        targets: Sequence[HostTarget],
+        *,
+        period_s: float = 1.0,
+        directory: RedisDirectory | None = None,
+    ) -> None:
         if not targets:
             raise ValueError("the console needs at least one host to attach to")
         super().__init__()
-        self.targets = tuple(targets)
+        #: Where hosts publish, when following through Redis: hosts that start
+        #: publishing later are added as they appear.
+        self.directory = directory
+        self.targets = list(targets)
         self.period_s = period_s
-        self.connections = [HostConnection(t.socket) for t in self.targets]
+        self.connections = [self._connect(t) for t in self.targets]
         self.snapshots = [Snapshot() for _ in self.targets]
         self.current = 0
         self.chart_symbol: str | None = None
@@ -140,16 +157,51 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         self._show_hostbar()
         self._follow_current()
+        if self.directory is not None:
+            self.run_worker(self._discover(self.directory), name="discover", group="discover")
 
     async def on_unmount(self) -> None:
         for connection in self.connections:
             with contextlib.suppress(Exception):
                 await connection.close()
+        if self.directory is not None:
+            await self.directory.close()
+
+    def _connect(self, target: HostTarget) -> Connection:
+        if target.host_id:
+            if self.directory is None:
+                raise ValueError(f"{target.label} is followed through Redis, but none is given")
+            return RedisHostConnection(self.directory, target.host_id)
+        if target.socket is None:
+            raise ValueError(f"{target.label}: neither a socket nor a Redis host id")
+        return HostConnection(target.socket)
+
+    async def _discover(self, directory: RedisDirectory) -> None:
+        """Add the hosts that start publishing to Redis while the console runs."""
+        with contextlib.suppress(NoMatches):  # the app is closing
+            while True:
+                await asyncio.sleep(DISCOVER_S)
+                try:
+                    found = await directory.hosts()
+                except RedisUnreachableError:
+                    continue  # the current host's stream says so
+                known = {t.host_id for t in self.targets}
+                for host_id in found:
+                    if host_id not in known:
+                        self.add_target(HostTarget(host_id, host_id=host_id))
+
+    def add_target(self, target: HostTarget) -> None:
+        """Follow one more host (``n`` reaches it)."""
+        self.targets.append(target)
+        self.connections.append(self._connect(target))
+        self.snapshots.append(Snapshot())
+        self._show_hostbar()
+        self.notify(f"now following {target.label} too (n: next host)")
 
     # -- following the host --------------------------------------------------------
 
     @property
-    def connection(self) -> HostConnection:
+    def connection(self) -> Connection:
         return self.connections[self.current]
 
     @property

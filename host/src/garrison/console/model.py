@@ -10,10 +10,15 @@ import attrs
 
 @attrs.frozen
 class HostTarget:
-    """One host the console attaches to: a label (its profile) and its control socket."""
+    """One host the console attaches to: a label (its profile) and how to reach it.
+
+    Either by its control socket, or (``host_id`` set) through Redis, where
+    the host publishes its snapshots under that id.
+    """
 
     label: str
-    socket: Path
+    socket: Path | None = None
+    host_id: str = ""
 
 
 @attrs.frozen
