@@ -266,3 +266,54 @@ async def test_several_hosts_switch_by_key(canned: ModuleType, tmp_path: Path) -
             await pilot.pause(0.2)
         assert "pause" in b.commands()
         assert "pause" not in a.commands()
+
+
+@in_loop
+async def test_a_host_on_another_machine_is_followed_read_only(
+    canned: ModuleType, redis: Any
+) -> None:
+    """Published through Redis from elsewhere: every screen fills, every action is refused."""
+    from garrison.control.host import STREAMABLE
+    from garrison.follow.beacon import RedisBeacon
+    from garrison.follow.directory import RedisDirectory
+
+    answers = canned.answers()
+
+    async def snapshot(topics: Any) -> dict[str, Any]:
+        return {topic: answers[topic] for topic in topics}
+
+    async def note(*_said: Any) -> None:
+        return None
+
+    far = RedisBeacon(
+        redis.url,
+        None,
+        prefix="layout",
+        every_s=0.2,
+        profile="demo",
+        control_socket="/run/garrison/demo.sock",
+        topics=STREAMABLE,
+        machine="far-away-box",
+    )
+    publishing = asyncio.create_task(far.run(snapshot, note))
+    directory = RedisDirectory(redis.url, prefix="layout")
+    try:
+        target = HostTarget("demo@far-away-box", host_id="demo@far-away-box")
+        app = ConsoleApp([target], period_s=0.2, directory=directory)
+        async with app.run_test(size=SIZE) as pilot:
+            await polled(pilot)
+            bar = text_of(app, "#hostbar")
+            assert "demo@far-away-box via Redis, read-only" in bar
+            assert "connected" in bar
+            assert app.query_one("#overview-positions", DataTable).row_count == 2
+            await pilot.press("p")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.reply:
+                    break
+            assert app.reply.startswith("pause refused: demo@far-away-box is followed")
+            assert "far-away-box" in app.reply
+    finally:
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+        await far.withdraw()

@@ -130,7 +130,7 @@ def test_the_console_follows_several_hosts_through_redis(
                 "the second host's snapshot",
                 lambda: "desk-b (replay)" in live.text_of(app, "#overview-summary"),
             )
-            assert f"{second_id} [2/2" in live.text_of(app, "#hostbar")
+            assert f"{second_id} via Redis [2/2" in live.text_of(app, "#hostbar")
             # On this machine the host is steered through its own socket.
             await pilot.press("p")
             await live.until(pilot, "the pause applied", live.state_is(second, "reducing"))

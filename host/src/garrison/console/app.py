@@ -255,6 +255,10 @@ class ConsoleApp(App[None]):
     def _show_hostbar(self) -> None:
         target, snapshot = self.targets[self.current], self.snapshot
         bar = Text(f"{target.label}", style="bold")
+        connection = self.connections[self.current]
+        if isinstance(connection, RedisHostConnection):
+            steerable = connection.local_socket() is not None
+            bar.append(" via Redis" if steerable else " via Redis, read-only")
         if len(self.targets) > 1:
             bar.append(f" [{self.current + 1}/{len(self.targets)}, n: next host]")
         bar.append("  ")
