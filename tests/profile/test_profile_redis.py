@@ -77,3 +77,11 @@ def test_bad_values_name_the_key(
     said = str(caught.value)
     assert key in said
     assert expected in said
+
+
+def test_publishing_needs_the_control_channel(
+    parse: Callable[[str], Profile], minimal: str
+) -> None:
+    text = minimal + '\n[control]\nenabled = false\n\n[redis]\nurl = "redis://h/0"\n'
+    with pytest.raises(ProfileError, match=r"control\.enabled: expected true when redis\.url"):
+        parse(text)

@@ -213,6 +213,22 @@ def check_redis(file: str, redis: RedisConfig) -> list[Problem]:
     return problems
 
 
+def check_redis_needs_control(
+    file: str, redis: RedisConfig, control: ControlConfig
+) -> list[Problem]:
+    """A host publishes to Redis what its control channel serves: both must be on."""
+    if not redis.url or control.enabled:
+        return []
+    return [
+        Problem(
+            file,
+            "control.enabled",
+            "true when redis.url is set (the host publishes what its control channel serves)",
+            describe_value(control.enabled),
+        )
+    ]
+
+
 def check_exchange(file: str, exchange: ExchangeConfig) -> list[Problem]:
     """``[exchange]``: known timeframes, http(s)/ws(s) addresses, positive waits and sizes."""
     problems = _bounded(

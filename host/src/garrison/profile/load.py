@@ -33,6 +33,7 @@ from garrison.profile.checks import (
     check_plugins,
     check_profile_info,
     check_redis,
+    check_redis_needs_control,
 )
 from garrison.profile.components import ComponentBuilder, StrategyTable, UseTable
 from garrison.profile.converter import make_converter
@@ -154,6 +155,8 @@ def _parse(
         problems.extend(
             check_mode(file, sections["profile"], sections["data"], sections["exchange"])
         )
+    if all(key in sections for key in ("redis", "control")):
+        problems.extend(check_redis_needs_control(file, sections["redis"], sections["control"]))
 
     builder = ComponentBuilder(registry, converter, file)
     strategies = _strategies(builder, document.get("strategies"), file, problems)
