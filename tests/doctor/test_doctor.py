@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import garrison_api
 import pytest
@@ -139,3 +140,39 @@ def test_cli_table(args: tuple[str, ...], tmp_path: Path) -> None:
     assert "environment" in done.stdout
     assert "turtle" in done.stdout
     assert done.stdout.rstrip().endswith("healthy")
+
+
+def test_a_profiles_redis_is_pinged_and_its_password_never_shown(
+    redis_launcher: object, tmp_path: Path
+) -> None:
+    launcher: Any = redis_launcher
+    guarded = launcher.start(tmp_path, launcher.free_port(), "--requirepass", "doc-secret")
+    dead = launcher.free_port()
+    profile = tmp_path / "p.toml"
+    base = PROFILE.format(mode="paper", journal="j.sqlite")
+
+    def redis_finding(url: str, environ: dict[str, str]) -> Finding:
+        profile.write_text(
+            base + f'\n[redis]\nurl = "{url}"\npassword_env = "GARRISON_DOCTOR_REDIS_PW"\n'
+        )
+        diagnosis = diagnose([profile], environ=environ)
+        return {f.topic: f for f in diagnosis.sections[2].findings}["redis"]
+
+    try:
+        with_pw = {"GARRISON_DOCTOR_REDIS_PW": "doc-secret"}
+        answered = redis_finding(guarded.url, with_pw)
+        assert answered.verdict == "ok"
+        assert f"{guarded.url} answers" in answered.detail
+        unset = redis_finding(guarded.url, {})
+        assert unset.verdict == "problem"
+        assert "GARRISON_DOCTOR_REDIS_PW is not set" in unset.detail
+        wrong = redis_finding(guarded.url, {"GARRISON_DOCTOR_REDIS_PW": "not-it"})
+        assert wrong.verdict == "problem"
+        assert "not-it" not in wrong.detail
+        away = redis_finding(f"redis://127.0.0.1:{dead}/0", with_pw)
+        assert away.verdict == "problem"
+        assert f"redis://127.0.0.1:{dead}/0 does not answer" in away.detail
+        assert "would trade on" in away.detail
+    finally:
+        guarded.process.kill()
+        guarded.process.wait(timeout=30)

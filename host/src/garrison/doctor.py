@@ -2,11 +2,13 @@
 
 Each check gives :class:`Finding` values (a verdict and one line saying why);
 :func:`diagnose` gathers them into one :class:`Diagnosis`. Nothing here
-changes anything: journals are opened read-only and no exchange is touched.
+changes anything: journals are opened read-only, no exchange is touched, and
+a profile's Redis only gets a PING.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import platform
@@ -161,8 +163,43 @@ def profile_section(path: Path, environ: Mapping[str, str]) -> Section:
         if name is not None and name not in environ:
             # Only whether it is set: a secret's value is never read here.
             found.append(Finding(key, "note", f"{name} is not set in this environment"))
+    if profile.redis.url:
+        found.extend(redis_findings(profile.redis.url, profile.redis.password_env, environ))
     found.extend(journal_findings(profile.resolve(profile.journal.path)))
     return Section(f"profile {path}", tuple(found))
+
+
+def redis_findings(url: str, password_env: str, environ: Mapping[str, str]) -> tuple[Finding, ...]:
+    """Whether the Redis a profile publishes to answers (a PING; nothing is written)."""
+    from garrison.follow.address import masked, open_client
+
+    where = masked(url)
+    password = None
+    if password_env:
+        password = environ.get(password_env)
+        if not password:
+            return (Finding("redis", "problem", f"{password_env} is not set in this environment"),)
+
+    async def ping() -> None:
+        client = open_client(url, password)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except Exception as exc:
+        # A host trades on without Redis; its consoles cannot follow it, though.
+        return (
+            Finding(
+                "redis",
+                "problem",
+                f"{where} does not answer ({type(exc).__name__}: {exc}); the host would "
+                "trade on without publishing",
+            ),
+        )
+    return (Finding("redis", "ok", f"{where} answers; the host publishes there"),)
 
 
 def diagnose(profiles: Sequence[Path] = (), environ: Mapping[str, str] | None = None) -> Diagnosis:
