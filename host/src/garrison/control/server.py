@@ -16,6 +16,10 @@ client that sends garbage gets an error line (the connection stays open
 for its next request, unless the line was too long to read); one that goes
 away mid-request is forgotten. Nothing a client does can stop the host:
 every failure of a connection ends in that connection.
+
+With a profile's ``[redis]`` set, the same thread also runs the Redis beacon
+(:mod:`garrison.follow.beacon`), which publishes what a subscription would
+get, read the same way.
 """
 
 from __future__ import annotations
