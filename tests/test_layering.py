@@ -44,6 +44,17 @@ def test_every_distribution_keeps_py_typed_where_it_promises_types() -> None:
     assert (ROOT / "plugin_api" / "src" / "garrison_api" / "py.typed").exists()
 
 
+def imported_by(code: str, libraries: tuple[str, ...]) -> list[str]:
+    """Which of ``libraries`` a fresh interpreter has imported after running ``code``."""
+    loaded = "{m.split('.')[0] for m in sys.modules}"
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted({loaded} & {set(libraries)!r})))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    found: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return found
+
+
 def test_discovering_the_plugins_imports_no_heavy_library() -> None:
     """Finding every installed plugin must not import what only a started one needs.
 
@@ -51,28 +62,12 @@ def test_discovering_the_plugins_imports_no_heavy_library() -> None:
     notifier imported it at start instead; onnxruntime, river and xgboost are
     the scorers' to load when a profile uses them.
     """
-    probe = (
-        "import sys, json\n"
-        "from garrison.plugins.manager import load_plugins\n"
-        "load_plugins()\n"
-        "heavy = ('aiogram', 'pydantic', 'onnxruntime', 'river', 'xgboost', 'textual')\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    code = "from garrison.plugins.manager import load_plugins\nload_plugins()"
+    heavy = ("aiogram", "pydantic", "onnxruntime", "river", "xgboost", "textual")
+    assert imported_by(code, heavy) == []
 
 
 def test_a_host_without_redis_never_imports_it() -> None:
     """redis-py is loaded when a profile's ``[redis]`` is set, not by the run's modules."""
-    probe = (
-        "import sys, json\n"
-        "import garrison.engine.run, garrison.cli.main, garrison.control.server\n"
-        "heavy = ('redis', 'textual')\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    code = "import garrison.engine.run, garrison.cli.main, garrison.control.server"
+    assert imported_by(code, ("redis", "textual")) == []

@@ -13,9 +13,6 @@ stays slow while the console disables the slow Turtle.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -141,10 +138,7 @@ def replay_host(
     control_tests: ModuleType, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[object]:
     """A real ``garrison run`` replay serving its control socket (killed at the end)."""
-    files = [control_tests.BYBIT_5M / f"bybit_{s}_5m.csv" for s in control_tests.SYMBOLS]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        pytest.skip(f"real candles not found ({', '.join(missing)}); ../shared/data is absent")
+    files = control_tests.real_files()
     work = tmp_path_factory.mktemp("console")
     site = work / "site"
     control_tests.SLEEP_S = SLEEP_S
@@ -152,30 +146,9 @@ def replay_host(
     install_swappable_plugin(site)
     sock = work / "run" / "ctl.sock"
     journal = work / "journal.sqlite"
-    profile = work / "profile.toml"
-    profile.write_text(control_tests.profile_text(sock, journal, files) + EXTRA_TABLES)
-    env = {
-        **os.environ,
-        "GARRISON_PLUGINS_DIR": str(site),
-        "GARRISON_CACHE_DIR": str(work / "cache"),
-        "COLUMNS": "200",
-    }
-    err = work / "host.err"
-    with (work / "host.out").open("wb") as out, err.open("wb") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "garrison.cli.main", "run", str(profile), "--no-progress"],
-            cwd=control_tests.REPO,
-            env=env,
-            stdout=out,
-            stderr=err_file,
-        )
-    host = control_tests.Host(proc, sock, journal, profile, env, err)
+    text = control_tests.profile_text(sock, journal, files) + EXTRA_TABLES
+    host = control_tests.start_host(work, site, text, sock, journal, "host")
     try:
-        control_tests.wait_for(
-            "the control socket", lambda: sock.exists() and host.call("status"), host
-        )
         yield host
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=60)
+        control_tests.stop_host(host)

@@ -10,10 +10,7 @@ that is killed as lost once its snapshot expires. The other host serves on.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -44,41 +41,18 @@ def live(script_loader: Any) -> ModuleType:
 
 def start_host(control_tests: ModuleType, work: Path, name: str, redis_url: str) -> Any:
     """A replay named ``name`` publishing to ``redis_url``; its control-test Host."""
-    files = [control_tests.BYBIT_5M / f"bybit_{s}_5m.csv" for s in control_tests.SYMBOLS]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        pytest.skip(f"real candles not found ({', '.join(missing)})")
+    files = control_tests.real_files()
     site = work / "site"
     if not site.exists():
         control_tests.SLEEP_S = SLEEP_S
         control_tests.install_slow_plugin(site)
     sock = work / f"run-{name}" / "ctl.sock"
     journal = work / f"{name}.sqlite"
-    profile = work / f"{name}.toml"
     text = control_tests.profile_text(sock, journal, files).replace(
         'name = "control-test"', f'name = "{name}"', 1
     )
     text += f'\n[redis]\nurl = "{redis_url}"\nprefix = "{PREFIX}"\nevery_s = 0.3\n'
-    profile.write_text(text)
-    env = {
-        **os.environ,
-        "GARRISON_PLUGINS_DIR": str(site),
-        "GARRISON_CACHE_DIR": str(work / "cache"),
-    }
-    err = work / f"{name}.err"
-    with (work / f"{name}.out").open("wb") as out, err.open("wb") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "garrison.cli.main", "run", str(profile), "--no-progress"],
-            cwd=control_tests.REPO,
-            env=env,
-            stdout=out,
-            stderr=err_file,
-        )
-    host = control_tests.Host(proc, sock, journal, profile, env, err)
-    control_tests.wait_for(
-        "the control socket", lambda: sock.exists() and host.call("status"), host
-    )
-    return host
+    return control_tests.start_host(work, site, text, sock, journal, name)
 
 
 @pytest.fixture
@@ -95,9 +69,7 @@ def hosts(control_tests: ModuleType, redis: Any, tmp_path: Path) -> Iterator[tup
         yield redis, started[0], second
     finally:
         for host in started:
-            if host.proc.poll() is None:
-                host.proc.kill()
-            host.proc.wait(timeout=60)
+            control_tests.stop_host(host)
 
 
 def test_the_console_follows_several_hosts_through_redis(

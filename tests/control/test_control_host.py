@@ -189,27 +189,30 @@ def wait_for(what: str, check: Callable[[], Any], host: Host, timeout: float = 1
     pytest.fail(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+def real_files() -> list[Path]:
+    """The five real Bybit 5-minute files; the test is skipped, saying so, without them."""
     files = [BYBIT_5M / f"bybit_{symbol}_5m.csv" for symbol in SYMBOLS]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         pytest.skip(f"real candles not found ({', '.join(missing)}); ../shared/data is absent")
-    work = tmp_path_factory.mktemp("control")
-    site = work / "site"
-    install_slow_plugin(site)
-    sock = work / "run" / "ctl.sock"
-    journal = work / "journal.sqlite"
-    profile = work / "profile.toml"
-    profile.write_text(profile_text(sock, journal, files))
+    return files
+
+
+def start_host(work: Path, site: Path, text: str, sock: Path, journal: Path, name: str) -> Host:
+    """``garrison run`` of ``text`` (written to ``work/<name>.toml``), once it serves ``sock``.
+
+    Plugins come from ``site``; the output goes to ``work/<name>.out`` and ``.err``.
+    """
+    profile = work / f"{name}.toml"
+    profile.write_text(text)
     env = {
         **os.environ,
         "GARRISON_PLUGINS_DIR": str(site),
         "GARRISON_CACHE_DIR": str(work / "cache"),
         "COLUMNS": "200",
     }
-    err = work / "host.err"
-    with (work / "host.out").open("wb") as out, err.open("wb") as err_file:
+    err = work / f"{name}.err"
+    with (work / f"{name}.out").open("wb") as out, err.open("wb") as err_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "garrison.cli.main", "run", str(profile), "--no-progress"],
             cwd=REPO,
@@ -220,11 +223,33 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     running = Host(proc, sock, journal, profile, env, err)
     try:
         wait_for("the control socket", lambda: sock.exists() and running.call("status"), running)
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=60)
+        raise
+    return running
+
+
+def stop_host(running: Host) -> None:
+    """Kill the host if it still runs, and reap it."""
+    if running.proc.poll() is None:
+        running.proc.kill()
+    running.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    files = real_files()
+    work = tmp_path_factory.mktemp("control")
+    site = work / "site"
+    install_slow_plugin(site)
+    sock = work / "run" / "ctl.sock"
+    journal = work / "journal.sqlite"
+    running = start_host(work, site, profile_text(sock, journal, files), sock, journal, "host")
+    try:
         yield running
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=60)
+        stop_host(running)
 
 
 def test_socket_is_owner_only(host: Host) -> None:

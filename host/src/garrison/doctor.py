@@ -171,14 +171,13 @@ def profile_section(path: Path, environ: Mapping[str, str]) -> Section:
 
 def redis_findings(url: str, password_env: str, environ: Mapping[str, str]) -> tuple[Finding, ...]:
     """Whether the Redis a profile publishes to answers (a PING; nothing is written)."""
-    from garrison.follow.address import masked, open_client
+    from garrison.follow.address import MissingPasswordError, masked, open_client, password_from
 
     where = masked(url)
-    password = None
-    if password_env:
-        password = environ.get(password_env)
-        if not password:
-            return (Finding("redis", "problem", f"{password_env} is not set in this environment"),)
+    try:
+        password = password_from(password_env, environ)
+    except MissingPasswordError:
+        return (Finding("redis", "problem", f"{password_env} is not set in this environment"),)
 
     async def ping() -> None:
         client = open_client(url, password)

@@ -10,7 +10,7 @@ import click
 
 from garrison.cli.control_cmd import _socket_from_profile
 from garrison.control.paths import candidate_socket_paths
-from garrison.follow.address import masked, url_problem
+from garrison.follow.address import MissingPasswordError, masked, password_from, url_problem
 from garrison.follow.directory import RedisDirectory, RedisUnreachableError
 
 
@@ -107,13 +107,12 @@ def _redis_hosts(url: str, prefix: str, password_env: str) -> tuple[RedisDirecto
     # The operator's own shell may hold a password in the URL; it is never shown.
     if why := url_problem(url, password_allowed=True):
         raise click.BadParameter(f"{masked(url)}: expected {why}", param_hint="--redis")
-    password = None
-    if password_env:
-        password = os.environ.get(password_env)
-        if not password:
-            raise click.BadParameter(
-                f"{password_env} is not set in the environment", param_hint="--redis-password-env"
-            )
+    try:
+        password = password_from(password_env, os.environ)
+    except MissingPasswordError:
+        raise click.BadParameter(
+            f"{password_env} is not set in the environment", param_hint="--redis-password-env"
+        ) from None
 
     async def listed() -> list[str]:
         probe = RedisDirectory(url, password, prefix=prefix)

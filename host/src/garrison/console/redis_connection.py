@@ -44,11 +44,6 @@ class RedisHostConnection:
         self._last: Envelope | None = None
         self._socket: HostConnection | None = None
 
-    @property
-    def path(self) -> str:
-        """Where the host is read from (for messages)."""
-        return f"{self.directory.where} ({self.host_id})"
-
     async def stream(self, topics: Sequence[str], every_s: float) -> AsyncIterator[dict[str, Any]]:
         """The host's published answers to ``topics``, read every ``every_s`` seconds."""
         seen_ms, changed_at = -1, time.monotonic()

@@ -62,6 +62,7 @@ from garrison.engine.sources import DataSelection, load_window
 from garrison.engine.state import StateError
 from garrison.engine.step import StepProcessor
 from garrison.engine.watchdog import CallWatchdog
+from garrison.follow.address import MissingPasswordError, password_from
 from garrison.follow.beacon import RedisBeacon
 from garrison.journal import Journal
 from garrison.journal.records import RunRow
@@ -991,14 +992,13 @@ def _redis_beacon(profile: Profile, control_socket: Path) -> RedisBeacon | None:
     config = profile.redis
     if not config.url:
         return None
-    password = None
-    if config.password_env:
-        password = os.environ.get(config.password_env)
-        if not password:
-            raise RunError(
-                f"{profile.source}: redis.password_env names {config.password_env}, "
-                "which is not set in the environment"
-            )
+    try:
+        password = password_from(config.password_env, os.environ)
+    except MissingPasswordError:
+        raise RunError(
+            f"{profile.source}: redis.password_env names {config.password_env}, "
+            "which is not set in the environment"
+        ) from None
     return RedisBeacon(
         config.url,
         password,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,6 +49,24 @@ def url_problem(url: str, *, password_allowed: bool = False) -> str | None:
     if parts.password is not None or "password=" in parts.query:
         return "no password in the address: name the variable holding it in redis.password_env"
     return None
+
+
+class MissingPasswordError(LookupError):
+    """The variable said to hold Redis's password is not set (or empty)."""
+
+
+def password_from(env_name: str, environ: Mapping[str, str]) -> str | None:
+    """Redis's password from the variable ``env_name``; None when no variable is named.
+
+    MissingPasswordError when one is named but not set: a Redis with a password
+    would refuse every request, so this is said before anything starts.
+    """
+    if not env_name:
+        return None
+    password = environ.get(env_name)
+    if not password:
+        raise MissingPasswordError(env_name)
+    return password
 
 
 def open_client(url: str, password: str | None, *, timeout_s: float = 2.0) -> Any:

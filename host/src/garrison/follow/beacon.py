@@ -61,9 +61,10 @@ class RedisBeacon:
         self._socket = control_socket
         self._topics = tuple(topics)
         self._client: Any = None
-        #: Snapshots written since start, and why the last write failed ("" when it did not).
+        #: Snapshots written since start.
         self.published = 0
-        self.problem = ""
+        #: When the current Redis outage began (monotonic seconds); None while publishing.
+        self._lost_since: float | None = None
 
     def __repr__(self) -> str:  # never the password
         return f"RedisBeacon({masked(self.url)!r}, host_id={self.host_id!r})"
@@ -71,8 +72,6 @@ class RedisBeacon:
     async def run(self, snapshot: Snapshot, note: Note) -> None:
         """Publish every period until cancelled; never raises for Redis or the engine."""
         self._client = open_client(self.url, self._password)
-        where = masked(self.url)
-        lost_since: float | None = None
         while True:
             started = time.monotonic()
             try:
@@ -80,41 +79,45 @@ class RedisBeacon:
             except Exception as exc:  # the host stopping or the engine busy: next period
                 logger.debug("redis beacon: no snapshot this period: {}", exc)
             else:
-                try:
-                    await self._write(topics)
-                except Exception as exc:  # redis errors, OSError, timeouts alike
-                    self.problem = f"{type(exc).__name__}: {exc}"
-                    if lost_since is None:
-                        lost_since = time.monotonic()
-                        await note(
-                            "redis.lost",
-                            f"cannot publish to Redis at {where}: {self.problem}; "
-                            f"trading goes on, retrying every {self.every_s:g} s",
-                            Level.WARNING,
-                            {"url": where, "error": self.problem},
-                        )
-                else:
-                    first = self.published == 0
-                    self.published += 1
-                    self.problem = ""
-                    if lost_since is not None:
-                        away = time.monotonic() - lost_since
-                        lost_since = None
-                        await note(
-                            "redis.back",
-                            f"publishing to Redis at {where} again after {away:.0f} s",
-                            Level.INFO,
-                            {"url": where, "away_s": round(away, 1)},
-                        )
-                    elif first:
-                        await note(
-                            "redis.publishing",
-                            f"publishing this host's state to Redis at {where} as "
-                            f"{self.host_id} every {self.every_s:g} s",
-                            Level.INFO,
-                            {"url": where, "host_id": self.host_id, "prefix": self.prefix},
-                        )
+                await self._publish(topics, note)
             await asyncio.sleep(max(0.0, self.every_s - (time.monotonic() - started)))
+
+    async def _publish(self, topics: dict[str, Any], note: Note) -> None:
+        """Write one snapshot; journal the first, an outage's start and its end."""
+        where = masked(self.url)
+        try:
+            await self._write(topics)
+        except Exception as exc:  # redis errors, OSError, timeouts alike
+            if self._lost_since is not None:
+                return  # said when the outage began
+            self._lost_since = time.monotonic()
+            problem = f"{type(exc).__name__}: {exc}"
+            await note(
+                "redis.lost",
+                f"cannot publish to Redis at {where}: {problem}; "
+                f"trading goes on, retrying every {self.every_s:g} s",
+                Level.WARNING,
+                {"url": where, "error": problem},
+            )
+            return
+        self.published += 1
+        if self._lost_since is not None:
+            away = time.monotonic() - self._lost_since
+            self._lost_since = None
+            await note(
+                "redis.back",
+                f"publishing to Redis at {where} again after {away:.0f} s",
+                Level.INFO,
+                {"url": where, "away_s": round(away, 1)},
+            )
+        elif self.published == 1:
+            await note(
+                "redis.publishing",
+                f"publishing this host's state to Redis at {where} as "
+                f"{self.host_id} every {self.every_s:g} s",
+                Level.INFO,
+                {"url": where, "host_id": self.host_id, "prefix": self.prefix},
+            )
 
     async def _write(self, topics: dict[str, Any]) -> None:
         now_ms = int(time.time() * 1000)
